@@ -1,0 +1,547 @@
+"""The measurement engine: border lengths by status and pair, overlaps, metric buffers.
+
+Every length and area this module reports is geodesic on the WGS84 ellipsoid (km, km²),
+measured with :mod:`geoservice.geodesy`. Inputs and outputs are EPSG:4326 (lon, lat order).
+
+The one planar step is the intersection itself (:mod:`geoservice.overlay`): it runs with straight
+edges in a Lambert azimuthal equal-area projection centred on the common extent of the two
+geometries, and the result is transformed back and measured on the ellipsoid. Vertices of the
+inputs survive the round trip to ~1e-9°, so the only error is the position of the *new* vertices
+where edges cross: a straight projected edge of length L at distance d from the projection
+centre departs from the geodesic by at most about L²·d / (8 R²) — under 0.1 m for a 10 km edge
+300 km from the centre, ~10 m for a 100 km edge. With the data's edges (tens of metres to a few
+km) lengths and areas inside agree with a geodesic-edge reference to better than 0.01 %; a test
+holds the engine to 0.05 % on edges of 50-200 km.
+
+All functions return plain JSON-able dicts; bad queries raise :class:`QueryError`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import numpy as np
+import orjson
+import shapely
+
+from . import geodesy, overlay, timeline
+from .layers import LAYERS
+from .vocabulary import COUNTRY_NAMES, KINDS, STATUSES
+
+#: Largest user geometry accepted: vertices in total, features of a FeatureCollection,
+#: bytes of GeoJSON text, and extent in degrees of longitude or latitude.
+MAX_VERTICES = 100_000
+MAX_FEATURES = 1_000
+MAX_BYTES = 10_000_000
+MAX_EXTENT_DEG = 60.0
+#: Largest buffer distance in metres (a local projection stays accurate well beyond this).
+MAX_BUFFER_M = 500_000.0
+
+#: Results smaller than these are touching boundaries, not overlaps: 1 m of length, 100 m² of area.
+MIN_LENGTH_KM = 1e-3
+MIN_AREA_KM2 = 1e-4
+
+GEOMETRY_TYPES = (
+    "Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon",
+    "GeometryCollection",
+)
+_DIMENSION_NAMES = ("point", "line", "polygon")
+
+
+class QueryError(ValueError):
+    """A query the caller can fix: unknown code, layer or vocabulary value, bad geometry."""
+
+
+# --- query parsing -------------------------------------------------------------------------
+
+
+def _as_of(as_of: dt.date | str | None) -> dt.date:
+    """The query date; None means today."""
+    try:
+        day = timeline.parse_date(as_of, what="as_of")
+    except timeline.TimeError as exc:
+        raise QueryError(str(exc)) from None
+    return day or dt.date.today()
+
+
+def _countries(countries: list[str] | str | None) -> list[str] | None:
+    """Upper-cased, de-duplicated ISO3 codes, each known to the vocabulary."""
+    if countries is None:
+        return None
+    if isinstance(countries, str):
+        countries = countries.split(",")
+    codes = []
+    for raw in countries:
+        code = str(raw).strip().upper()
+        if not code:
+            continue
+        if code not in COUNTRY_NAMES:
+            known = ", ".join(sorted(COUNTRY_NAMES))
+            raise QueryError(f"unknown country code {raw!r}; known codes: {known}")
+        if code not in codes:
+            codes.append(code)
+    return codes or None
+
+
+def _choice(value: str | None, allowed: tuple[str, ...], what: str) -> str | None:
+    if value is None:
+        return None
+    if value not in allowed:
+        raise QueryError(f"unknown {what} {value!r}; one of: {', '.join(allowed)}")
+    return value
+
+
+def _layer_ids(ids: list[str] | str | None) -> list[str]:
+    if isinstance(ids, str):
+        ids = ids.split(",")
+    out = []
+    for raw in ids or ():
+        lid = str(raw).strip()
+        if not lid:
+            continue
+        if lid not in LAYERS:
+            raise QueryError(f"unknown layer {raw!r}; one of: {', '.join(LAYERS)}")
+        if lid not in out:
+            out.append(lid)
+    return out
+
+
+# --- border lengths ------------------------------------------------------------------------
+
+
+def _border_table(borders) -> dict:
+    """Per-segment columns of the borders layer, built once per loaded layer."""
+    cache = vars(borders)
+    if "_measure_table" not in cache:
+        props = [f["properties"] for f in borders.features]
+        pairs = [tuple(sorted(p.get("countries") or ())) for p in props]
+        cache["_measure_table"] = {
+            "ids": [p["id"] for p in props],
+            "names": [p.get("name") for p in props],
+            "pairs": pairs,
+            "pair_keys": np.array(["-".join(pair) for pair in pairs], dtype=object),
+            "status": np.array([p.get("status") for p in props], dtype=object),
+            "kind": np.array([p.get("kind") for p in props], dtype=object),
+            "accuracy": [p.get("accuracy") for p in props],
+            "members": {
+                code: np.array([code in pair for pair in pairs], dtype=bool)
+                for code in COUNTRY_NAMES
+            },
+        }
+    return cache["_measure_table"]
+
+
+def _status_summary(rows: np.ndarray, table: dict, lengths: np.ndarray, statuses) -> dict:
+    total = float(lengths[rows].sum()) if len(rows) else 0.0
+    out = {}
+    for status in statuses:
+        picked = rows[table["status"][rows] == status]
+        km = float(lengths[picked].sum())
+        out[status] = {
+            "length_km": round(km, 3),
+            "share": round(km / total, 4) if total > 0 else None,
+            "segments": [table["ids"][i] for i in picked],
+        }
+    return out
+
+
+def border_lengths(
+    catalog,
+    countries: list[str] | None = None,
+    status: str | None = None,
+    kind: str | None = "international",
+    as_of: dt.date | None = None,
+) -> dict:
+    """Lengths in km on the WGS84 ellipsoid of the border segments valid on ``as_of``.
+
+    ``countries``: one ISO3 code (all that country's borders), a pair (that border), or more
+    (the borders among them); None for all. ``status``/``kind`` filter on the vocabulary
+    (``kind=None``: every kind). ``as_of`` None means today. Returns the total, the split by
+    status (length, share of the total, segment ids), one entry per country pair unless
+    exactly one pair was asked for, and the segments themselves.
+    """
+    codes = _countries(countries)
+    status = _choice(status, STATUSES, "status")
+    kind = _choice(kind, KINDS, "kind")
+    day = _as_of(as_of)
+    borders = catalog["borders"]
+    table = _border_table(borders)
+
+    mask = borders.valid(day)
+    if status is not None:
+        mask &= table["status"] == status
+    if kind is not None:
+        mask &= table["kind"] == kind
+    if codes is not None:
+        if len(codes) == 1:
+            mask &= table["members"][codes[0]]
+        else:
+            both = np.zeros(len(mask), dtype=bool)
+            for i, a in enumerate(codes):
+                for b in codes[i + 1:]:
+                    both |= table["members"][a] & table["members"][b]
+            mask &= both
+    rows = np.flatnonzero(mask)
+    lengths = borders.length_km
+    statuses = (status,) if status else STATUSES
+
+    result = {
+        "as_of": day.isoformat(),
+        "countries": codes,
+        "status": status,
+        "kind": kind,
+        "unit": "km",
+        "total_km": round(float(lengths[rows].sum()), 3),
+        "by_status": _status_summary(rows, table, lengths, statuses),
+    }
+    if not (codes and len(codes) == 2):
+        pairs = []
+        keys = table["pair_keys"][rows]
+        for key in sorted(set(keys)):
+            pair_rows = rows[keys == key]
+            pairs.append({
+                "countries": list(table["pairs"][pair_rows[0]]),
+                "total_km": round(float(lengths[pair_rows].sum()), 3),
+                "by_status": _status_summary(pair_rows, table, lengths, statuses),
+            })
+        result["pairs"] = pairs
+    result["segments"] = [
+        {
+            "id": table["ids"][i],
+            "name": table["names"][i],
+            "countries": list(table["pairs"][i]),
+            "status": table["status"][i],
+            "kind": table["kind"][i],
+            "accuracy": table["accuracy"][i],
+            "length_km": round(float(lengths[i]), 3),
+        }
+        for i in rows
+    ]
+    return result
+
+
+# --- user geometry -------------------------------------------------------------------------
+
+
+def _geometry_members(obj: dict) -> list:
+    """The geometry objects of a GeoJSON geometry, Feature or FeatureCollection."""
+    kind = obj.get("type")
+    if kind == "FeatureCollection":
+        features = obj.get("features")
+        if not isinstance(features, list):
+            raise QueryError("FeatureCollection has no 'features' list")
+        if not features:
+            raise QueryError("FeatureCollection has no features")
+        if len(features) > MAX_FEATURES:
+            raise QueryError(f"too many features: {len(features)} (limit {MAX_FEATURES})")
+        members = []
+        for n, feature in enumerate(features):
+            if not isinstance(feature, dict) or feature.get("type") != "Feature":
+                raise QueryError(f"features[{n}] is not a GeoJSON Feature")
+            members.append(feature.get("geometry"))
+        return members
+    if kind == "Feature":
+        return [obj.get("geometry")]
+    if kind in GEOMETRY_TYPES:
+        return [obj]
+    raise QueryError(
+        f"unsupported GeoJSON type {kind!r}; send a geometry, a Feature or a FeatureCollection"
+    )
+
+
+def _check_crs(obj: dict) -> None:
+    crs = obj.get("crs")
+    if crs is None:
+        return
+    props = crs.get("properties") if isinstance(crs, dict) else None
+    name = str(props.get("name", "")) if isinstance(props, dict) else ""
+    if not name.endswith(("CRS84", "4326")):
+        raise QueryError(f"unsupported crs {name or crs!r}; coordinates must be EPSG:4326 lon/lat")
+
+
+def parse_user_geometry(obj) -> shapely.Geometry:
+    """A user's GeoJSON (geometry, Feature or FeatureCollection; EPSG:4326) as one geometry.
+
+    Accepts a dict or JSON text. All parts must have one dimension (points, lines or polygons);
+    polygons are dissolved into one (Multi)Polygon, lines gathered into a MultiLineString.
+    Raises :class:`QueryError` for anything invalid, unsupported or over the limits
+    (:data:`MAX_BYTES`, :data:`MAX_FEATURES`, :data:`MAX_VERTICES`, :data:`MAX_EXTENT_DEG`).
+    """
+    if isinstance(obj, (str, bytes, bytearray)):
+        if len(obj) > MAX_BYTES:
+            raise QueryError(f"GeoJSON too large: {len(obj)} bytes (limit {MAX_BYTES})")
+        try:
+            obj = orjson.loads(obj)
+        except orjson.JSONDecodeError as exc:
+            raise QueryError(f"not valid JSON: {exc}") from None
+    if not isinstance(obj, dict):
+        raise QueryError("GeoJSON must be an object with a 'type'")
+    _check_crs(obj)
+    members = _geometry_members(obj)
+    geoms = []
+    for n, member in enumerate(members):
+        where = f"features[{n}].geometry" if obj.get("type") == "FeatureCollection" else "geometry"
+        if not isinstance(member, dict) or member.get("type") not in GEOMETRY_TYPES:
+            raise QueryError(f"{where} is not a GeoJSON geometry")
+        try:
+            text = orjson.dumps(member)
+        except (orjson.JSONEncodeError, TypeError) as exc:
+            raise QueryError(f"{where} cannot be read: {exc}") from None
+        if len(text) > MAX_BYTES:
+            raise QueryError(f"GeoJSON too large: over {MAX_BYTES} bytes")
+        try:
+            geoms.append(shapely.from_geojson(text))
+        except (shapely.errors.GEOSException, ValueError) as exc:
+            reason = str(exc).split(": ", 1)[-1]
+            raise QueryError(f"{where} is not valid GeoJSON: {reason}") from None
+    geoms = shapely.force_2d(np.array(geoms, dtype=object))
+    vertices = int(shapely.get_num_coordinates(geoms).sum())
+    if vertices > MAX_VERTICES:
+        raise QueryError(f"too many vertices: {vertices} (limit {MAX_VERTICES})")
+    parts = overlay.simple_parts(geoms)
+    if len(parts) == 0:
+        raise QueryError("the geometry is empty")
+    coords = shapely.get_coordinates(parts)
+    if not np.isfinite(coords).all():
+        raise QueryError("coordinates must be finite numbers")
+    if (np.abs(coords[:, 0]) > 180).any() or (np.abs(coords[:, 1]) > 90).any():
+        raise QueryError("coordinates out of range: longitude -180..180, latitude -90..90 "
+                         "(EPSG:4326, lon/lat order)")
+    dims = set(shapely.get_dimensions(parts).tolist())
+    if len(dims) > 1:
+        names = " and ".join(_DIMENSION_NAMES[d] + "s" for d in sorted(dims))
+        raise QueryError(f"mixed geometry dimensions ({names}); send one kind only")
+    dim = dims.pop()
+    if dim == 2:
+        bad = ~shapely.is_valid(parts)
+        if bad.any():
+            reason = shapely.is_valid_reason(parts[bad][0])
+            raise QueryError(f"polygon is not valid: {reason}")
+        geometry = shapely.union_all(parts) if len(parts) > 1 else parts[0]
+    elif dim == 1:
+        geometry = shapely.multilinestrings(parts) if len(parts) > 1 else parts[0]
+    else:
+        geometry = shapely.multipoints(parts) if len(parts) > 1 else parts[0]
+    minx, miny, maxx, maxy = geometry.bounds
+    if max(maxx - minx, maxy - miny) > MAX_EXTENT_DEG:
+        raise QueryError(f"geometry spans more than {MAX_EXTENT_DEG:g} degrees")
+    return geometry
+
+
+# --- buffers ---------------------------------------------------------------------------------
+
+
+def buffer_m(geometry: shapely.Geometry, metres: float, quad_segs: int = 16) -> shapely.Geometry:
+    """The area within ``metres`` of a geometry (EPSG:4326 in and out).
+
+    Built in an azimuthal equidistant projection centred on the geometry's extent, so the
+    distance is in metres on the ground, not degrees. Distances from the centre are exact; away
+    from it the scale across the radius grows as about 1 + ρ²/(6R²) (ρ: distance from the
+    centre), so the buffer edge is off by about 0.02 % of ``metres`` 300 km from the centre
+    and 0.1 % at 700 km. Tested to 0.1 % on a 400 km line.
+    """
+    try:
+        metres = float(metres)
+    except (TypeError, ValueError):
+        raise QueryError(f"buffer distance {metres!r} is not a number") from None
+    if not math.isfinite(metres) or not 0 <= metres <= MAX_BUFFER_M:
+        raise QueryError(f"buffer distance must be 0..{MAX_BUFFER_M:g} m, not {metres:g}")
+    if geometry is None or geometry.is_empty:
+        raise QueryError("cannot buffer an empty geometry")
+    minx, miny, maxx, maxy = geometry.bounds
+    lon0, lat0 = (minx + maxx) / 2, (miny + maxy) / 2
+    transformer = overlay.transformer("aeqd", round(lat0, 2), round(lon0, 2))
+    projected = overlay.project(transformer, geometry)
+    return overlay.unproject(transformer, shapely.buffer(projected, metres, quad_segs=quad_segs))
+
+
+# --- overlaps --------------------------------------------------------------------------------
+
+
+def _layer_columns(layer) -> dict:
+    """Bounds and dimension of each feature of a layer, computed once per loaded layer."""
+    cache = vars(layer)
+    if "_measure_columns" not in cache:
+        geoms = layer.frame.geometry.values
+        cache["_measure_columns"] = {
+            "geoms": np.asarray(geoms, dtype=object),
+            "bounds": shapely.bounds(np.asarray(geoms, dtype=object)),
+            "dims": shapely.get_dimensions(np.asarray(geoms, dtype=object)),
+        }
+    return cache["_measure_columns"]
+
+
+def _feature_ref(layer, row: int) -> dict:
+    """How a result names a feature: layer, id, name, dates, its queryables and its measure."""
+    props = layer.features[row]["properties"]
+    ref = {"layer": layer.id, "id": props.get("id"), "name": props.get("name")}
+    for key in layer.layer.queryables:
+        if key != "accuracy" and key in props:
+            ref[key] = props[key]
+    ref["valid_from"] = props.get("valid_from")
+    ref["valid_to"] = props.get("valid_to")
+    ref["geometry_type"] = layer.frame.geometry.values[row].geom_type
+    if layer.area_km2[row] > 0:
+        ref["area_km2"] = round(float(layer.area_km2[row]), 3)
+    elif layer.length_km[row] > 0:
+        ref["length_km"] = round(float(layer.length_km[row]), 3)
+    return ref
+
+
+def _user_ref(geometry: shapely.Geometry) -> dict:
+    ref = {"layer": None, "id": None, "name": "user geometry", "geometry_type": geometry.geom_type}
+    area = geodesy.area_km2(geometry)
+    length = geodesy.length_km(geometry)
+    if area > 0:
+        ref["area_km2"] = round(area, 3)
+    elif length > 0:
+        ref["length_km"] = round(length, 3)
+    return ref
+
+
+def _measure(ref_a: dict, ref_b: dict, dim_a: int, dim_b: int, inter, include_geometry: bool):
+    """One result for a pair, or None when the two only touch."""
+    points, lines, polygons = overlay.split_by_dimension(inter)
+    result = {"a": ref_a, "b": ref_b, "relation": f"{_DIMENSION_NAMES[dim_a]}_"
+              f"{_DIMENSION_NAMES[dim_b]}"}
+    if dim_a == 2 and dim_b == 2:
+        area = geodesy.area_km2(polygons)
+        if area < MIN_AREA_KM2:
+            return None
+        result["area_km2"] = round(area, 3)
+        result["share_of_a"] = _share(area, ref_a.get("area_km2"))
+        result["share_of_b"] = _share(area, ref_b.get("area_km2"))
+    elif min(dim_a, dim_b) == 1:
+        length = geodesy.length_km(lines)
+        crossings = [] if dim_a == 2 or dim_b == 2 else overlay.point_list(points)
+        if length < MIN_LENGTH_KM and not crossings:
+            return None
+        result["length_km"] = round(length, 3)
+        if dim_a == 1:
+            result["share_of_a"] = _share(length, ref_a.get("length_km"))
+        if dim_b == 1:
+            result["share_of_b"] = _share(length, ref_b.get("length_km"))
+        if dim_a == 1 and dim_b == 1:
+            result["points"] = crossings
+    else:
+        found = overlay.point_list(points)
+        if not found:
+            return None
+        result["points"] = found
+    if include_geometry:
+        result["geometry"] = orjson.loads(shapely.to_geojson(inter))
+    return result
+
+
+def _share(part: float, whole: float | None) -> float | None:
+    return round(min(part / whole, 1.0), 4) if whole else None
+
+
+def _valid_rows(layer, day: dt.date) -> np.ndarray:
+    return np.flatnonzero(layer.valid(day))
+
+
+def overlaps(
+    catalog,
+    a: str | None = None,
+    b: str | None = None,
+    geometry=None,
+    layers: list[str] | None = None,
+    as_of: dt.date | None = None,
+    include_geometry: bool = False,
+) -> dict:
+    """Overlaps between two layers, or between a user geometry and layers, on ``as_of``.
+
+    Two layers: ``overlaps(catalog, "corridors", "peacekeeping_zones")``. A geometry
+    (GeoJSON dict or text, or a shapely geometry; EPSG:4326) against layer ``a`` and/or
+    ``layers`` (default: every layer). ``as_of`` None means today; only features valid on
+    that day take part.
+
+    Each result names both features (``a``, ``b``: layer, id, name, ...) and its
+    ``relation``: ``line_polygon``/``polygon_line``: ``length_km`` of the line inside the
+    polygon and the line's share; ``polygon_polygon``: ``area_km2`` and the share of each
+    side's area; ``line_line``: crossing ``points`` [lon, lat] and any shared ``length_km``;
+    with points: the ``points`` inside or on the other feature. Lengths/areas are geodesic
+    on WGS84 (see the module docstring for the error of the planar intersection step).
+    ``include_geometry`` adds each intersection as GeoJSON.
+    """
+    day = _as_of(as_of)
+    a_ids = _layer_ids([a] if a else [])
+    b_ids = _layer_ids([b] if b else [])
+    extra = _layer_ids(layers)
+    result = {"as_of": day.isoformat(), "unit": {"length": "km", "area": "km2"}}
+
+    if geometry is None:
+        if extra:
+            raise QueryError("'layers' goes with a geometry; for two layers give a and b")
+        if not (a_ids and b_ids):
+            raise QueryError("give two layers, or a geometry to overlap with layers")
+        result.update(a=a_ids[0], b=b_ids[0])
+        result["results"] = _layer_pairs(catalog, a_ids[0], b_ids[0], day, include_geometry)
+    else:
+        if b_ids:
+            raise QueryError("give either a second layer or a geometry, not both")
+        if not isinstance(geometry, shapely.Geometry):
+            geometry = parse_user_geometry(geometry)
+        targets = [lid for lid in a_ids + extra if lid] or list(LAYERS)
+        targets = list(dict.fromkeys(targets))
+        user = _user_ref(geometry)
+        result.update(geometry=user, layers=targets)
+        result["results"] = [
+            hit
+            for lid in targets
+            for hit in _geometry_layer(catalog[lid], geometry, user, day, include_geometry)
+        ]
+    result["count"] = len(result["results"])
+    return result
+
+
+def _layer_pairs(catalog, a_id: str, b_id: str, day: dt.date, include_geometry: bool) -> list:
+    la, lb = catalog[a_id], catalog[b_id]
+    ca, cb = _layer_columns(la), _layer_columns(lb)
+    rows_a = _valid_rows(la, day)
+    valid_b = lb.valid(day)
+    if not len(rows_a) or not valid_b.any():
+        return []
+    boxes = shapely.box(*ca["bounds"][rows_a].T)
+    src, hit = lb.tree.query(boxes)
+    ia, ib = rows_a[src], hit
+    keep = valid_b[ib]
+    if a_id == b_id:
+        keep &= ia < ib
+    ia, ib = ia[keep], ib[keep]
+    order = np.lexsort((ib, ia))
+    ia, ib = ia[order], ib[order]
+    inters = overlay.intersect_pairs(
+        ca["geoms"][ia], cb["geoms"][ib], ca["bounds"][ia], cb["bounds"][ib]
+    )
+    out = []
+    for i, j, inter in zip(ia, ib, inters):
+        if inter is None or inter.is_empty:
+            continue
+        hit_ = _measure(_feature_ref(la, i), _feature_ref(lb, j), int(ca["dims"][i]),
+                        int(cb["dims"][j]), inter, include_geometry)
+        if hit_:
+            out.append(hit_)
+    return out
+
+
+def _geometry_layer(layer, geometry, user: dict, day: dt.date, include_geometry: bool) -> list:
+    cols = _layer_columns(layer)
+    bounds = np.array(geometry.bounds)
+    rows = layer.tree.query(shapely.box(*overlay.expand(bounds)))
+    rows = np.sort(rows[layer.valid(day)[rows]])
+    if not len(rows):
+        return []
+    inters = overlay.intersect_with(geometry, cols["geoms"][rows], cols["bounds"][rows])
+    dim_user = int(shapely.get_dimensions(geometry))
+    out = []
+    for row, inter in zip(rows, inters):
+        if inter is None or inter.is_empty:
+            continue
+        hit = _measure(user, _feature_ref(layer, row), dim_user, int(cols["dims"][row]), inter,
+                       include_geometry)
+        if hit:
+            out.append(hit)
+    return out

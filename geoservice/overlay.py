@@ -1,0 +1,172 @@
+"""The planar step of the measurement engine: intersections in a local equal-area projection.
+
+Geometries come in and go out in EPSG:4326 (lon, lat). Each pair is clipped to its common
+extent (plus a margin), projected to a Lambert azimuthal equal-area projection on WGS84 centred
+on that extent, intersected with straight edges, and projected back. Lengths and areas are then
+measured on the ellipsoid by the caller (:mod:`geoservice.geodesy`); the error this step leaves
+is stated and tested in :mod:`geoservice.measure`.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import shapely
+from pyproj import Transformer
+
+#: Projection centres are rounded to this many degrees so transformers can be reused
+#: (building one costs ~10-20 ms); half a degree off-centre changes nothing measurable.
+CENTRE_STEP_DEG = 0.5
+
+
+@lru_cache(maxsize=512)
+def transformer(kind: str, lat0: float, lon0: float) -> Transformer:
+    """A cached EPSG:4326 -> local projection transformer (``kind``: "laea" or "aeqd"), metres."""
+    proj = f"+proj={kind} +lat_0={lat0} +lon_0={lon0} +datum=WGS84 +units=m +no_defs"
+    return Transformer.from_crs("EPSG:4326", proj, always_xy=True)
+
+
+def _forward(tr: Transformer):
+    def apply(xy: np.ndarray) -> np.ndarray:
+        x, y = tr.transform(xy[:, 0], xy[:, 1])
+        return np.column_stack((x, y))
+    return apply
+
+
+def _inverse(tr: Transformer):
+    def apply(xy: np.ndarray) -> np.ndarray:
+        x, y = tr.transform(xy[:, 0], xy[:, 1], direction="INVERSE")
+        return np.column_stack((x, y))
+    return apply
+
+
+def project(tr: Transformer, geometry):
+    """Geometry (or array of them) from lon/lat to the projection of ``tr`` (metres)."""
+    return shapely.transform(geometry, _forward(tr))
+
+
+def unproject(tr: Transformer, geometry):
+    """Geometry (or array of them) from the projection of ``tr`` back to lon/lat."""
+    return shapely.transform(geometry, _inverse(tr))
+
+
+def centre(bounds) -> tuple[float, float]:
+    """(lat, lon) of the middle of a lon/lat box, rounded to :data:`CENTRE_STEP_DEG`."""
+    minx, miny, maxx, maxy = (float(v) for v in bounds)
+    step = CENTRE_STEP_DEG
+    lat0 = min(90.0, max(-90.0, round((miny + maxy) / 2 / step) * step))
+    return lat0, round((minx + maxx) / 2 / step) * step
+
+
+def laea_for(bounds) -> Transformer:
+    """The equal-area transformer centred on a lon/lat box."""
+    return transformer("laea", *centre(bounds))
+
+
+def expand(bounds, rel: float = 0.01, margin_deg: float = 0.02) -> tuple:
+    """A lon/lat box grown by a margin, so that edges bulging off their vertices' box stay in."""
+    minx, miny, maxx, maxy = (float(v) for v in bounds)
+    grow = margin_deg + rel * max(maxx - minx, maxy - miny)
+    return (minx - grow, miny - grow, maxx + grow, maxy + grow)
+
+
+def clip(geometries: np.ndarray, rect: tuple) -> np.ndarray:
+    """Clip geometries to a lon/lat box, keeping polygons valid. Points pass unclipped."""
+    geometries = np.asarray(geometries, dtype=object)
+    out = geometries.copy()
+    shaped = shapely.get_dimensions(geometries) > 0
+    if shaped.any():
+        clipped = shapely.clip_by_rect(geometries[shaped], *rect)
+        polygonal = shapely.get_dimensions(clipped) == 2
+        bad = polygonal & ~shapely.is_valid(clipped)
+        if bad.any():  # clip_by_rect is fast but may leave polygons invalid
+            clipped[bad] = shapely.make_valid(clipped[bad])
+        out[shaped] = clipped
+    return out
+
+
+def _intersection(pa, pb):
+    """Vectorised intersection, falling back to repaired inputs per pair if GEOS refuses."""
+    try:
+        return shapely.intersection(pa, pb)
+    except shapely.errors.GEOSException:
+        pa_arr, pb_arr = np.broadcast_arrays(np.asarray(pa, dtype=object),
+                                             np.asarray(pb, dtype=object))
+        out = np.empty(pa_arr.shape, dtype=object)
+        for k, (x, y) in enumerate(zip(pa_arr.ravel(), pb_arr.ravel())):
+            try:
+                out.flat[k] = shapely.intersection(x, y)
+            except shapely.errors.GEOSException:
+                out.flat[k] = shapely.intersection(shapely.make_valid(x), shapely.make_valid(y))
+        return out
+
+
+def intersect_with(geometry, geoms: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """Intersections (lon/lat) of one geometry with each of ``geoms``, in one projection.
+
+    The projection is centred on ``geometry``'s extent, which bounds every intersection.
+    """
+    rect = expand(geometry.bounds)
+    clipped = clip(geoms, rect)
+    tr = laea_for(geometry.bounds)
+    inter = _intersection(project(tr, geometry), project(tr, clipped))
+    return unproject(tr, inter)
+
+
+def intersect_pairs(ga: np.ndarray, gb: np.ndarray, ba: np.ndarray, bb: np.ndarray) -> list:
+    """Intersections (lon/lat) of ``ga[k]`` with ``gb[k]``; None where the boxes miss.
+
+    Each pair is clipped to its common extent and intersected in the equal-area projection
+    centred on that extent; pairs sharing a (rounded) centre are projected together.
+    """
+    n = len(ga)
+    out: list = [None] * n
+    if n == 0:
+        return out
+    lo = np.maximum(ba[:, :2], bb[:, :2])
+    hi = np.minimum(ba[:, 2:], bb[:, 2:])
+    common = np.hstack((lo, hi))
+    groups: dict[tuple[float, float], list[int]] = {}
+    clipped_a = np.empty(n, dtype=object)
+    clipped_b = np.empty(n, dtype=object)
+    for k in range(n):
+        if (lo[k] > hi[k] + 1e-9).any():
+            continue
+        rect = expand(common[k])
+        clipped_a[k] = clip(ga[k:k + 1], rect)[0]
+        clipped_b[k] = clip(gb[k:k + 1], rect)[0]
+        groups.setdefault(centre(common[k]), []).append(k)
+    for key, members in groups.items():
+        tr = transformer("laea", *key)
+        idx = np.array(members)
+        inter = _intersection(project(tr, clipped_a[idx]), project(tr, clipped_b[idx]))
+        for k, g in zip(idx, unproject(tr, inter)):
+            out[k] = g
+    return out
+
+
+def simple_parts(geometry) -> np.ndarray:
+    """Non-empty points, linestrings and polygons of a geometry (or array), all nesting undone."""
+    parts = shapely.get_parts(geometry)
+    while len(parts) and np.any(shapely.get_type_id(parts) >= 4):  # multi-parts, collections
+        parts = shapely.get_parts(parts)
+    return parts[~shapely.is_empty(parts)] if len(parts) else parts
+
+
+def split_by_dimension(geometry) -> tuple:
+    """(points, lines, polygons) parts of a geometry, each a (possibly empty) geometry."""
+    parts = simple_parts(geometry)
+    dims = shapely.get_dimensions(parts) if len(parts) else np.array([], dtype=int)
+    points = shapely.multipoints(parts[dims == 0]) if (dims == 0).any() else shapely.Point()
+    lines = shapely.multilinestrings(parts[dims == 1]) if (dims == 1).any() else shapely.LineString()
+    polys = shapely.multipolygons(parts[dims == 2]) if (dims == 2).any() else shapely.Polygon()
+    return points, lines, polys
+
+
+def point_list(points, decimals: int = 7) -> list[list[float]]:
+    """Distinct [lon, lat] pairs of a (multi)point, rounded (7 decimals: ~1 cm)."""
+    if points is None or points.is_empty:
+        return []
+    coords = np.round(shapely.get_coordinates(points), decimals)
+    return [[float(x), float(y)] for x, y in np.unique(coords, axis=0)]
