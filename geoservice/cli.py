@@ -41,6 +41,107 @@ def validate(path: str | None) -> None:
     click.echo("ok: no problems found", err=True)
 
 
+class _OneLineUsage(click.Command):
+    """A command whose usage errors print as one line (as UserError does), not a usage block."""
+
+    def parse_args(self, ctx, args):
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            raise UserError(exc.format_message()) from None
+
+
+class _LazyCatalog:
+    """The shipped catalog, loaded on first use: argument errors surface before the slow load."""
+
+    def __init__(self) -> None:
+        self._catalog = None
+
+    def __getitem__(self, layer_id: str):
+        if self._catalog is None:
+            from .catalog import load_catalog
+
+            self._catalog = load_catalog()
+        return self._catalog[layer_id]
+
+
+def _print_result(result: dict, as_json: bool, as_text) -> None:
+    if as_json:
+        import orjson
+
+        click.echo(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
+    else:
+        click.echo(as_text(result))
+
+
+@cli.command(cls=_OneLineUsage)
+@click.option("--countries", help="ISO3 codes, comma-separated: a country, a pair, or more.")
+@click.option("--status", help="settled or disputed (default: both).")
+@click.option("--kind", default="international", show_default=True,
+              help="international, line_of_contact, de_facto, or 'all'.")
+@click.option("--as-of", "as_of", help="Date YYYY-MM-DD (default: today).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def length(countries, status, kind, as_of, as_json) -> None:
+    """Border lengths in km on the WGS84 ellipsoid, by status and country pair."""
+    from . import measure
+
+    try:
+        result = measure.border_lengths(
+            _LazyCatalog(), countries=countries, status=status,
+            kind=None if kind == "all" else kind, as_of=as_of,
+        )
+    except measure.QueryError as exc:
+        raise UserError(str(exc)) from None
+    _print_result(result, as_json, measure.format_lengths)
+
+
+def _read_geojson(path: str) -> bytes:
+    from .measure import MAX_BYTES
+
+    try:
+        if path == "-":
+            data = click.get_binary_stream("stdin").read(MAX_BYTES + 1)
+        else:
+            with open(path, "rb") as handle:
+                data = handle.read(MAX_BYTES + 1)
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if len(data) > MAX_BYTES:
+        raise UserError(f"{path}: larger than {MAX_BYTES} bytes")
+    return data
+
+
+@cli.command(cls=_OneLineUsage)
+@click.argument("layer_ids", nargs=-1, metavar="[A B]")
+@click.option("--geometry", "geometry_path",
+              help="GeoJSON file (EPSG:4326) to overlap with layers; '-' reads stdin.")
+@click.option("--layers", help="Layers for --geometry, comma-separated (default: all).")
+@click.option("--as-of", "as_of", help="Date YYYY-MM-DD (default: today).")
+@click.option("--with-geometry", is_flag=True, help="Add the intersections as GeoJSON (--json).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def overlap(layer_ids, geometry_path, layers, as_of, with_geometry, as_json) -> None:
+    """Overlaps of layers A and B, or of a GeoJSON file with layers, as of a date."""
+    from . import measure
+
+    if len(layer_ids) > 2:
+        raise UserError(f"give at most two layers, not {len(layer_ids)}")
+    a, b = (list(layer_ids) + [None, None])[:2]
+    geometry = None
+    try:
+        if geometry_path is not None:
+            try:
+                geometry = measure.parse_user_geometry(_read_geojson(geometry_path))
+            except measure.QueryError as exc:
+                raise measure.QueryError(f"{geometry_path}: {exc}") from None
+        result = measure.overlaps(
+            _LazyCatalog(), a, b, geometry=geometry, layers=layers, as_of=as_of,
+            include_geometry=with_geometry,
+        )
+    except measure.QueryError as exc:
+        raise UserError(str(exc)) from None
+    _print_result(result, as_json, measure.format_overlaps)
+
+
 def main() -> None:
     """Console-script entry point: turns expected failures into one line and a non-zero exit."""
     try:

@@ -545,3 +545,87 @@ def _geometry_layer(layer, geometry, user: dict, day: dt.date, include_geometry:
         if hit:
             out.append(hit)
     return out
+
+
+# --- plain-text tables (the command line's default output) ----------------------------------
+
+
+def _table(rows: list[list[str]], right: set[int]) -> str:
+    """Rows of cells as aligned columns; columns in ``right`` are right-aligned."""
+    widths = [max(len(row[c]) for row in rows) for c in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(
+            cell.rjust(w) if c in right else cell.ljust(w)
+            for c, (cell, w) in enumerate(zip(row, widths))
+        ).rstrip()
+        for row in rows
+    )
+
+
+def format_lengths(result: dict) -> str:
+    """A :func:`border_lengths` result as text: a table per pair and status, then the segments."""
+    statuses = list(result["by_status"])
+    filters = f"kind {result['kind'] or 'any'}"
+    if result["status"]:
+        filters += f", status {result['status']}"
+    lines = [f"Border lengths as of {result['as_of']} ({filters}); km on the WGS84 ellipsoid", ""]
+    summaries = result.get("pairs")
+    if summaries is None:  # one pair was asked for
+        summaries = [result]
+    elif len(summaries) != 1:
+        summaries = summaries + [{**result, "countries": ["all"]}]
+    rows = [["pair", *statuses, "total"]]
+    for pair in summaries:
+        rows.append([
+            "-".join(pair["countries"]),
+            *(f"{pair['by_status'][s]['length_km']:.1f}" for s in statuses),
+            f"{pair['total_km']:.1f}",
+        ])
+    lines.append(_table(rows, right=set(range(1, len(statuses) + 2))))
+    if result["segments"]:
+        rows = [["segment", "pair", "status", "kind", "km"]]
+        rows += [
+            [s["id"], "-".join(s["countries"]), s["status"], s["kind"], f"{s['length_km']:.1f}"]
+            for s in result["segments"]
+        ]
+        lines += ["", _table(rows, right={4})]
+    else:
+        lines += ["", "no border segments match"]
+    return "\n".join(lines)
+
+
+def _describe_measure(hit: dict) -> str:
+    parts = []
+    if "area_km2" in hit:
+        parts.append(f"{hit['area_km2']:.3f} km²")
+    if "length_km" in hit and (hit["length_km"] > 0 or "points" not in hit):
+        parts.append(f"{hit['length_km']:.3f} km")
+    if hit.get("points"):
+        n = len(hit["points"])
+        parts.append(f"{n} point{'s' if n != 1 else ''}")
+    return ", ".join(parts)
+
+
+def format_overlaps(result: dict) -> str:
+    """An :func:`overlaps` result as text: one row per pair of features that overlap."""
+    if "geometry" in result:
+        what = f"your {result['geometry']['geometry_type']} x {', '.join(result['layers'])}"
+    else:
+        what = f"{result['a']} x {result['b']}"
+    lines = [f"Overlaps as of {result['as_of']}: {what}; km and km² on the WGS84 ellipsoid", ""]
+    if not result["results"]:
+        return "\n".join(lines + ["no overlaps"])
+
+    def name(ref: dict) -> str:
+        return f"{ref['layer']}/{ref['id']}" if ref["layer"] else "geometry"
+
+    def pct(value: float | None) -> str:
+        return "-" if value is None else f"{100 * value:.1f}%"
+
+    rows = [["a", "b", "relation", "overlap", "share of a", "share of b"]]
+    rows += [
+        [name(hit["a"]), name(hit["b"]), hit["relation"], _describe_measure(hit),
+         pct(hit.get("share_of_a")), pct(hit.get("share_of_b"))]
+        for hit in result["results"]
+    ]
+    return "\n".join(lines + [_table(rows, right={3, 4, 5})])
