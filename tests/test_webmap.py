@@ -1,0 +1,159 @@
+"""The web map page at ``/`` and Leaflet at ``/static/leaflet/`` (Flask test client, real app)."""
+
+from __future__ import annotations
+
+import json
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import xstatic.pkg.leaflet as xstatic_leaflet
+
+from geoservice.app import create_app
+from geoservice.layers import LAYERS
+from geoservice.vocabulary import KINDS, SKETCHED_ACCURACIES, STATUSES
+from geoservice.webmap import legend_entries
+
+
+class PageParser(HTMLParser):
+    """Collects the page's script/stylesheet URLs, the config JSON and the legend's labels."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.resources: list[str] = []
+        self.config_text = ""
+        self._in_config = False
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "script" and attrs.get("src"):
+            self.resources.append(attrs["src"])
+        if tag == "link" and attrs.get("href"):
+            self.resources.append(attrs["href"])
+        if tag in ("img", "iframe") and attrs.get("src"):
+            self.resources.append(attrs["src"])
+        self._in_config = tag == "script" and attrs.get("id") == "gs-config"
+
+    def handle_endtag(self, tag):
+        self._in_config = False
+
+    def handle_data(self, data):
+        if self._in_config:
+            self.config_text += data
+
+
+@pytest.fixture(scope="module")
+def client(catalog):
+    return create_app({"CATALOG": catalog}).test_client()
+
+
+@pytest.fixture(scope="module")
+def page(client):
+    response = client.get("/")
+    assert response.status_code == 200
+    assert response.mimetype == "text/html"
+    parser = PageParser()
+    parser.feed(response.get_data(as_text=True))
+    return response.get_data(as_text=True), parser
+
+
+def test_page_loads_only_local_resources_and_they_are_served(client, page):
+    html, parser = page
+    assert "/static/leaflet/leaflet.js" in parser.resources
+    assert "/static/leaflet/leaflet.css" in parser.resources
+    for url in parser.resources:
+        parts = urlsplit(url)
+        assert not parts.scheme and not parts.netloc, f"page loads {url} from another host"
+        assert client.get(url).status_code == 200, url
+    # folium's defaults (jQuery, Bootstrap, awesome-markers) are dropped, not just re-pointed.
+    lowered = html.lower()
+    for name in ("jquery", "bootstrap", "awesome", "cdn."):
+        assert name not in lowered
+
+
+def test_leaflet_is_the_packaged_copy(client):
+    base = Path(xstatic_leaflet.BASE_DIR)
+    for name in ("leaflet.js", "leaflet.css", "images/layers.png", "images/marker-icon.png"):
+        response = client.get(f"/static/leaflet/{name}")
+        assert response.status_code == 200, name
+        assert response.data == (base / name).read_bytes()
+    assert client.get("/static/leaflet/no-such-file.js").status_code == 404
+    assert client.get("/static/leaflet/../__init__.py").status_code == 404
+
+
+def test_style_table_in_page_covers_every_vocabulary_value(page):
+    _, parser = page
+    config = json.loads(parser.config_text)
+    assert config["layers"][0] == "countries"  # the base layer is drawn first (bottom)
+    assert set(config["layers"]) == set(LAYERS)
+    styles = config["styles"]
+    assert set(styles["sketched"]["accuracies"]) == set(SKETCHED_ACCURACIES)
+    assert styles["sketched"]["style"]["dashArray"]
+    rules = styles["layers"]["borders"]["rules"]
+    assert {r["when"]["status"] for r in rules if "status" in r["when"]} == set(STATUSES)
+    assert {r["when"]["kind"] for r in rules} == set(KINDS)
+    # Each status and kind gets a colour of its own.
+    colours = [r["style"]["color"] for r in rules]
+    assert len(set(colours)) == len(colours)
+    assert {r["when"]["part"] for r in styles["layers"]["corridors"]["rules"]} == {
+        "centreline", "band",
+    }
+    assert "point" in styles["layers"]["peacekeeping_zones"]
+    assert config["readout"]["countries"] == ["KGZ", "TJK"]
+
+
+def test_legend_explains_every_style(page):
+    html, parser = page
+    config = json.loads(parser.config_text)
+    labels = [label for _, rows in legend_entries() for _, label in rows]
+    for spec in config["styles"]["layers"].values():
+        for rule in spec["rules"]:
+            assert rule["label"] in labels
+        for key in ("label", "point_label"):
+            if key in spec:
+                assert spec[key] in labels
+    assert any("dashed" in label.lower() for label in labels)
+    for label in labels:
+        assert label in html
+    for layer in LAYERS.values():
+        assert layer.title in html
+
+
+def test_date_in_url_is_passed_to_the_page(client):
+    response = client.get("/?date=2021-06-01")
+    parser = PageParser()
+    parser.feed(response.get_data(as_text=True))
+    assert json.loads(parser.config_text)["date"] == "2021-06-01"
+    assert 'value="2021-06-01"' in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("bad", ["2021-13-01", "yesterday", "2021-06-01<script>"])
+def test_bad_date_is_a_400_problem(client, bad):
+    response = client.get("/", query_string={"date": bad})
+    assert response.status_code == 400
+    assert response.mimetype == "application/problem+json"
+    body = response.get_json()
+    assert body["status"] == 400 and body["title"] and body["detail"]
+
+
+def test_api_answers_the_urls_the_page_asks(client, page):
+    """The contract between the page script and the API: the exact URL shapes it fetches."""
+    _, parser = page
+    config = json.loads(parser.config_text)
+    for layer_id in config["layers"]:
+        url = config["itemsUrl"].replace("{id}", layer_id)
+        response = client.get(f"{url}?datetime=2021-06-01&limit=10000&f=json")
+        assert response.status_code == 200, layer_id
+        collection = response.get_json()
+        assert collection["type"] == "FeatureCollection"
+        for feature in collection["features"]:
+            props = feature["properties"]
+            assert "name" in props and "accuracy" in props and "sources" in props
+            assert "length_km" in props or "area_km2" in props
+    countries = ",".join(config["readout"]["countries"])
+    response = client.get(f"{config['lengthsUrl']}?countries={countries}&as_of=2021-06-01")
+    assert response.status_code == 200
+    by_status = response.get_json()["by_status"]
+    for status in config["statuses"]:
+        assert by_status[status]["length_km"] >= 0
