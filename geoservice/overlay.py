@@ -15,16 +15,22 @@ import numpy as np
 import shapely
 from pyproj import Transformer
 
-#: Projection centres are rounded to this many degrees so transformers can be reused
-#: (building one costs ~10-20 ms); half a degree off-centre changes nothing measurable.
+#: Projection centres are rounded to this many degrees so that transformers are reused;
+#: a centre a few tens of km off changes nothing measurable.
 CENTRE_STEP_DEG = 0.5
 
 
 @lru_cache(maxsize=512)
 def transformer(kind: str, lat0: float, lon0: float) -> Transformer:
-    """A cached EPSG:4326 -> local projection transformer (``kind``: "laea" or "aeqd"), metres."""
-    proj = f"+proj={kind} +lat_0={lat0} +lon_0={lon0} +datum=WGS84 +units=m +no_defs"
-    return Transformer.from_crs("EPSG:4326", proj, always_xy=True)
+    """A cached lon/lat (WGS84) -> local projection transformer (``kind``: "laea" or "aeqd"), metres.
+
+    Built as a PROJ pipeline rather than from EPSG:4326, which gives the same numbers without a
+    CRS database look-up (0.1 ms instead of 10-20 ms per new centre).
+    """
+    return Transformer.from_pipeline(
+        "+proj=pipeline +step +proj=unitconvert +xy_in=deg +xy_out=rad "
+        f"+step +proj={kind} +lat_0={lat0} +lon_0={lon0} +ellps=WGS84"
+    )
 
 
 def _forward(tr: Transformer):
