@@ -54,6 +54,10 @@ class QueryError(ValueError):
     """A query the caller can fix: unknown code, layer or vocabulary value, bad geometry."""
 
 
+class LimitError(QueryError):
+    """A user geometry over one of the size limits (an HTTP service answers 413)."""
+
+
 # --- query parsing -------------------------------------------------------------------------
 
 
@@ -235,7 +239,7 @@ def _geometry_members(obj: dict) -> list:
         if not features:
             raise QueryError("FeatureCollection has no features")
         if len(features) > MAX_FEATURES:
-            raise QueryError(f"too many features: {len(features)} (limit {MAX_FEATURES})")
+            raise LimitError(f"too many features: {len(features)} (limit {MAX_FEATURES})")
         members = []
         for n, feature in enumerate(features):
             if not isinstance(feature, dict) or feature.get("type") != "Feature":
@@ -266,12 +270,13 @@ def parse_user_geometry(obj) -> shapely.Geometry:
 
     Accepts a dict or JSON text. All parts must have one dimension (points, lines or polygons);
     polygons are dissolved into one (Multi)Polygon, lines gathered into a MultiLineString.
-    Raises :class:`QueryError` for anything invalid, unsupported or over the limits
-    (:data:`MAX_BYTES`, :data:`MAX_FEATURES`, :data:`MAX_VERTICES`, :data:`MAX_EXTENT_DEG`).
+    Raises :class:`QueryError` for anything invalid or unsupported, its subclass
+    :class:`LimitError` for input over the limits (:data:`MAX_BYTES`, :data:`MAX_FEATURES`,
+    :data:`MAX_VERTICES`, :data:`MAX_EXTENT_DEG`).
     """
     if isinstance(obj, (str, bytes, bytearray)):
         if len(obj) > MAX_BYTES:
-            raise QueryError(f"GeoJSON too large: {len(obj)} bytes (limit {MAX_BYTES})")
+            raise LimitError(f"GeoJSON too large: {len(obj)} bytes (limit {MAX_BYTES})")
         try:
             obj = orjson.loads(obj)
         except orjson.JSONDecodeError as exc:
@@ -290,7 +295,7 @@ def parse_user_geometry(obj) -> shapely.Geometry:
         except (orjson.JSONEncodeError, TypeError) as exc:
             raise QueryError(f"{where} cannot be read: {exc}") from None
         if len(text) > MAX_BYTES:
-            raise QueryError(f"GeoJSON too large: over {MAX_BYTES} bytes")
+            raise LimitError(f"GeoJSON too large: over {MAX_BYTES} bytes")
         try:
             geoms.append(shapely.from_geojson(text))
         except (shapely.errors.GEOSException, ValueError) as exc:
@@ -299,7 +304,7 @@ def parse_user_geometry(obj) -> shapely.Geometry:
     geoms = shapely.force_2d(np.array(geoms, dtype=object))
     vertices = int(shapely.get_num_coordinates(geoms).sum())
     if vertices > MAX_VERTICES:
-        raise QueryError(f"too many vertices: {vertices} (limit {MAX_VERTICES})")
+        raise LimitError(f"too many vertices: {vertices} (limit {MAX_VERTICES})")
     parts = overlay.simple_parts(geoms)
     if len(parts) == 0:
         raise QueryError("the geometry is empty")
@@ -326,7 +331,7 @@ def parse_user_geometry(obj) -> shapely.Geometry:
         geometry = shapely.multipoints(parts) if len(parts) > 1 else parts[0]
     minx, miny, maxx, maxy = geometry.bounds
     if max(maxx - minx, maxy - miny) > MAX_EXTENT_DEG:
-        raise QueryError(f"geometry spans more than {MAX_EXTENT_DEG:g} degrees")
+        raise LimitError(f"geometry spans more than {MAX_EXTENT_DEG:g} degrees")
     return geometry
 
 

@@ -364,6 +364,21 @@ def test_parse_user_geometry_rejects_bad_input(obj, message):
         measure.parse_user_geometry(obj)
 
 
+@pytest.mark.parametrize(
+    "obj",
+    [
+        _box(0, 0, 90, 10),
+        _vertices(measure.MAX_VERTICES + 1),
+        "[" + " " * measure.MAX_BYTES + "]",
+        {"type": "FeatureCollection",
+         "features": [{"type": "Feature", "geometry": None}] * (measure.MAX_FEATURES + 1)},
+    ],
+)
+def test_size_limits_raise_limit_error(obj):
+    with pytest.raises(measure.LimitError):
+        measure.parse_user_geometry(obj)
+
+
 def test_parse_user_geometry_takes_the_largest_allowed_input():
     assert len(measure.parse_user_geometry(_vertices(measure.MAX_VERTICES)).coords) == (
         measure.MAX_VERTICES)
