@@ -1,0 +1,156 @@
+"""Markdown for BENCHMARKS.md: tables from the results documents, and section replacement.
+
+Each script owns one section between ``<!-- NAME:start -->`` and ``<!-- NAME:end -->``;
+everything outside the markers (other people's sections, prose) is kept as it is.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import orjson
+
+BENCHMARKS_MD = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
+
+SERVERS = ("service", "pygeoapi", "ceiling")
+
+
+def _num(value: float | None, digits: int = 1) -> str:
+    return "n/a" if value is None else f"{value:,.{digits}f}"
+
+
+def _ratio(a: dict | None, b: dict | None) -> str:
+    if not a or not b or not b.get("rps"):
+        return "n/a"
+    return f"{a['rps'] / b['rps']:.2f}"
+
+
+def compare_markdown(doc: dict, command: str) -> str:
+    """The side-by-side table (req/s, p50, p99 per server; ratios) and the soak line."""
+    s = doc["settings"]
+    res = doc["results"]
+    threads = f", {s['threads']} threads" if s["worker_class"] == "gthread" else ""
+    lines = [
+        (f"Run {doc['date']}, {doc['machine']['cpus']} cores, Python {doc['machine']['python']}"
+         f"{', pygeoapi ' + s['pygeoapi'] if s.get('pygeoapi') else ''}; gunicorn "
+         f"{s['workers']} workers ({s['worker_class']}{threads}) for each server; wrk "
+         f"{s['wrk_threads']} threads, {s['connections']} connections, {s['seconds']} s per "
+         f"request and server; {s['features']} border features."),
+        "",
+        f"Reproduce: `{command}`",
+        "",
+        ("| request | bytes | service req/s | p50 ms | p99 ms | pygeoapi req/s | p50 ms "
+         "| p99 ms | ceiling req/s | p50 ms | p99 ms | service/pygeoapi | service/ceiling |"),
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+    ]
+    errors = []
+    for req in doc["requests"]:
+        name = req["name"]
+        cells = [req["label"], f"{doc.get('bytes', {}).get(name, 0):,}"]
+        for server in SERVERS:
+            r = res.get(server, {}).get(name)
+            cells += [_num(r and r["rps"]), _num(r and r["p50_ms"], 2), _num(r and r["p99_ms"], 2)]
+            if r and r["errors"]:
+                errors.append(f"{server} {name}: {r['errors']} errors")
+        service = res.get("service", {}).get(name)
+        cells += [_ratio(service, res.get("pygeoapi", {}).get(name)),
+                  _ratio(service, res.get("ceiling", {}).get(name))]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append("Errors in these runs: " + ("; ".join(errors) if errors else "none") + ".")
+    soak = doc.get("soak")
+    if soak:
+        lines += ["", (f"Soak (this service, all six requests in turn): {soak['connections']} "
+                       f"connections for {soak['seconds']} s, wrk --timeout {soak['timeout_s']} "
+                       f"s: {soak['requests']:,} requests, {soak['rps']:,.1f} req/s, p50 "
+                       f"{soak['p50_ms']:.1f} ms, p99 {soak['p99_ms']:.1f} ms, "
+                       f"**{soak['errors']} errors** (connect {soak['connect_errors']}, read "
+                       f"{soak['read_errors']}, write {soak['write_errors']}, timeout "
+                       f"{soak['timeouts']}, non-2xx {soak['non_2xx']}).")]
+    fr = doc.get("features_returned")
+    if fr:
+        same = all(v["service"] == v["pygeoapi"] for v in fr.values())
+        lines += ["", "Features returned, service/pygeoapi: " + ", ".join(
+            f"{k} {v['service']}/{v['pygeoapi']}" for k, v in fr.items())
+            + (" (the same)." if same else " (they differ: see above).")]
+    before, after = doc["machine"]["before"], doc["machine"].get("after", {})
+    lines += ["", "Load average (1, 5, 15 min) before the run: "
+              + ", ".join(f"{v:.2f}" for v in before["loadavg"])
+              + (", after: " + ", ".join(f"{v:.2f}" for v in after["loadavg"])
+                 if after else "")
+              + ". Busy processes before: " + (", ".join(before["busy"]) or "none") + "."]
+    if "elapsed_s" in doc:
+        lines.append(f"Whole run: {doc['elapsed_s']:.0f} s.")
+    return "\n".join(lines) + "\n"
+
+
+def growth_markdown(doc: dict, command: str) -> str:
+    """Tables of start-up, memory and query times per synthetic size."""
+    lines = [
+        (f"Run {doc['date']}, {doc['machine']['cpus']} cores, Python "
+         f"{doc['machine']['python']}; each size loaded in a fresh process with `load_catalog` "
+         f"(other layers from geodata/); query times are the median of {doc['repeat']} runs."),
+        "",
+        f"Reproduce: `{command}`",
+        "",
+        ("| segments | file MB | generate s | start-up s | peak RSS MB | lengths as of "
+         f"{doc['as_of']} ms (segments summed) | overlap ms (hits) |"),
+        "|--:|--:|--:|--:|--:|--:|--:|",
+    ]
+    for row in doc["sizes"]:
+        lengths = row.get("lengths")
+        overlap = row.get("overlap")
+        lines.append(
+            f"| {row['segments']:,} | {row['file_mb']:,.1f} | {row['generate_s']:.1f} "
+            f"| {row['startup_s']:.1f} | {row['peak_rss_mb']:,.0f} "
+            f"| {_timed(lengths, 'segments')} | {_timed(overlap, 'hits')} |"
+        )
+    targets = doc["bbox_targets"]
+    lines += ["", ("bbox queries (`LayerData.bbox_rows`), median ms (rows returned), boxes "
+                   "sized per data set so that each returns about the same number of rows:"), "",
+              "| segments | " + " | ".join(f"~{t:,} rows" for t in targets) + " |",
+              "|--:|" + "--:|" * len(targets)]
+    for row in doc["sizes"]:
+        by_target = {b["target"]: b for b in row["bbox"]}
+        cells = [f"{by_target[t]['ms']:.3f} ({by_target[t]['rows']:,})" if t in by_target
+                 else "-" for t in targets]
+        lines.append(f"| {row['segments']:,} | " + " | ".join(cells) + " |")
+    if doc.get("notes"):
+        lines += [""] + [f"- {note}" for note in doc["notes"]]
+    return "\n".join(lines) + "\n"
+
+
+def _timed(entry: dict | None, count_key: str) -> str:
+    if not entry:
+        return "n/a"
+    if "error" in entry:
+        return f"n/a ({entry['error']})"
+    return f"{entry['ms']:.2f} ({entry[count_key]:,})"
+
+
+def update_section(path: Path, name: str, body: str) -> None:
+    """Replace the text between this section's markers in ``path`` (append it if absent)."""
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    block = f"{start}\n{body.rstrip()}\n{end}"
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.DOTALL)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: block, text)
+    else:
+        text = text.rstrip() + f"\n\n{block}\n"
+    path.write_text(text)
+
+
+def publish(doc: dict, name: str, argv: list[str] | None, out: Path, write: bool) -> None:
+    """Save the raw numbers to ``out``, print the markdown, and with ``write`` put it into
+    BENCHMARKS.md as section ``name`` (``compare`` or ``growth``)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
+    command = " ".join([f"python -m benchmarks.{name}",
+                        *(argv if argv is not None else sys.argv[1:])])
+    text = {"compare": compare_markdown, "growth": growth_markdown}[name](doc, command)
+    print(text)
+    if write:
+        update_section(BENCHMARKS_MD, name, text)
