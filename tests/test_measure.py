@@ -425,36 +425,35 @@ def test_kgz_tjk_settled_share_in_september_2022_matches_the_seed(catalog):
     assert later["total_km"] == pytest.approx(result["total_km"], rel=0.01)
 
 
-def _corridor_rows(catalog, corridor, part, day):
+def _corridor(catalog, corridor, part, day) -> dict[str, int]:
+    """Row of each feature id of one corridor part valid on ``day`` (at least one)."""
     layer = catalog["corridors"]
-    return [
-        i for i, f in enumerate(layer.features)
+    rows = {
+        f["properties"]["id"]: i for i, f in enumerate(layer.features)
         if f["properties"].get("corridor") == corridor and f["properties"].get("part") == part
         and layer.valid(day)[i]
-    ]
+    }
+    assert rows, f"no {corridor} {part} valid on {day}"
+    return rows
 
 
 def test_lachin_corridor_lies_inside_the_peacekeeping_zone_in_june_2021(catalog):
     day = dt.date(2021, 6, 1)
-    rows = _corridor_rows(catalog, "lachin", "centreline", day)
-    assert rows, "no Lachin centreline valid on 2021-06-01"
-    ids = {catalog["corridors"].features[i]["properties"]["id"] for i in rows}
+    ids = _corridor(catalog, "lachin", "centreline", day)
     result = measure.overlaps(catalog, "corridors", "peacekeeping_zones", as_of=day)
     # length inside a zone per centreline; where zones overlap, the largest one counts
     per_line: dict[str, float] = {}
     for hit in result["results"]:
         if hit["a"]["id"] in ids:
             per_line[hit["a"]["id"]] = max(per_line.get(hit["a"]["id"], 0.0), hit["length_km"])
-    total = sum(float(catalog["corridors"].length_km[i]) for i in rows)
+    total = sum(float(catalog["corridors"].length_km[i]) for i in ids.values())
     assert per_line, "the Lachin centreline meets no peacekeeping zone"
     assert sum(per_line.values()) / total > 0.9
 
 
 def test_nakhchivan_route_runs_30_to_60_km_inside_armenia(catalog):
     day = dt.date(2021, 1, 1)
-    rows = _corridor_rows(catalog, "nakhchivan", "centreline", day)
-    assert rows, "no Nakhchivan centreline valid on 2021-01-01"
-    ids = {catalog["corridors"].features[i]["properties"]["id"] for i in rows}
+    ids = _corridor(catalog, "nakhchivan", "centreline", day)
     result = measure.overlaps(catalog, "corridors", "countries", as_of=day)
     inside = sum(
         h["length_km"] for h in result["results"]
