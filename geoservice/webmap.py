@@ -66,7 +66,7 @@ STATUS_COLOURS: dict[str, str] = {"settled": "#1a9850", "disputed": "#d73027"}
 STYLES: dict[str, dict[str, Any]] = {
     "countries": {
         "shape": "area",
-        "style": {"color": "#8c8c8c", "weight": 1, "fillColor": "#f4f1e8", "fillOpacity": 0.9},
+        "style": {"color": "#a8a8a8", "weight": 0.6, "fillColor": "#f4f1e8", "fillOpacity": 0.9},
         "label": "Country (base layer)",
         "rules": [],
     },
@@ -219,7 +219,9 @@ class Legend(MacroElement):
         {% endmacro %}
         {% macro script(this, kwargs) %}
         (function () {
-            var legend = L.control({position: "bottomright"});
+            // On a phone the bottom belongs to the date panel: the legend goes top right.
+            var phone = window.matchMedia("(max-width: 600px)").matches;
+            var legend = L.control({position: phone ? "topright" : "bottomright"});
             legend.onAdd = function () {
                 var el = document.getElementById("gs-legend");
                 L.DomEvent.disableClickPropagation(el);

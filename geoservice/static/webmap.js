@@ -106,15 +106,20 @@
     row("Area kind", props.area_kind);
     row("Valid", (props.valid_from || "before the record") + " to " +
       (props.valid_to ? props.valid_to + " (exclusive)" : "now"));
-    if (props.length_km > 0) { row("Length (geodesic, WGS84)", fmt(props.length_km, 1) + " km"); }
-    if (props.area_km2 > 0) { row("Area (geodesic, WGS84)", fmt(props.area_km2, 1) + " km²"); }
+    if (props.length_km > 0) { row("Length", fmt(props.length_km, 1) + " km (geodesic, WGS84)"); }
+    if (props.area_km2 > 0) { row("Area", fmt(props.area_km2, 1) + " km² (geodesic, WGS84)"); }
     if (props.reported_length_km != null) {
-      row("Reported length", fmt(props.reported_length_km, 0) + " km" +
+      row("Reported", fmt(props.reported_length_km, 0) + " km" +
         (props.reported_length_source ? " (" + props.reported_length_source + ")" : ""));
     }
     row("Accuracy", props.accuracy ? props.accuracy + (isSketched(props) ? " (drawn dashed)" : "") : null);
-    row("Notes", props.notes);
     root.appendChild(list);
+    if (props.notes) {
+      var notes = document.createElement("p");
+      notes.className = "gs-popup-notes";
+      notes.textContent = String(props.notes);
+      root.appendChild(notes);
+    }
     var sources = Array.isArray(props.sources) ? props.sources : (props.sources ? [props.sources] : []);
     if (sources.length) {
       var head = document.createElement("div");
@@ -148,14 +153,18 @@
     var group = state.groups[layerId];
     group.clearLayers();
     var layer = L.geoJSON({ type: "FeatureCollection", features: features }, {
-      style: function (feature) { return styleFor(layerId, feature.properties || {}, false); },
+      // GeoJSON re-applies ``style`` to circle markers too: give points their point style.
+      style: function (feature) {
+        var isPoint = /Point$/.test((feature.geometry || {}).type || "");
+        return styleFor(layerId, feature.properties || {}, isPoint);
+      },
       pointToLayer: function (feature, latlng) {
         return L.circleMarker(latlng, styleFor(layerId, feature.properties || {}, true));
       },
       onEachFeature: function (feature, sub) {
         var props = feature.properties || {};
         sub.bindPopup(function () { return popupContent(layerId, props); }, {
-          maxWidth: 320, autoPanPadding: [12, 12],
+          minWidth: 220, maxWidth: 320, maxHeight: 320, autoPanPadding: [12, 12],
         });
         sub.on("add", function () {
           var el = sub.getElement && sub.getElement();
@@ -345,20 +354,23 @@
     state.groups = parts.groups;
     state.osm = parts.osm;
     var legend = $("gs-legend");
-    if (legend && window.matchMedia && window.matchMedia("(min-width: 700px)").matches) {
-      legend.open = true;
+    if (legend && window.matchMedia("(min-width: 700px)").matches) {
+      legend.open = true;  // folded on small screens
+    }
+    if (window.matchMedia("(max-width: 600px)").matches && state.map.attributionControl) {
+      state.map.attributionControl.setPosition("topleft");  // the date panel spans the bottom
     }
     var view = readHashView();
     if (view) {
       state.viewFromUrl = true;
-      state.map.setView(view.center, view.zoom);
+      state.map.setView(view.center, view.zoom, { animate: false });  // now, not after a zoom
     }
     setupControls();
     setupBasemap();
     state.map.on("moveend", writeUrl);
     window.addEventListener("hashchange", function () {
       var v = readHashView();
-      if (v) { state.map.setView(v.center, v.zoom); }
+      if (v) { state.map.setView(v.center, v.zoom, { animate: false }); }
     });
     var date = cfg.date || localToday();
     load(isDate(date) ? date : localToday());

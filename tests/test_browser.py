@@ -1,0 +1,404 @@
+"""The web map in headless Chromium against a live server, with every non-loopback host blocked.
+
+Needs Debian's ``chromium`` at /usr/bin/chromium (driven by the ``playwright`` package; no
+browser download). Without it the tests skip, except under CI (``CI=true``), where they fail.
+Screenshots go to ``artifacts/``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+import shutil
+import threading
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from werkzeug.serving import make_server
+
+from geoservice import measure, timeline
+from geoservice.app import create_app
+from geoservice.catalog import load_catalog
+from geoservice.layers import LAYERS
+from geoservice.vocabulary import SKETCHED_ACCURACIES
+
+pytestmark = [pytest.mark.browser, pytest.mark.server]
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--no-first-run", "--disable-sync",
+]
+ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
+LOOPBACK = {"127.0.0.1", "localhost"}
+XSS_NAME = "<script>alert(1)</script> Border of <b>bold</b> & co"
+XSS_DAY = dt.date(2025, 6, 1)
+
+
+def _require_browser():
+    """Skip without Chromium or playwright, but fail under CI, where both must be present."""
+    missing = None
+    if not CHROMIUM.exists():
+        missing = f"{CHROMIUM} not found (apt-get install -y chromium)"
+    else:
+        try:
+            import playwright.sync_api  # noqa: F401
+        except ImportError:
+            missing = "the playwright package is not installed"
+    if missing is None:
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"browser test cannot run under CI: {missing}")
+    pytest.skip(f"browser test skipped: {missing}")
+
+
+class LiveServer:
+    """The real app served on a free loopback port in a background thread."""
+
+    def __init__(self, app):
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    _require_browser()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def live_server(catalog):
+    _require_browser()
+    server = LiveServer(create_app({"CATALOG": catalog}))
+    yield server
+    server.close()
+
+
+class Page:
+    """A browser page that blocks (and records) every request to a non-loopback host."""
+
+    def __init__(self, browser, base_url, viewport=(1280, 800)):
+        self.base_url = base_url
+        self.context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
+        self.page = self.context.new_page()
+        self.console_errors: list[str] = []
+        self.page_errors: list[str] = []
+        self.dialogs: list[str] = []
+        self.blocked: list[str] = []
+        self.page.on("console", self._console)
+        self.page.on("pageerror", lambda exc: self.page_errors.append(str(exc)))
+        self.page.on("dialog", self._dialog)
+        self.page.route("**/*", self._route)
+
+    def _console(self, message):
+        if message.type == "error":
+            self.console_errors.append(message.text)
+
+    def _dialog(self, dialog):
+        self.dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    def _route(self, route):
+        host = urlsplit(route.request.url).hostname
+        if host in LOOPBACK:
+            route.continue_()
+        else:
+            self.blocked.append(route.request.url)
+            route.abort()
+
+    def open(self, query=""):
+        self.page.goto(f"{self.base_url}/{query}")
+        self.page.wait_for_selector("body[data-state=ready]", timeout=60_000)
+
+    def wait_drawn(self, date: str):
+        self.page.wait_for_selector(
+            f'body[data-state=ready][data-drawn-date="{date}"]', timeout=60_000
+        )
+        self.page.wait_for_selector(f'#gs-readout[data-date="{date}"]', timeout=60_000)
+
+    def set_date(self, date: str):
+        self.page.fill("#gs-date", date)  # fires input and change, as typing a date does
+        self.wait_drawn(date)
+
+    def drawn(self) -> dict[str, list[str]]:
+        """Feature ids per layer, as drawn in the DOM (one SVG path per feature)."""
+        return self.page.evaluate(
+            """() => {
+                const out = {};
+                document.querySelectorAll("path.gs-feature").forEach(p => {
+                    const layer = p.getAttribute("data-layer");
+                    (out[layer] = out[layer] || []).push(p.getAttribute("data-id"));
+                });
+                return out;
+            }"""
+        )
+
+    def count(self, selector: str) -> int:
+        return self.page.locator(selector).count()
+
+    def readout_km(self) -> dict[str, float]:
+        return self.page.evaluate(
+            """() => Object.fromEntries([...document.querySelectorAll(".gs-readout-item")]
+                   .map(e => [e.dataset.status, parseFloat(e.dataset.km)]))"""
+        )
+
+    def screenshot(self, name: str):
+        ARTIFACTS.mkdir(exist_ok=True)
+        self.page.screenshot(path=str(ARTIFACTS / name))
+
+    def close(self):
+        self.context.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    p = Page(browser, live_server.url)
+    yield p
+    p.close()
+
+
+def expected_ids(catalog, day: str) -> dict[str, list[str]]:
+    """Ids of the features of each layer valid on ``day``, from the catalog itself."""
+    date = dt.date.fromisoformat(day)
+    out = {}
+    for layer_id in LAYERS:
+        layer = catalog[layer_id]
+        rows = layer.valid(date).nonzero()[0]
+        out[layer_id] = [layer.features[i]["properties"]["id"] for i in rows]
+    return out
+
+
+def ids_where(catalog, layer_id: str, key: str, value: str) -> set[str]:
+    return {
+        f["properties"]["id"] for f in catalog[layer_id].features
+        if f["properties"].get(key) == value
+    }
+
+
+def assert_drawn_as_catalog(page: Page, catalog, day: str):
+    expected = expected_ids(catalog, day)
+    drawn = page.drawn()
+    for layer_id, ids in expected.items():
+        assert sorted(drawn.get(layer_id, [])) == sorted(ids), f"{layer_id} on {day}"
+    date = dt.date.fromisoformat(day)
+    sketched = sum(
+        catalog[layer_id].features[i]["properties"].get("accuracy") in SKETCHED_ACCURACIES
+        for layer_id in LAYERS
+        for i in catalog[layer_id].valid(date).nonzero()[0]
+    )
+    assert page.count("path.gs-sketched") == sketched
+    dashed = page.page.evaluate(
+        """() => [...document.querySelectorAll("path.gs-sketched")]
+                 .every(p => (p.getAttribute("stroke-dasharray") || "").length > 0)"""
+    )
+    assert dashed
+
+
+def test_every_layer_drawn_offline_without_errors(page, catalog):
+    page.open("?date=2021-06-01")
+    page.wait_drawn("2021-06-01")
+    assert_drawn_as_catalog(page, catalog, "2021-06-01")
+    drawn = page.drawn()
+    for layer_id in LAYERS:
+        assert drawn.get(layer_id), f"no {layer_id} drawn on 2021-06-01"
+    assert page.count("path.gs-peacekeeping_zones.gs-point") > 0  # posts as circle markers
+    assert page.blocked == [], "the page asked a host other than the loopback"
+    assert page.console_errors == []
+    assert page.page_errors == []
+    assert page.page.title()
+
+
+def test_date_change_removes_peacekeeping_zone_and_lachin_corridor(page, catalog):
+    peacekeeping = ids_where(catalog, "peacekeeping_zones", "mission", "russian_peacekeeping_nk")
+    lachin = ids_where(catalog, "corridors", "corridor", "lachin")
+    assert peacekeeping and lachin
+
+    page.open("?date=2021-06-01")
+    page.wait_drawn("2021-06-01")
+    drawn = page.drawn()
+    assert peacekeeping & set(drawn["peacekeeping_zones"])
+    assert lachin & set(drawn["corridors"])
+    page.screenshot("map-2021-06-01.png")
+
+    page.set_date("2024-07-01")
+    drawn = page.drawn()
+    assert not peacekeeping & set(drawn.get("peacekeeping_zones", []))
+    assert not lachin & set(drawn.get("corridors", []))
+    assert_drawn_as_catalog(page, catalog, "2024-07-01")
+    assert "date=2024-07-01" in page.page.url
+
+    page.set_date("2025-06-01")
+    assert_drawn_as_catalog(page, catalog, "2025-06-01")
+    page.page.locator("#gs-date").blur()
+    page.screenshot("map-2025-06-01.png")
+    assert page.console_errors == [] and page.page_errors == [] and page.blocked == []
+
+
+@pytest.mark.parametrize("day", ["2021-06-01", "2022-09-01", "2025-06-01"])
+def test_readout_matches_measured_lengths(page, catalog, day):
+    page.open(f"?date={day}")
+    page.wait_drawn(day)
+    answer = measure.border_lengths(catalog, ["KGZ", "TJK"], as_of=dt.date.fromisoformat(day))
+    shown = page.readout_km()
+    for status, entry in answer["by_status"].items():
+        assert shown[status] == pytest.approx(entry["length_km"], abs=0.05)
+    assert "Kyrgyzstan" in page.page.inner_text("#gs-readout")
+
+
+def test_slider_moves_the_date(page, catalog):
+    page.open("?date=2021-06-01")
+    page.wait_drawn("2021-06-01")
+    days = (dt.date(2024, 7, 1) - dt.date(1970, 1, 1)).days
+    page.page.evaluate(
+        """days => { const s = document.getElementById("gs-slider");
+                     s.value = String(days); s.dispatchEvent(new Event("change")); }""",
+        days,
+    )
+    page.wait_drawn("2024-07-01")
+    assert page.page.input_value("#gs-date") == "2024-07-01"
+    assert_drawn_as_catalog(page, catalog, "2024-07-01")
+
+
+def test_default_date_is_today(page):
+    page.open()
+    today = page.page.evaluate(
+        """() => { const d = new Date(); const p = n => String(n).padStart(2, "0");
+                   return d.getFullYear() + "-" + p(d.getMonth() + 1) + "-" + p(d.getDate()); }"""
+    )
+    page.wait_drawn(today)
+    assert page.page.input_value("#gs-date") == today
+    assert page.console_errors == []
+
+
+def test_link_reproduces_date_and_view(browser, live_server):
+    first = Page(browser, live_server.url)
+    first.open("?date=2022-09-01#9/39.9/70.6")
+    first.wait_drawn("2022-09-01")
+    link = first.page.url
+    assert "date=2022-09-01" in link and link.endswith("#9/39.9000/70.6000")
+    first.close()
+
+    second = Page(browser, live_server.url)
+    second.page.goto(link)
+    second.wait_drawn("2022-09-01")
+    assert second.page.input_value("#gs-date") == "2022-09-01"
+    assert second.page.url == link
+    second.close()
+
+
+def click_feature(page: Page, feature_id: str):
+    """Open a feature's popup the way a click on its drawn path does."""
+    page.page.evaluate(
+        """id => { const el = [...document.querySelectorAll("path.gs-feature")]
+                              .find(p => p.getAttribute("data-id") === id);
+                   el.dispatchEvent(new MouseEvent("click", {bubbles: true})); }""",
+        feature_id,
+    )
+    page.page.wait_for_selector(".leaflet-popup-content .gs-popup", timeout=10_000)
+
+
+def test_popup_shows_name_status_dates_length_accuracy_sources(page, catalog):
+    page.open("?date=2022-09-01")
+    page.wait_drawn("2022-09-01")
+    borders = catalog["borders"]
+    row = next(i for i in borders.valid(dt.date(2022, 9, 1)).nonzero()[0]
+               if borders.features[i]["properties"].get("sources"))
+    props = borders.features[row]["properties"]
+    click_feature(page, props["id"])
+    text = page.page.inner_text(".leaflet-popup-content")
+    assert props["name"] in text
+    assert props["status"] in text
+    assert props["accuracy"] in text
+    shown = re.search(r"Length\s*([\d,.]+) km \(geodesic, WGS84\)", text)
+    assert shown and float(shown.group(1).replace(",", "")) == pytest.approx(
+        borders.length_km[row], abs=0.06
+    )
+    for source in props["sources"]:
+        assert source in text
+    for bound in ("valid_from", "valid_to"):
+        if props[bound]:
+            assert props[bound] in text
+
+
+def test_phone_sized_screen(browser, live_server):
+    phone = Page(browser, live_server.url, viewport=(375, 667))
+    phone.open("?date=2021-06-01")
+    phone.wait_drawn("2021-06-01")
+    box = phone.page.locator("#gs-controls").bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 375
+    assert box["y"] + box["height"] <= 667
+    assert phone.page.evaluate("document.documentElement.scrollWidth") <= 375
+    assert phone.page.locator("#gs-legend").get_attribute("open") is None  # folded on phones
+    phone.page.click("#gs-legend summary")
+    legend = phone.page.locator("#gs-legend").bounding_box()
+    assert legend["x"] + legend["width"] <= 375
+    overlap = not (legend["y"] + legend["height"] <= box["y"] or box["y"] + box["height"] <= legend["y"])
+    assert not overlap, "the open legend covers the date panel"
+    phone.screenshot("map-phone-2021-06-01.png")
+    assert phone.console_errors == [] and phone.page_errors == []
+    phone.close()
+
+
+def test_online_basemap_fails_harmlessly(page, catalog):
+    page.open("?date=2021-06-01")
+    page.wait_drawn("2021-06-01")
+    page.page.hover(".leaflet-control-layers")
+    page.page.get_by_label("OpenStreetMap (online)").check()
+    page.page.wait_for_function(
+        "document.getElementById('gs-status').textContent.includes('basemap')"
+    )
+    assert page.blocked  # tiles were asked for and refused
+    assert page.page_errors == []
+    assert_drawn_as_catalog(page, catalog, "2021-06-01")
+
+
+@pytest.fixture(scope="module")
+def broken_server(tmp_path_factory, catalog):
+    """An app on a copy of the data where one border segment is named with markup."""
+    _require_browser()
+    data = tmp_path_factory.mktemp("geodata")
+    for layer_id in LAYERS:
+        name = f"{layer_id}.geojson"
+        shutil.copy(catalog.directory / name, data / name)
+    path = data / "borders.geojson"
+    doc = json.loads(path.read_text())
+    victim = next(
+        f for f in doc["features"]
+        if timeline.is_valid_on(f["properties"]["valid_from"], f["properties"]["valid_to"], XSS_DAY)
+    )
+    victim["properties"]["name"] = XSS_NAME
+    victim["properties"]["sources"] = ["<img src=x onerror=alert(2)>"]
+    path.write_text(json.dumps(doc))
+    server = LiveServer(create_app({"CATALOG": load_catalog(data)}))
+    yield server, victim["properties"]["id"]
+    server.close()
+
+
+def test_markup_in_data_renders_as_text(browser, broken_server):
+    server, victim_id = broken_server
+    page = Page(browser, server.url)
+    page.open(f"?date={XSS_DAY}")
+    page.wait_drawn(XSS_DAY.isoformat())
+    click_feature(page, victim_id)
+    popup = page.page.locator(".leaflet-popup-content")
+    assert popup.locator("h3").inner_text() == XSS_NAME
+    assert "<img src=x onerror=alert(2)>" in popup.inner_text()
+    assert popup.locator("script, b, img").count() == 0
+    page.page.wait_for_timeout(300)
+    assert page.dialogs == []
+    assert page.page_errors == []
+    page.close()
