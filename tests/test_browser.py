@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shutil
+import sys
 import threading
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -23,7 +24,8 @@ from geoservice import measure, timeline
 from geoservice.app import create_app
 from geoservice.catalog import load_catalog
 from geoservice.layers import LAYERS
-from geoservice.vocabulary import SKETCHED_ACCURACIES
+from geoservice.vocabulary import DEFAULT_KIND, SKETCHED_ACCURACIES
+from geoservice.webmap import STYLES
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
@@ -222,6 +224,33 @@ def test_every_layer_drawn_offline_without_errors(page, catalog):
     assert page.page.title()
 
 
+def expected_stroke(layer_id: str, props: dict) -> str:
+    """The stroke colour the style table gives a feature (rules in order, later ones win)."""
+    spec = STYLES[layer_id]
+    colour = spec["style"].get("color")
+    values = {**props, "kind": props.get("kind") or DEFAULT_KIND}
+    for rule in spec["rules"]:
+        if all(values.get(k) == v for k, v in rule["when"].items()):
+            colour = rule["style"].get("color", colour)
+    return colour
+
+
+def test_borders_coloured_by_status_and_kind(page, catalog):
+    page.open("?date=2021-06-01")
+    page.wait_drawn("2021-06-01")
+    strokes = page.page.evaluate(
+        """() => Object.fromEntries([...document.querySelectorAll("path.gs-borders")]
+                 .map(p => [p.getAttribute("data-id"), p.getAttribute("stroke")]))"""
+    )
+    borders = catalog["borders"]
+    colours = set()
+    for feature_id, stroke in strokes.items():
+        props = borders.features[borders.index_by_id[feature_id]]["properties"]
+        assert stroke == expected_stroke("borders", props), feature_id
+        colours.add(stroke)
+    assert len(colours) >= 3  # settled, disputed and the line of contact on that date
+
+
 def test_date_change_removes_peacekeeping_zone_and_lachin_corridor(page, catalog):
     peacekeeping = ids_where(catalog, "peacekeeping_zones", "mission", "russian_peacekeeping_nk")
     lachin = ids_where(catalog, "corridors", "corridor", "lachin")
@@ -402,3 +431,13 @@ def test_markup_in_data_renders_as_text(browser, broken_server):
     assert page.dialogs == []
     assert page.page_errors == []
     page.close()
+
+
+def test_missing_chromium_fails_under_ci_and_skips_elsewhere(monkeypatch, tmp_path):
+    monkeypatch.setattr(sys.modules[__name__], "CHROMIUM", tmp_path / "no-chromium")
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="under CI"):
+        _require_browser()
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match="not found"):
+        _require_browser()
