@@ -37,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -164,19 +165,54 @@ def _box_for(layer, target: int) -> tuple[tuple[float, ...], int]:
     return best
 
 
+def _rss_mb() -> float:
+    """Peak resident set size of this process so far (MB)."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+@contextmanager
+def _timing(module, names: list[str], into: dict[str, float]):
+    """Add the seconds spent in ``module.<name>`` for each name to ``into`` while in the block."""
+    saved = {name: getattr(module, name) for name in names}
+
+    def wrap(name, fn):
+        def timed(*args, **kwargs):
+            t0 = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                into[name] = into.get(name, 0.0) + time.perf_counter() - t0
+        return timed
+
+    for name, fn in saved.items():
+        setattr(module, name, wrap(name, fn))
+    try:
+        yield
+    finally:
+        for name, fn in saved.items():
+            setattr(module, name, fn)
+
+
 def measure(directory: Path, repeat: int) -> dict:
     """Start-up, memory and query times on one data directory (call in a fresh process)."""
+    from geoservice import catalog as catalog_module
     from geoservice.catalog import load_catalog
 
+    steps: dict[str, float] = {}
     t0 = time.perf_counter()
-    catalog = load_catalog(directory)
+    with _timing(catalog_module, ["read_feature_collection", "frame_from_features"], steps), \
+            _timing(catalog_module.geodesy, ["lengths_km", "areas_km2"], steps):
+        catalog = load_catalog(directory)
     borders = catalog["borders"]
     load_s = time.perf_counter() - t0
+    t1 = time.perf_counter()
     borders.tree  # noqa: B018 - built at start-up, not at the first query
     borders.index_by_id  # noqa: B018
+    steps["tree_and_ids"] = time.perf_counter() - t1
     startup_s = time.perf_counter() - t0
     row: dict = {"load_s": round(load_s, 2), "startup_s": round(startup_s, 2),
-                 "features": len(borders.features), "bbox": []}
+                 "steps_s": {k: round(v, 2) for k, v in steps.items()},
+                 "catalog_rss_mb": _rss_mb(), "features": len(borders.features), "bbox": []}
     n = len(borders.features)
     for target in BBOX_TARGETS:
         if target > n / 2:
@@ -204,8 +240,39 @@ def measure(directory: Path, repeat: int) -> dict:
         t2 = time.perf_counter()
         borders.valid(dt.date.fromisoformat(AS_OF))
         row["valid_mask_ms"] = round((time.perf_counter() - t2) * 1e3, 2)
-    row["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    row.update(_measure_service(catalog, row["bbox"], repeat))
+    row["peak_rss_mb"] = _rss_mb()
     return row
+
+
+def _measure_service(catalog, boxes: list[dict], repeat: int) -> dict:
+    """The service on this catalog (Flask test client, no HTTP server): start-up, its
+    memory, and the same bbox boxes and lengths as full requests."""
+    try:
+        from geoservice.app import create_app
+    except ImportError as exc:
+        return {"service": {"error": f"geoservice.app: {exc}"}}
+    t0 = time.perf_counter()
+    client = create_app({"CATALOG": catalog}).test_client()
+    out: dict = {"service": {"startup_s": round(time.perf_counter() - t0, 2),
+                             "rss_mb": _rss_mb(), "bbox": []}}
+    for b in boxes:
+        target = (f"/api/collections/borders/items?bbox={','.join(map(str, b['box']))}"
+                  f"&limit=10000")
+
+        def get(target=target):
+            resp = client.get(target)
+            if resp.status_code != 200:
+                raise RuntimeError(f"{target}: HTTP {resp.status_code}: {resp.data[:200]!r}")
+            return resp
+
+        ms, resp = _median_ms(get, repeat)
+        out["service"]["bbox"].append({"target": b["target"], "ms": round(ms, 3),
+                                       "bytes": len(resp.data)})
+    lengths = f"/api/lengths?countries={','.join(PAIR)}&as_of={AS_OF}"
+    ms, resp = _median_ms(lambda: client.get(lengths), repeat)
+    out["service"]["lengths"] = {"ms": round(ms, 3), "status": resp.status_code}
+    return out
 
 
 def measure_in_child(directory: Path, repeat: int, timeout: float) -> dict:
