@@ -142,6 +142,44 @@ def overlap(layer_ids, geometry_path, layers, as_of, with_geometry, as_json) -> 
     _print_result(result, as_json, measure.format_overlaps)
 
 
+@cli.command(cls=_OneLineUsage)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535),
+              help="Port (0: any free port).")
+@click.option("--data", "data_dir", type=click.Path(file_okay=False),
+              help="Data directory (default: $GEOSERVICE_DATA, else the shipped geodata/).")
+def serve(host: str, port: int, data_dir: str | None) -> None:
+    """Run the service (development server); prints its URL. Production: see the README."""
+    import socket
+
+    from werkzeug.serving import make_server
+
+    from .app import create_app
+
+    app = create_app({"DATA_DIR": data_dir})
+    # Bind here, not in werkzeug, so a busy port or bad address is one line and exit status 2.
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(128)
+    except OSError as exc:
+        raise UserError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    server = make_server(host, port, app, threaded=True, fd=sock.fileno())
+    sock.close()  # the server holds its own duplicate of the socket
+    port = server.socket.getsockname()[1]
+    shown = f"[{host}]" if ":" in host else host
+    click.echo(f"geoservice: serving http://{shown}:{port}/ (API: http://{shown}:{port}/api)")
+    sys.stdout.flush()
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
 def main() -> None:
     """Console-script entry point: turns expected failures into one line and a non-zero exit."""
     try:

@@ -1,0 +1,100 @@
+"""The Flask application factory: the OGC API, the analysis endpoints and the web map.
+
+The catalog is loaded once, in :func:`create_app`; every feature is serialised to GeoJSON bytes
+there too (see :mod:`geoservice.ogcapi`), so requests only select and join bytes.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, current_app
+from flask_compress import Compress
+from flask_cors import CORS
+
+from .catalog import Catalog, load_catalog
+from .errors import register_error_handlers
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+#: Defaults; ``create_app(config)`` overrides any of them.
+DEFAULT_CONFIG: dict[str, Any] = {
+    # Data directory (None: $GEOSERVICE_DATA, else the shipped geodata/).
+    "DATA_DIR": None,
+    # Largest request body in bytes (POST /api/overlaps); larger bodies get 413.
+    "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
+    # Cache-Control max-age (seconds) of layer responses.
+    "CACHE_MAX_AGE": 300,
+    # flask-compress: gzip (or br/zstd/deflate) when the client asks, for these types.
+    "COMPRESS_MIMETYPES": [
+        "application/json",
+        "application/geo+json",
+        "application/problem+json",
+        "application/schema+json",
+        "application/vnd.oai.openapi+json",
+        "text/html",
+        "text/css",
+        "application/javascript",
+    ],
+    "COMPRESS_LEVEL": 6,
+    "JSON_SORT_KEYS": False,
+}
+
+
+@dataclass
+class ServiceState:
+    """What the blueprints share: the catalog and the pre-serialised layers (by layer id)."""
+
+    catalog: Catalog
+    layers: dict[str, Any]
+
+
+def state() -> ServiceState:
+    """The running app's :class:`ServiceState`."""
+    return current_app.extensions["geoservice"]
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the app: load the catalog (``DATA_DIR``), serialise it, register the blueprints."""
+    # No app-level static folder: /static/... belongs to the web map blueprint.
+    app = Flask(__name__, template_folder=str(TEMPLATES), static_folder=None)
+    app.config.update(DEFAULT_CONFIG)
+    app.config.update(config or {})
+    if not app.logger.handlers:
+        logging.basicConfig(level=logging.INFO)
+
+    from .ogcapi import serve_catalog
+
+    catalog = app.config.get("CATALOG") or load_catalog(app.config["DATA_DIR"])
+    app.extensions["geoservice"] = ServiceState(catalog=catalog, layers=serve_catalog(catalog))
+
+    register_error_handlers(app)
+    CORS(app, resources={r"/api/*": {"origins": "*"}}, expose_headers=["ETag", "Link"])
+    Compress(app)
+
+    from . import analysis_api, ogcapi, openapi
+
+    app.register_blueprint(ogcapi.bp)
+    app.register_blueprint(openapi.bp)
+    app.register_blueprint(analysis_api.bp)
+    _register_webmap(app)
+    return app
+
+
+def _register_webmap(app: Flask) -> None:
+    """The web map at ``/`` and Leaflet at ``/static/leaflet/``; Leaflet alone if no map yet."""
+    try:
+        from .webmap import bp as webmap_bp
+    except ImportError:
+        import xstatic.pkg.leaflet as xstatic_leaflet
+        from flask import send_from_directory
+
+        def leaflet(filename: str):
+            return send_from_directory(xstatic_leaflet.BASE_DIR, filename, max_age=86400)
+
+        app.add_url_rule("/static/leaflet/<path:filename>", "leaflet", leaflet)
+        return
+    app.register_blueprint(webmap_bp)

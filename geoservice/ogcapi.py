@@ -1,0 +1,594 @@
+"""OGC API - Features, Part 1: Core, rooted at ``/api``, in JSON and HTML.
+
+Every feature is serialised to GeoJSON bytes once, at start-up (:func:`serve_layer`), with its
+geodesic ``length_km`` / ``area_km2`` (WGS84) added to its properties; an items page is those
+bytes joined. Query parameters are parsed and checked once (:func:`parse_items_query`) before
+any work; anything unknown or malformed is a 400 problem. Coordinates are CRS84 (lon, lat).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import orjson
+from flask import Blueprint, Response, current_app, render_template, request, url_for
+from markupsafe import Markup
+
+from . import timeline
+from .app import state
+from .catalog import Catalog, LayerData
+from .errors import BadRequest, NotFound
+from .layers import Layer
+from .vocabulary import ACCURACIES, KINDS, STATUSES
+
+bp = Blueprint("ogcapi", __name__, url_prefix="/api")
+
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+TRS_GREGORIAN = "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"
+GEOJSON = "application/geo+json"
+JSON = "application/json"
+HTML = "text/html"
+OPENAPI_JSON = "application/vnd.oai.openapi+json;version=3.0"
+SCHEMA_JSON = "application/schema+json"
+
+CONFORMANCE = [
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+]
+
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 10_000
+
+#: Controlled values of queryables (anything else is a 400 that lists them).
+VOCABULARIES: dict[str, tuple[str, ...]] = {
+    "status": STATUSES,
+    "kind": KINDS,
+    "accuracy": ACCURACIES,
+}
+
+LINE_TYPES = frozenset({"LineString", "MultiLineString"})
+AREA_TYPES = frozenset({"Polygon", "MultiPolygon"})
+
+
+# --- the served layers, built once ---------------------------------------------------------
+
+
+@dataclass
+class ServedLayer:
+    """One layer as served: GeoJSON bytes per feature and an index per queryable."""
+
+    data: LayerData
+    feature_bytes: list[bytes]
+    properties: list[dict]
+    digest: str
+    #: queryable -> value -> boolean mask over the features (array fields: "contains value").
+    filters: dict[str, dict[str, np.ndarray]] = field(repr=False)
+
+    @property
+    def layer(self) -> Layer:
+        return self.data.layer
+
+
+def measured_properties(data: LayerData, row: int) -> dict:
+    """The properties a feature is served with: the file's, plus ``length_km`` (lines) and
+    ``area_km2`` (polygons), geodesic on WGS84, rounded to the metre / 1000 m²."""
+    props = dict(data.features[row].get("properties") or {})
+    layer_types = set(data.layer.geometry_types)
+    geom_type = (data.features[row].get("geometry") or {}).get("type")
+    if layer_types & LINE_TYPES:
+        props["length_km"] = (
+            round(float(data.length_km[row]), 3) if geom_type in LINE_TYPES else None
+        )
+    if layer_types & AREA_TYPES:
+        props["area_km2"] = (
+            round(float(data.area_km2[row]), 3) if geom_type in AREA_TYPES else None
+        )
+    return props
+
+
+def field_type(layer: Layer, name: str) -> str:
+    """JSON type of a property: the layer's own fields, else "string" (common fields)."""
+    return layer.fields.get(name, "string")
+
+
+def serve_layer(data: LayerData) -> ServedLayer:
+    """Serialise every feature of a layer (orjson) and index its queryables."""
+    properties = [measured_properties(data, i) for i in range(len(data.features))]
+    feature_bytes = [
+        orjson.dumps(
+            {
+                "type": "Feature",
+                "id": props["id"],
+                "geometry": feature.get("geometry"),
+                "properties": props,
+            }
+        )
+        for feature, props in zip(data.features, properties)
+    ]
+    digest = hashlib.blake2b(b"\n".join(feature_bytes), digest_size=12).hexdigest()
+    n = len(properties)
+    filters: dict[str, dict[str, np.ndarray]] = {}
+    for name in data.layer.queryables:
+        index: dict[str, np.ndarray] = {}
+        for row, props in enumerate(properties):
+            value = props.get(name)
+            for item in value if isinstance(value, list) else [value]:
+                if item is not None:
+                    index.setdefault(str(item), np.zeros(n, dtype=bool))[row] = True
+        filters[name] = index
+    return ServedLayer(data, feature_bytes, properties, digest, filters)
+
+
+def serve_catalog(catalog: Catalog) -> dict[str, ServedLayer]:
+    """:func:`serve_layer` for every layer of the catalog."""
+    return {lid: serve_layer(data) for lid, data in catalog.layers.items()}
+
+
+# --- request parsing -----------------------------------------------------------------------
+
+
+def check_params(allowed: set[str] | frozenset[str]) -> None:
+    """400 for any query parameter not in ``allowed``, or given more than once."""
+    for name in request.args:
+        if name not in allowed:
+            known = ", ".join(sorted(allowed)) or "none"
+            raise BadRequest(f"unknown query parameter {name!r}; this resource takes: {known}")
+        if len(request.args.getlist(name)) > 1:
+            raise BadRequest(f"query parameter {name!r} given more than once")
+
+
+def negotiate(json_type: str = JSON) -> str:
+    """``"json"`` or ``"html"``: from ``f=``, else the ``Accept`` header (JSON by default)."""
+    f = request.args.get("f")
+    if f is not None:
+        if f not in ("json", "html"):
+            raise BadRequest(f"f={f!r}: must be 'json' or 'html'")
+        return f
+    best = request.accept_mimetypes.best_match([json_type, JSON, HTML], default=json_type)
+    return "html" if best == HTML else "json"
+
+
+def parse_int(name: str, default: int, minimum: int, maximum: int | None = None) -> int:
+    """An integer query parameter within ``[minimum, maximum]``."""
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise BadRequest(f"{name}={raw!r} is not an integer") from None
+    if value < minimum or (maximum is not None and value > maximum):
+        upper = f"..{maximum}" if maximum is not None else " or more"
+        raise BadRequest(f"{name}={value} is out of range ({minimum}{upper})")
+    return value
+
+
+def parse_bbox(raw: str) -> tuple[float, float, float, float]:
+    """``minLon,minLat,maxLon,maxLat`` (or 6 numbers with heights, ignored), CRS84 degrees."""
+    parts = raw.split(",")
+    if len(parts) not in (4, 6):
+        raise BadRequest(f"bbox={raw!r}: give 4 numbers minLon,minLat,maxLon,maxLat (or 6)")
+    try:
+        values = [float(p) for p in parts]
+    except ValueError:
+        raise BadRequest(f"bbox={raw!r}: not all parts are numbers") from None
+    if not all(math.isfinite(v) for v in values):
+        raise BadRequest(f"bbox={raw!r}: numbers must be finite")
+    if len(values) == 6:
+        values = [values[0], values[1], values[3], values[4]]
+    minx, miny, maxx, maxy = values
+    if not (-180 <= minx <= 180 and -180 <= maxx <= 180):
+        raise BadRequest(f"bbox={raw!r}: longitudes must be within -180..180")
+    if not (-90 <= miny <= 90 and -90 <= maxy <= 90):
+        raise BadRequest(f"bbox={raw!r}: latitudes must be within -90..90")
+    if miny > maxy:
+        raise BadRequest(f"bbox={raw!r}: minimum latitude is above maximum latitude")
+    return minx, miny, maxx, maxy
+
+
+@dataclass
+class ItemsQuery:
+    """A parsed items request."""
+
+    bbox: tuple[float, float, float, float] | None = None
+    interval: tuple[dt.date | None, dt.date | None] | None = None
+    filters: dict[str, list[str]] = field(default_factory=dict)
+    limit: int = DEFAULT_LIMIT
+    offset: int = 0
+
+
+def parse_items_query(layer: Layer) -> ItemsQuery:
+    """Check and parse the query string of an items request on ``layer``."""
+    check_params({"f", "bbox", "datetime", "limit", "offset", *layer.queryables})
+    query = ItemsQuery(
+        limit=parse_int("limit", DEFAULT_LIMIT, 1, MAX_LIMIT),
+        offset=parse_int("offset", 0, 0),
+    )
+    if "bbox" in request.args:
+        query.bbox = parse_bbox(request.args["bbox"])
+    if "datetime" in request.args:
+        try:
+            query.interval = timeline.parse_interval(request.args["datetime"])
+        except timeline.TimeError as exc:
+            raise BadRequest(f"{exc}; give an instant, or start/end with '..' for open ends")
+    for name in layer.queryables:
+        if name not in request.args:
+            continue
+        values = [v.strip() for v in request.args[name].split(",") if v.strip()]
+        if not values:
+            raise BadRequest(f"{name}= is empty")
+        allowed = VOCABULARIES.get(name)
+        for value in values:
+            if allowed is not None and value not in allowed:
+                raise BadRequest(f"{name}={value!r} is not one of: {', '.join(allowed)}")
+        query.filters[name] = values
+    return query
+
+
+def select_rows(served: ServedLayer, query: ItemsQuery) -> np.ndarray:
+    """Sorted row numbers of the features matching the query (before paging)."""
+    data = served.data
+    n = len(served.feature_bytes)
+    mask = np.ones(n, dtype=bool)
+    if query.interval is not None:
+        mask &= data.valid(*query.interval)
+    nothing = np.zeros(n, dtype=bool)
+    for name, values in query.filters.items():
+        index = served.filters[name]
+        masks = [index.get(v, nothing) for v in values]
+        if field_type(served.layer, name) == "array":  # contains every value
+            mask &= np.logical_and.reduce(masks)
+        else:  # equals any value
+            mask &= np.logical_or.reduce(masks)
+    rows = np.flatnonzero(mask)
+    if query.bbox is not None:
+        minx, miny, maxx, maxy = query.bbox
+        if minx <= maxx:
+            in_box = data.bbox_rows((minx, miny, maxx, maxy))
+        else:  # crosses the antimeridian
+            in_box = np.union1d(
+                data.bbox_rows((minx, miny, 180.0, maxy)),
+                data.bbox_rows((-180.0, miny, maxx, maxy)),
+            )
+        rows = np.intersect1d(rows, in_box, assume_unique=True)
+    return rows
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def get_served(collection_id: str) -> ServedLayer:
+    """The served layer of a collection id, or 404."""
+    served = state().layers.get(collection_id)
+    if served is None:
+        raise NotFound(
+            f"no collection {collection_id!r}; collections: {', '.join(state().layers)}"
+        )
+    return served
+
+
+def link(href: str, rel: str, type_: str, title: str | None = None) -> dict:
+    """An OGC API link object."""
+    out = {"href": href, "rel": rel, "type": type_}
+    if title:
+        out["title"] = title
+    return out
+
+
+def self_links(endpoint: str, fmt: str, json_type: str = JSON, **values) -> list[dict]:
+    """``self`` and ``alternate`` links of a resource in JSON and HTML."""
+    json_href = url_for(endpoint, _external=True, **values, f="json")
+    html_href = url_for(endpoint, _external=True, **values, f="html")
+    if fmt == "html":
+        return [link(html_href, "self", HTML, "This page"),
+                link(json_href, "alternate", json_type, "This document as JSON")]
+    return [link(json_href, "self", json_type, "This document"),
+            link(html_href, "alternate", HTML, "This document as HTML")]
+
+
+def rfc3339(day: str | None) -> str | None:
+    """An ISO date as an RFC 3339 instant at midnight UTC (None stays None)."""
+    return f"{day}T00:00:00Z" if day else None
+
+
+def now_stamp() -> str:
+    """The current UTC time, RFC 3339, to the second."""
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def json_response(body: bytes | dict | list, mimetype: str = JSON) -> Response:
+    """A JSON response of bytes (as they are) or of a dict/list (orjson)."""
+    if not isinstance(body, bytes):
+        body = orjson.dumps(body)
+    return Response(body, mimetype=mimetype)
+
+
+def html_response(template: str, **context) -> Response:
+    """An HTML page from ``templates/``."""
+    return Response(render_template(template, **context), mimetype=HTML)
+
+
+def embedded_json(data: bytes) -> Markup:
+    """JSON bytes made safe inside a ``<script type="application/json">`` element."""
+    return Markup(data.replace(b"</", b"<\\/").decode())
+
+
+def layer_etag(served: ServedLayer, fmt: str) -> str:
+    """A weak ETag for a layer response: the layer's data, the request's path, query, format."""
+    args = sorted(request.args.items(multi=True))
+    key = orjson.dumps([served.digest, request.path, args, fmt])
+    return hashlib.blake2b(key, digest_size=12).hexdigest()
+
+
+def cached(served: ServedLayer, fmt: str, build) -> Response:
+    """Answer 304 when ``If-None-Match`` matches, else ``build()``; add ETag, Cache-Control."""
+    etag = layer_etag(served, fmt)
+    if request.if_none_match.contains_weak(etag):
+        response = Response(status=304)
+    else:
+        response = build()
+    response.set_etag(etag, weak=True)
+    response.cache_control.public = True
+    response.cache_control.max_age = current_app.config["CACHE_MAX_AGE"]
+    response.vary.add("Accept")
+    return response
+
+
+def collection_doc(served: ServedLayer) -> dict:
+    """The collection description: id, title, extents (CRS84, Gregorian), links."""
+    layer, data = served.layer, served.data
+    cid = layer.id
+    items_json = url_for("ogcapi.items", collection_id=cid, _external=True, f="json")
+    items_html = url_for("ogcapi.items", collection_id=cid, _external=True, f="html")
+    queryables = url_for("ogcapi.queryables", collection_id=cid, _external=True, f="json")
+    extent: dict = {}
+    if data.features and all(math.isfinite(v) for v in data.extent):
+        extent["spatial"] = {"bbox": [list(data.extent)], "crs": CRS84}
+    start, end = data.temporal_extent
+    extent["temporal"] = {"interval": [[rfc3339(start), rfc3339(end)]], "trs": TRS_GREGORIAN}
+    return {
+        "id": cid,
+        "title": layer.title,
+        "description": layer.description,
+        "itemType": "feature",
+        "crs": [CRS84],
+        "storageCrs": CRS84,
+        "extent": extent,
+        "links": [
+            link(url_for("ogcapi.collection", collection_id=cid, _external=True, f="json"),
+                 "self", JSON, layer.title),
+            link(url_for("ogcapi.collection", collection_id=cid, _external=True, f="html"),
+                 "alternate", HTML, f"{layer.title} as HTML"),
+            link(items_json, "items", GEOJSON, f"{layer.title}: features"),
+            link(items_html, "items", HTML, f"{layer.title}: features as HTML"),
+            link(queryables, "http://www.opengis.net/def/rel/ogc/1.0/queryables",
+                 SCHEMA_JSON, "Properties to filter on"),
+        ],
+    }
+
+
+def queryables_doc(served: ServedLayer) -> dict:
+    """A JSON Schema of the collection's queryables, with the values the data holds."""
+    layer = served.layer
+    props = {}
+    for name in layer.queryables:
+        values = sorted(served.filters[name])
+        allowed = list(VOCABULARIES.get(name) or values)
+        if field_type(layer, name) == "array":
+            props[name] = {
+                "title": name,
+                "description": f"{name}=A,B matches features whose list holds every value",
+                "type": "array",
+                "items": {"type": "string", "enum": allowed},
+            }
+        else:
+            props[name] = {
+                "title": name,
+                "description": f"{name}=A,B matches features whose value is any of them",
+                "type": "string",
+                "enum": allowed,
+            }
+    return {
+        "$schema": "https://json-schema.org/draft/2019-09/schema",
+        "$id": url_for("ogcapi.queryables", collection_id=layer.id, _external=True),
+        "type": "object",
+        "title": f"{layer.title}: queryables",
+        "properties": props,
+        "additionalProperties": False,
+    }
+
+
+# --- endpoints ---------------------------------------------------------------------------
+
+
+@bp.get("/")
+@bp.get("")
+def landing() -> Response:
+    """Landing page: what the service is and where everything is."""
+    check_params({"f"})
+    fmt = negotiate()
+    doc = {
+        "title": "geoservice: border disputes in the former Soviet space",
+        "description": "Border segments, corridors, peacekeeping zones and disputed areas, "
+        "dated and sourced; OGC API - Features with geodesic lengths and overlaps.",
+        "links": [
+            *self_links("ogcapi.landing", fmt),
+            link(url_for("openapi.document", _external=True, f="json"), "service-desc",
+                 OPENAPI_JSON, "The OpenAPI 3.0 definition"),
+            link(url_for("openapi.document", _external=True, f="html"), "service-doc", HTML,
+                 "The API documentation"),
+            link(url_for("ogcapi.conformance", _external=True, f="json"), "conformance", JSON,
+                 "Conformance classes"),
+            link(url_for("ogcapi.collections", _external=True, f="json"), "data", JSON,
+                 "Collections"),
+            link(url_for("ogcapi.collections", _external=True, f="html"), "data", HTML,
+                 "Collections as HTML"),
+            link(url_for("analysis_api.lengths", _external=True), "related", JSON,
+                 "Border lengths by status"),
+            link(url_for("analysis_api.overlaps_get", _external=True), "related", JSON,
+                 "Overlaps between layers or with a geometry"),
+        ],
+    }
+    if fmt == "html":
+        return html_response("ogc_landing.html", doc=doc, json_url=doc["links"][1]["href"])
+    return json_response(doc)
+
+
+@bp.get("/conformance")
+def conformance() -> Response:
+    """The conformance classes the API implements."""
+    check_params({"f"})
+    fmt = negotiate()
+    doc = {"conformsTo": CONFORMANCE, "links": self_links("ogcapi.conformance", fmt)}
+    if fmt == "html":
+        return html_response("ogc_conformance.html", doc=doc, json_url=doc["links"][1]["href"])
+    return json_response(doc)
+
+
+@bp.get("/collections")
+def collections() -> Response:
+    """All collections with their extents."""
+    check_params({"f"})
+    fmt = negotiate()
+    doc = {
+        "links": self_links("ogcapi.collections", fmt),
+        "collections": [collection_doc(served) for served in state().layers.values()],
+    }
+    if fmt == "html":
+        return html_response("ogc_collections.html", doc=doc, json_url=doc["links"][1]["href"])
+    return json_response(doc)
+
+
+@bp.get("/collections/<collection_id>")
+def collection(collection_id: str) -> Response:
+    """One collection's description."""
+    served = get_served(collection_id)
+    check_params({"f"})
+    fmt = negotiate()
+
+    def build() -> Response:
+        doc = collection_doc(served)
+        if fmt == "html":
+            json_url = url_for("ogcapi.collection", collection_id=collection_id,
+                               _external=True, f="json")
+            return html_response("ogc_collection.html", doc=doc, json_url=json_url,
+                                 queryables=queryables_doc(served))
+        return json_response(doc)
+
+    return cached(served, fmt, build)
+
+
+@bp.get("/collections/<collection_id>/queryables")
+def queryables(collection_id: str) -> Response:
+    """The properties items requests can filter on (JSON Schema)."""
+    served = get_served(collection_id)
+    check_params({"f"})
+    fmt = negotiate(SCHEMA_JSON)
+
+    def build() -> Response:
+        doc = queryables_doc(served)
+        if fmt == "html":
+            json_url = url_for("ogcapi.queryables", collection_id=collection_id,
+                               _external=True, f="json")
+            return html_response("ogc_queryables.html", doc=doc, json_url=json_url,
+                                 collection=served.layer)
+        return json_response(doc, SCHEMA_JSON)
+
+    return cached(served, fmt, build)
+
+
+@bp.get("/collections/<collection_id>/items")
+def items(collection_id: str) -> Response:
+    """Features of a collection: bbox, datetime, property filters, limit/offset paging."""
+    served = get_served(collection_id)
+    query = parse_items_query(served.layer)
+    fmt = negotiate(GEOJSON)
+    return cached(served, fmt, lambda: _items_response(served, query, fmt))
+
+
+def _page_url(collection_id: str, offset: int, fmt: str) -> str:
+    args = request.args.to_dict()
+    args["offset"] = str(offset)
+    args["f"] = fmt
+    return url_for("ogcapi.items", collection_id=collection_id, _external=True, **args)
+
+
+def _items_response(served: ServedLayer, query: ItemsQuery, fmt: str) -> Response:
+    cid = served.layer.id
+    rows = select_rows(served, query)
+    matched = len(rows)
+    page = rows[query.offset:query.offset + query.limit]
+    json_type = GEOJSON if fmt == "json" else HTML
+    links = [
+        link(_page_url(cid, query.offset, fmt), "self", json_type, "This page"),
+        link(_page_url(cid, query.offset, "html" if fmt == "json" else "json"), "alternate",
+             HTML if fmt == "json" else GEOJSON, "This page in the other format"),
+        link(url_for("ogcapi.collection", collection_id=cid, _external=True, f="json"),
+             "collection", JSON, served.layer.title),
+    ]
+    if query.offset + query.limit < matched:
+        links.append(link(_page_url(cid, query.offset + query.limit, fmt), "next", json_type,
+                          "Next page"))
+    if query.offset > 0:
+        prev_offset = max(0, min(query.offset, matched) - query.limit)
+        links.append(link(_page_url(cid, prev_offset, fmt), "prev", json_type,
+                          "Previous page"))
+    features = b",".join(served.feature_bytes[i] for i in page)
+    head = {
+        "type": "FeatureCollection",
+        "numberMatched": matched,
+        "numberReturned": len(page),
+        "timeStamp": now_stamp(),
+        "links": links,
+    }
+    body = orjson.dumps(head)[:-1] + b',"features":[' + features + b"]}"
+    if fmt == "html":
+        return html_response(
+            "ogc_items.html",
+            collection=served.layer,
+            doc=head,
+            properties=[served.properties[i] for i in page],
+            columns=["id", "name", "valid_from", "valid_to", *served.layer.queryables],
+            geojson=embedded_json(body),
+            json_url=links[1]["href"],
+            offset=query.offset,
+        )
+    return json_response(body, GEOJSON)
+
+
+@bp.get("/collections/<collection_id>/items/<feature_id>")
+def item(collection_id: str, feature_id: str) -> Response:
+    """One feature."""
+    served = get_served(collection_id)
+    check_params({"f"})
+    fmt = negotiate(GEOJSON)
+    row = served.data.index_by_id.get(feature_id)
+    if row is None:
+        raise NotFound(f"collection {collection_id!r} has no feature {feature_id!r}")
+
+    def build() -> Response:
+        values = {"collection_id": collection_id, "feature_id": feature_id}
+        links = [
+            *self_links("ogcapi.item", fmt, GEOJSON, **values),
+            link(url_for("ogcapi.collection", collection_id=collection_id, _external=True,
+                         f="json"), "collection", JSON, served.layer.title),
+        ]
+        body = served.feature_bytes[row][:-1] + b',"links":' + orjson.dumps(links) + b"}"
+        if fmt == "html":
+            return html_response(
+                "ogc_item.html",
+                collection=served.layer,
+                feature_id=feature_id,
+                properties=served.properties[row],
+                geojson=embedded_json(body),
+                json_url=links[1]["href"],
+            )
+        return json_response(body, GEOJSON)
+
+    return cached(served, fmt, build)

@@ -1,0 +1,11 @@
+"""WSGI entry point for production servers: ``gunicorn -w 4 -b 0.0.0.0:8000 geoservice.wsgi:app``.
+
+The data directory comes from ``$GEOSERVICE_DATA`` (default: the shipped ``geodata/``). Each
+worker loads the catalog once at import.
+"""
+
+from __future__ import annotations
+
+from .app import create_app
+
+app = create_app()
