@@ -203,9 +203,19 @@ class ItemsQuery:
     offset: int = 0
 
 
+def check_crs(*names: str) -> None:
+    """Clients (GDAL) may name the CRS of the response or the bbox: only CRS84 is served."""
+    for name in names:
+        value = request.args.get(name)
+        if value is not None and value.strip("<>") != CRS84:
+            raise BadRequest(f"{name}={value!r}: only {CRS84} (lon, lat) is supported")
+
+
 def parse_items_query(layer: Layer) -> ItemsQuery:
     """Check and parse the query string of an items request on ``layer``."""
-    check_params({"f", "bbox", "datetime", "limit", "offset", *layer.queryables})
+    check_params({"f", "bbox", "bbox-crs", "crs", "datetime", "limit", "offset",
+                  *layer.queryables})
+    check_crs("crs", "bbox-crs")
     query = ItemsQuery(
         limit=parse_int("limit", DEFAULT_LIMIT, 1, MAX_LIMIT),
         offset=parse_int("offset", 0, 0),
@@ -302,11 +312,15 @@ def now_stamp() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def json_response(body: bytes | dict | list, mimetype: str = JSON) -> Response:
-    """A JSON response of bytes (as they are) or of a dict/list (orjson)."""
+def json_response(body: bytes | dict | list, mimetype: str = JSON, crs: bool = False) -> Response:
+    """A JSON response of bytes (as they are) or of a dict/list (orjson); ``crs``: features,
+    so say their CRS in ``Content-Crs`` (OGC API - Features Part 2)."""
     if not isinstance(body, bytes):
         body = orjson.dumps(body)
-    return Response(body, mimetype=mimetype)
+    response = Response(body, mimetype=mimetype)
+    if crs:
+        response.headers["Content-Crs"] = f"<{CRS84}>"
+    return response
 
 
 def html_response(template: str, **context) -> Response:
@@ -357,8 +371,6 @@ def collection_doc(served: ServedLayer) -> dict:
         "title": layer.title,
         "description": layer.description,
         "itemType": "feature",
-        "crs": [CRS84],
-        "storageCrs": CRS84,
         "extent": extent,
         "links": [
             link(url_for("ogcapi.collection", collection_id=cid, _external=True, f="json"),
@@ -559,14 +571,15 @@ def _items_response(served: ServedLayer, query: ItemsQuery, fmt: str) -> Respons
             json_url=links[1]["href"],
             offset=query.offset,
         )
-    return json_response(body, GEOJSON)
+    return json_response(body, GEOJSON, crs=True)
 
 
 @bp.get("/collections/<collection_id>/items/<feature_id>")
 def item(collection_id: str, feature_id: str) -> Response:
     """One feature."""
     served = get_served(collection_id)
-    check_params({"f"})
+    check_params({"f", "crs"})
+    check_crs("crs")
     fmt = negotiate(GEOJSON)
     row = served.data.index_by_id.get(feature_id)
     if row is None:
@@ -589,6 +602,6 @@ def item(collection_id: str, feature_id: str) -> Response:
                 geojson=embedded_json(body),
                 json_url=links[1]["href"],
             )
-        return json_response(body, GEOJSON)
+        return json_response(body, GEOJSON, crs=True)
 
     return cached(served, fmt, build)

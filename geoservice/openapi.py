@@ -11,6 +11,7 @@ from flask import Blueprint, Response, request
 from . import __version__
 from .layers import LAYERS, Layer
 from .ogcapi import (
+    CRS84,
     DEFAULT_LIMIT,
     GEOJSON,
     HTML,
@@ -149,8 +150,9 @@ def _collection_paths(layer: Layer) -> dict:
         f"/collections/{cid}/items": {"get": {
             "summary": f"{layer.title}: features", "tags": tag,
             "operationId": f"items_{cid}",
-            "parameters": [_param("f"), _param("bbox"), _param("datetime"), _param("limit"),
-                           _param("offset"), *_queryable_params(layer)],
+            "parameters": [_param("f"), _param("bbox"), _param("bbox-crs"), _param("crs"),
+                           _param("datetime"), _param("limit"), _param("offset"),
+                           *_queryable_params(layer)],
             "responses": {**_ok("A page of features", {
                 "allOf": [_ref("FeatureCollection"), {
                     "type": "object",
@@ -161,8 +163,9 @@ def _collection_paths(layer: Layer) -> dict:
         f"/collections/{cid}/items/{{featureId}}": {"get": {
             "summary": f"{layer.title}: one feature", "tags": tag,
             "operationId": f"item_{cid}",
-            "parameters": [_param("f"), {"name": "featureId", "in": "path", "required": True,
-                                         "schema": {"type": "string"}}],
+            "parameters": [_param("f"), _param("crs"),
+                           {"name": "featureId", "in": "path", "required": True,
+                            "schema": {"type": "string"}}],
             "responses": {**_ok("The feature", _ref(feature), GEOJSON), **_errors(400, 404)},
         }},
     }
@@ -301,6 +304,12 @@ def _components() -> dict:
                  "with heights, ignored). Features whose geometry intersects the box.",
                  "schema": {"type": "array", "minItems": 4, "maxItems": 4,
                             "items": {"type": "number", "minimum": -180, "maximum": 180}}},
+        "crs": {"name": "crs", "in": "query", "required": False,
+                "description": "CRS of the response: only CRS84 (lon, lat) is served.",
+                "schema": {"type": "string", "enum": [CRS84]}},
+        "bbox-crs": {"name": "bbox-crs", "in": "query", "required": False,
+                     "description": "CRS of bbox: only CRS84 (lon, lat).",
+                     "schema": {"type": "string", "enum": [CRS84]}},
         "datetime": {"name": "datetime", "in": "query", "required": False,
                      "description": "An instant (YYYY-MM-DD or RFC 3339) or an interval "
                      "start/end with '..' for an open end; features valid at some time in it "

@@ -11,3 +11,37 @@ from geoservice.catalog import load_catalog
 def catalog():
     """The shipped data set (geodata/), loaded as the service loads it."""
     return load_catalog()
+
+
+@pytest.fixture(scope="session")
+def api_server():
+    """Base URL (``http://127.0.0.1:PORT``) of ``geoservice serve`` run in a subprocess on a
+    free loopback port with the shipped data; stopped (its own process group) at the end."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    # The request log goes to a file: a pipe nobody reads could fill and block the server.
+    with tempfile.TemporaryFile(mode="w+") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "geoservice", "serve", "--host", "127.0.0.1", "--port", "0"],
+            cwd=root, stdout=subprocess.PIPE, stderr=log, text=True, start_new_session=True,
+        )
+        try:
+            line = proc.stdout.readline()  # "geoservice: serving http://127.0.0.1:PORT/ ..."
+            if "http://" not in line:
+                proc.wait(timeout=10)
+                log.seek(0)
+                raise RuntimeError(f"server did not start: {line!r} {log.read()[-2000:]}")
+            yield "http://" + line.split("http://", 1)[1].split("/", 1)[0]
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
