@@ -106,12 +106,14 @@ def load_requests(port: int, requests: list[Request], attr: str, args) -> dict[s
     """wrk each request's target for ``args.seconds`` s; results by request name."""
     results = {}
     warm = [getattr(r, attr) for r in requests if getattr(r, attr)]
-    wrk.run(port, warm[0], seconds=2, connections=args.connections, mix=warm)  # warm-up
+    wrk.run(port, warm[0], seconds=2, connections=args.connections, timeout_s=args.timeout,
+            mix=warm)  # warm-up
     for req in requests:
         target = getattr(req, attr)
         if target is None:
             continue
-        res = wrk.run(port, target, seconds=args.seconds, connections=args.connections)
+        res = wrk.run(port, target, seconds=args.seconds, connections=args.connections,
+                      timeout_s=args.timeout)
         results[req.name] = res.as_dict()
         print(f"  {req.name:12s} {res.rps:9.1f} req/s  p50 {res.p50_ms:8.2f} ms  "
               f"p99 {res.p99_ms:8.2f} ms  errors {res.errors}", file=sys.stderr, flush=True)
@@ -140,7 +142,8 @@ def run(args) -> dict:
         "date": dt.datetime.now().isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                     "before": machine_state()},
-        "settings": {"seconds": args.seconds, "connections": args.connections, **gconf,
+        "settings": {"seconds": args.seconds, "connections": args.connections,
+                     "timeout_s": args.timeout, **gconf,
                      "wrk_threads": 2, "features": len(features), "data": str(data)},
         "requests": [vars(r) for r in requests],
         "results": {},
@@ -229,6 +232,7 @@ def parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seconds", type=int, default=10, help="wrk duration per request (s)")
     p.add_argument("--connections", type=int, default=32)
+    p.add_argument("--timeout", type=int, default=10, help="wrk --timeout (s)")
     p.add_argument("--workers", type=int, default=2, help="gunicorn workers (each server)")
     p.add_argument("--worker-class", default="sync", choices=("sync", "gthread"))
     p.add_argument("--threads", type=int, default=4, help="threads per gthread worker")
@@ -240,6 +244,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--soak-timeout", type=int, default=10, help="wrk --timeout in the soak (s)")
     p.add_argument("--data", help="data directory (default: geodata/ or $GEOSERVICE_DATA)")
     p.add_argument("--write", action="store_true", help="update BENCHMARKS.md")
+    p.add_argument("--section", default="compare",
+                   help="which marked section of BENCHMARKS.md --write replaces")
     p.add_argument("--out", type=Path, default=ARTIFACTS / "compare.json",
                    help="where the raw numbers go (JSON)")
     return p
@@ -259,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     doc = run(args)
     doc["elapsed_s"] = round(time.monotonic() - started, 1)
-    report.publish(doc, "compare", argv, args.out, args.write)
+    report.publish(doc, "compare", argv, args.out, args.write, args.section)
     return 0
 
 

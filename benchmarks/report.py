@@ -37,7 +37,8 @@ def compare_markdown(doc: dict, command: str) -> str:
          f"{', pygeoapi ' + s['pygeoapi'] if s.get('pygeoapi') else ''}; gunicorn "
          f"{s['workers']} workers ({s['worker_class']}{threads}) for each server; wrk "
          f"{s['wrk_threads']} threads, {s['connections']} connections, {s['seconds']} s per "
-         f"request and server; {s['features']} border features."),
+         f"request and server, --timeout {s.get('timeout_s', 2)} s; {s['features']} border "
+         "features."),
         "",
         f"Reproduce: `{command}`",
         "",
@@ -60,6 +61,7 @@ def compare_markdown(doc: dict, command: str) -> str:
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
     lines.append("Errors in these runs: " + ("; ".join(errors) if errors else "none") + ".")
+    lines += ["", *_goals(doc)]
     soak = doc.get("soak")
     if soak:
         lines += ["", (f"Soak (this service, all six requests in turn): {soak['connections']} "
@@ -84,6 +86,28 @@ def compare_markdown(doc: dict, command: str) -> str:
     if "elapsed_s" in doc:
         lines.append(f"Whole run: {doc['elapsed_s']:.0f} s.")
     return "\n".join(lines) + "\n"
+
+
+def _goals(doc: dict) -> list[str]:
+    """The issue's goals checked on this run: >= 50% of the ceiling on every request type,
+    p99 < 50 ms for pages up to 100 features (and the other small answers)."""
+    res = doc["results"]
+    service, ceiling = res.get("service", {}), res.get("ceiling", {})
+    out = []
+    if service and ceiling:
+        shares = {name: service[name]["rps"] / ceiling[name]["rps"]
+                  for name in service if ceiling.get(name, {}).get("rps")}
+        low = {k: v for k, v in shares.items() if v < 0.5}
+        out.append("Goal >= 50% of the ceiling on every request type: "
+                   + ("met" if not low else "not met for " + ", ".join(
+                       f"{k} ({v:.0%})" for k, v in low.items())) + ".")
+    small = [n for n in ("items_10", "items_100") if n in service]
+    if small:
+        over = {n: service[n]["p99_ms"] for n in small if service[n]["p99_ms"] >= 50}
+        out.append(f"Goal p99 < 50 ms at {doc['settings']['connections']} connections for pages "
+                   "up to 100 features: " + ("met" if not over else "not met: " + ", ".join(
+                       f"{k} p99 {v:.1f} ms" for k, v in over.items())) + ".")
+    return out
 
 
 def growth_markdown(doc: dict, command: str) -> str:
@@ -155,9 +179,10 @@ def update_section(path: Path, name: str, body: str) -> None:
     path.write_text(text)
 
 
-def publish(doc: dict, name: str, argv: list[str] | None, out: Path, write: bool) -> None:
-    """Save the raw numbers to ``out``, print the markdown, and with ``write`` put it into
-    BENCHMARKS.md as section ``name`` (``compare`` or ``growth``)."""
+def publish(doc: dict, name: str, argv: list[str] | None, out: Path, write: bool,
+            section: str | None = None) -> None:
+    """Save the raw numbers to ``out``, print the markdown (``name``: ``compare`` or
+    ``growth``), and with ``write`` put it into BENCHMARKS.md as ``section`` (default name)."""
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
     command = " ".join([f"python -m benchmarks.{name}",
@@ -165,4 +190,4 @@ def publish(doc: dict, name: str, argv: list[str] | None, out: Path, write: bool
     text = {"compare": compare_markdown, "growth": growth_markdown}[name](doc, command)
     print(text)
     if write:
-        update_section(BENCHMARKS_MD, name, text)
+        update_section(BENCHMARKS_MD, section or name, text)

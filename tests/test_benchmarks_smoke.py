@@ -139,3 +139,41 @@ def test_report_section_keeps_other_sections(tmp_path):
     assert "## Measurement engine\nkept" in text
     assert "second" in text and "first" not in text
     assert text.count("<!-- compare:start -->") == 1
+
+
+def test_postgis_load_rows_keep_nulls_lists_and_geometry(catalog):
+    import csv
+    import io
+
+    from benchmarks import pygeoapi_stack
+
+    csv.field_size_limit(1 << 30)  # EWKB hex of a long border line
+
+    features = catalog["borders"].features
+    types = pygeoapi_stack._column_types(features)
+    assert types["valid_from"] == types["valid_to"] == "date"
+    assert types["countries"] == types["sources"] == "jsonb"
+    assert types["reported_length_km"] == "double precision" and types["id"] == "text"
+    columns = list(types)
+    text = pygeoapi_stack.copy_text(features, columns, types).decode()
+    rows = list(csv.reader(io.StringIO(text)))
+    assert len(rows) == len(features)
+    for feature, row in zip(features, rows):
+        props = feature["properties"]
+        for col, value in zip(columns, row):
+            if props.get(col) is None:
+                assert value == ""  # unquoted empty: NULL for COPY csv
+            elif types[col] == "jsonb":
+                assert orjson.loads(value) == props[col]
+            else:
+                assert value == str(props[col])
+        geom = shapely.from_wkb(bytes.fromhex(row[-1]))
+        assert shapely.get_srid(geom) == 4326
+        assert geom.equals(shapely.from_geojson(orjson.dumps(feature["geometry"])))
+    # COPY csv tells NULL (unquoted empty) from the empty string (quoted)
+    line = {"type": "LineString", "coordinates": [[70.0, 40.0], [70.1, 40.1]]}
+    two = [{"type": "Feature", "geometry": line, "properties": {"id": "a", "notes": ""}},
+           {"type": "Feature", "geometry": line, "properties": {"id": "b", "notes": None}}]
+    first, second = pygeoapi_stack.copy_text(two, ["id", "notes"], {"id": "text",
+                                                                     "notes": "text"}).split()
+    assert first.startswith(b'"a","",') and second.startswith(b'"b",,')
