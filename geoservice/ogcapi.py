@@ -247,7 +247,9 @@ def select_rows(served: ServedLayer, query: ItemsQuery) -> np.ndarray:
     n = len(served.feature_bytes)
     mask = np.ones(n, dtype=bool)
     if query.interval is not None:
-        mask &= data.valid(*query.interval)
+        start, end = query.interval
+        # LayerData.valid reads a missing end as "the instant start": an open end is date.max.
+        mask &= data.valid(start, end or dt.date.max)
     nothing = np.zeros(n, dtype=bool)
     for name, values in query.filters.items():
         index = served.filters[name]
@@ -441,10 +443,11 @@ def landing() -> Response:
                  "Collections"),
             link(url_for("ogcapi.collections", _external=True, f="html"), "data", HTML,
                  "Collections as HTML"),
-            link(url_for("analysis_api.lengths", _external=True), "related", JSON,
-                 "Border lengths by status"),
-            link(url_for("analysis_api.overlaps_get", _external=True), "related", JSON,
-                 "Overlaps between layers or with a geometry"),
+            link(url_for("analysis_api.lengths", _external=True, countries="KGZ,TJK"),
+                 "related", JSON, "Border lengths by status, e.g. Kyrgyzstan-Tajikistan"),
+            link(url_for("analysis_api.overlaps_get", _external=True, a="corridors",
+                         b="peacekeeping_zones"), "related", JSON,
+                 "Overlaps between two layers, e.g. corridors and peacekeeping zones"),
         ],
     }
     if fmt == "html":
