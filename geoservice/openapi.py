@@ -36,6 +36,11 @@ GEOMETRY_TYPES = [
     "GeometryCollection",
 ]
 ISO3 = {"type": "string", "enum": sorted(COUNTRY_NAMES)}
+#: An OGC datetime: an instant, or start/end with '..' (or nothing) for an open end.
+DATETIME_PATTERN = (
+    r"^(\d{4}-\d{2}-\d{2}(T[0-9:.]+(Z|[+-]\d{2}:\d{2}))?|\.\.)?"
+    r"(/(\d{4}-\d{2}-\d{2}(T[0-9:.]+(Z|[+-]\d{2}:\d{2}))?|\.\.)?)?$"
+)
 DATE = {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}$", "example": "2022-09-01"}
 
 
@@ -227,6 +232,19 @@ def _components() -> dict:
                            "coordinates": {"type": "array"},
                            "geometries": {"type": "array"}},
         }),
+        "GeoJSONInput": {
+            "description": "A GeoJSON geometry, Feature or FeatureCollection (EPSG:4326).",
+            "anyOf": [
+                {"type": "object", "required": ["type", "coordinates"], "properties": {
+                    "type": {"type": "string", "enum": ["Point"]},
+                    "coordinates": {"type": "array", "minItems": 2, "maxItems": 2,
+                                    "items": {"type": "number", "minimum": -90,
+                                              "maximum": 90}}}},
+                {"type": "object", "required": ["type"],
+                 "properties": {"type": {"type": "string", "enum": GEOMETRY_TYPES
+                                         + ["Feature", "FeatureCollection"]}}},
+            ],
+        },
         "FeatureCollection": {
             "type": "object",
             "required": ["type", "features", "numberMatched", "numberReturned", "timeStamp",
@@ -314,7 +332,7 @@ def _components() -> dict:
                      "description": "An instant (YYYY-MM-DD or RFC 3339) or an interval "
                      "start/end with '..' for an open end; features valid at some time in it "
                      "(valid_from <= end and valid_to > start).",
-                     "schema": {"type": "string"}},
+                     "schema": {"type": "string", "pattern": DATETIME_PATTERN}},
         "limit": {"name": "limit", "in": "query", "required": False,
                   "description": "Page size.",
                   "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT,
@@ -403,8 +421,8 @@ def build_document(server_url: str) -> dict:
                 "description": "A GeoJSON geometry, Feature or FeatureCollection in EPSG:4326 "
                 "(lon, lat); at most 100,000 vertices and 2 MiB.",
                 "content": {
-                    GEOJSON: {"schema": {"type": "object", "required": ["type"]}},
-                    JSON: {"schema": {"type": "object", "required": ["type"]}},
+                    GEOJSON: {"schema": _ref("GeoJSONInput")},
+                    JSON: {"schema": _ref("GeoJSONInput")},
                 },
             },
             "responses": {"200": {"description": "Overlaps",
