@@ -39,7 +39,10 @@ DEFAULT_CONFIG: dict[str, Any] = {
         "text/css",
         "application/javascript",
     ],
-    "COMPRESS_LEVEL": 6,
+    # Fast levels: on 1.3 MB of GeoJSON gzip 1 takes ~12 ms (level 6: ~70 ms) for 15 % more
+    # bytes; brotli 1 ~9 ms. Coordinates compress about 3x either way.
+    "COMPRESS_LEVEL": 1,
+    "COMPRESS_BR_LEVEL": 1,
     "JSON_SORT_KEYS": False,
 }
 
