@@ -54,3 +54,12 @@ def test_gdal_spatial_filter_matches_the_spatial_index(oapif, catalog):
     expected = [data.features[i]["properties"]["id"] for i in data.bbox_rows(bbox)]
     assert sorted(frame["id"]) == sorted(expected)
     assert len(expected) > 0
+
+
+@pytest.mark.parametrize("layer_id", ["borders", "disputed_areas"])
+def test_gdal_paging_by_next_links_returns_every_feature_once(oapif, catalog, layer_id):
+    """With a page size of 4 GDAL must follow ``next`` links page by page (as QGIS does)."""
+    frame = pyogrio.read_dataframe(oapif, layer=layer_id, PAGE_SIZE=4)
+    expected = [f["properties"]["id"] for f in catalog[layer_id].features]
+    assert len(expected) > 8
+    assert list(frame["id"]) == expected
