@@ -31,10 +31,12 @@ def ok_json(response):
 
 
 def assert_problem(response, status):
-    assert response.status_code == status, response.data[:500]
+    allowed = status if isinstance(status, tuple) else (status,)
+    assert response.status_code in allowed, response.data[:500]
     assert response.mimetype == "application/problem+json"
     body = orjson.loads(response.data)
-    assert PROBLEM_KEYS <= set(body) and body["status"] == status and body["detail"]
+    assert PROBLEM_KEYS <= set(body) and body["status"] == response.status_code
+    assert body["detail"]
     return body
 
 
@@ -139,7 +141,8 @@ def test_posted_geometry_feature_and_collection(client, catalog):
     (b"", 400),
     (b"not json", 400),
     (b"{", 400),
-    pytest.param(b"[" * 5000 + b"]" * 5000, 422, id="deeply-nested-array"),
+    # orjson >= 3.9 stops at depth 1024 (400); older versions parse it (then 422).
+    pytest.param(b"[" * 5000 + b"]" * 5000, (400, 422), id="deeply-nested-array"),
     (b"[1, 2, 3]", 422),
     (b'"Polygon"', 422),
     (b'{"type": "Banana"}', 422),

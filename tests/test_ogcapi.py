@@ -408,3 +408,35 @@ def test_unexpected_errors_are_logged_500_problems_without_traceback(catalog, ca
     body = assert_problem(response, 500)
     assert "secret" not in body["detail"] and b"Traceback" not in response.data
     assert "secret internal detail" in caplog.text
+
+
+# --- the serve command -------------------------------------------------------------------------
+
+
+def test_serve_on_a_busy_port_is_one_line_and_exit_2():
+    import socket
+
+    from click.testing import CliRunner
+
+    from geoservice.cli import cli
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        result = CliRunner().invoke(cli, ["serve", "--port", str(port)])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        f"geoservice: error: cannot listen on 127.0.0.1:{port}: Address already in use"
+    ]
+
+
+def test_serve_with_a_missing_data_dir_is_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    missing = tmp_path / "nothing"
+    proc = subprocess.run([sys.executable, "-m", "geoservice", "serve", "--data", str(missing)],
+                          check=False, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip() == f"geoservice: error: {missing}: no such data directory"
