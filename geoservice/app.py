@@ -78,26 +78,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     CORS(app, resources={r"/api/*": {"origins": "*"}}, expose_headers=["ETag", "Link"])
     Compress(app)
 
-    from . import analysis_api, ogcapi, openapi
+    from . import analysis_api, ogcapi, openapi, webmap
 
     app.register_blueprint(ogcapi.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(analysis_api.bp)
-    _register_webmap(app)
+    # The map at / and Leaflet at /static/leaflet/, which the API's HTML pages use too.
+    app.register_blueprint(webmap.bp)
     return app
-
-
-def _register_webmap(app: Flask) -> None:
-    """The web map at ``/`` and Leaflet at ``/static/leaflet/``; Leaflet alone if no map yet."""
-    try:
-        from .webmap import bp as webmap_bp
-    except ImportError:
-        import xstatic.pkg.leaflet as xstatic_leaflet
-        from flask import send_from_directory
-
-        def leaflet(filename: str):
-            return send_from_directory(xstatic_leaflet.BASE_DIR, filename, max_age=86400)
-
-        app.add_url_rule("/static/leaflet/<path:filename>", "leaflet", leaflet)
-        return
-    app.register_blueprint(webmap_bp)
