@@ -1,0 +1,236 @@
+"""Check a data directory: geometry, CRS, fields, vocabularies, dates and border topology.
+
+Each problem is one readable line, ``<file>: <feature id>: <what is wrong>``. The topology check
+takes every pair's international segments valid on each date where anything about that pair
+changes, and requires that they do not overlap and together equal the common boundary of the two
+country polygons, both within :data:`TOPOLOGY_TOLERANCE_M` metres.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import orjson
+import shapely
+
+from . import geodesy
+from .catalog import DataError, data_dir, read_feature_collection
+from .layers import LAYERS, Layer
+from .timeline import TimeError, is_valid_on, parse_date
+from .vocabulary import ACCURACIES, COMMON_FIELDS, COUNTRY_NAMES, KINDS, STATUSES
+
+#: How far the border segments may stray from the countries' common boundary, in metres.
+TOPOLOGY_TOLERANCE_M = 50.0
+#: The same as a buffer in degrees: 50 m is at most 0.00045° of latitude, and 0.00045° of
+#: longitude is under 50 m everywhere north of the equator's 10° band, so this is conservative.
+_TOLERANCE_DEG = 0.00045
+
+_CRS84 = {
+    "urn:ogc:def:crs:OGC:1.3:CRS84",
+    "urn:ogc:def:crs:OGC::CRS84",
+    "urn:ogc:def:crs:EPSG::4326",
+    "http://www.opengis.net/def/crs/OGC/1.3/CRS84",
+    "EPSG:4326",
+}
+_LIST_FIELDS = ("sources",)
+
+
+def validate_directory(path: str | Path | None = None) -> list[str]:
+    """All problems found in a data directory (default: the shipped ``geodata/``)."""
+    directory = data_dir(path)
+    if not directory.is_dir():
+        return [f"{directory}: no such data directory"]
+    problems: list[str] = []
+    layers: dict[str, list[dict]] = {}
+    for layer in LAYERS.values():
+        file = directory / f"{layer.id}.geojson"
+        try:
+            features = read_feature_collection(file)
+        except DataError as exc:
+            problems.append(str(exc))
+            continue
+        problems += _check_crs(file)
+        problems += _check_layer(file.name, layer, features)
+        layers[layer.id] = features
+    ids = {}
+    for layer_id, features in layers.items():
+        for f in features:
+            fid = (f.get("properties") or {}).get("id")
+            if fid in ids:
+                problems.append(f"{layer_id}.geojson: {fid}: id also used in {ids[fid]}.geojson")
+            ids[fid] = layer_id
+    if "borders" in layers and "countries" in layers and not problems:
+        problems += check_border_topology(layers["borders"], layers["countries"])
+    return problems
+
+
+def _check_crs(file: Path) -> list[str]:
+    doc = orjson.loads(file.read_bytes())
+    crs = doc.get("crs")
+    if crs is None:
+        return []
+    name = ((crs.get("properties") or {}).get("name") if isinstance(crs, dict) else None) or ""
+    if name not in _CRS84:
+        return [f"{file.name}: CRS {name or crs!r} is not EPSG:4326 / CRS84"]
+    return []
+
+
+def _check_layer(file: str, layer: Layer, features: list[dict]) -> list[str]:
+    problems = []
+    for n, f in enumerate(features):
+        props = f.get("properties") if isinstance(f, dict) else None
+        if not isinstance(props, dict):
+            problems.append(f"{file}: feature #{n}: no properties")
+            continue
+        fid = props.get("id") or f"feature #{n}"
+        problems += [f"{file}: {fid}: {p}" for p in _check_feature(layer, f, props)]
+    return problems
+
+
+def _check_feature(layer: Layer, f: dict, props: dict) -> list[str]:
+    problems = []
+    for name in COMMON_FIELDS:
+        if name not in props:
+            problems.append(f"missing field {name!r}")
+    for name in ("id", "name"):
+        if name in props and not (isinstance(props[name], str) and props[name].strip()):
+            problems.append(f"{name} must be a non-empty string")
+    sources = props.get("sources")
+    if "sources" in props and not (
+        isinstance(sources, list) and sources and all(isinstance(s, str) and s for s in sources)
+    ):
+        problems.append("sources must be a non-empty list of citations")
+    if "accuracy" in props and props["accuracy"] not in ACCURACIES:
+        problems.append(f"accuracy {props['accuracy']!r} is not one of {', '.join(ACCURACIES)}")
+    problems += _check_dates(props)
+    problems += _check_geometry(layer, f.get("geometry"))
+    if layer.id == "borders":
+        problems += _check_border_fields(props)
+    return problems
+
+
+def _check_dates(props: dict) -> list[str]:
+    days = {}
+    for name in ("valid_from", "valid_to"):
+        value = props.get(name)
+        if value is None:
+            continue
+        try:
+            days[name] = parse_date(value, what=name) if isinstance(value, str) else None
+            if days[name] is None:
+                raise TimeError(f"{name} {value!r} is not an ISO date string")
+        except TimeError as exc:
+            return [str(exc)]
+    if len(days) == 2 and days["valid_from"] >= days["valid_to"]:
+        return [f"valid_from {props['valid_from']} is not before valid_to {props['valid_to']}"]
+    return []
+
+
+def _check_geometry(layer: Layer, geometry) -> list[str]:
+    if not isinstance(geometry, dict):
+        return ["no geometry"]
+    try:
+        geom = shapely.from_geojson(orjson.dumps(geometry))
+    except (shapely.errors.GEOSException, ValueError) as exc:
+        return [f"geometry cannot be read: {exc}"]
+    problems = []
+    if geom.geom_type not in layer.geometry_types:
+        problems.append(
+            f"geometry type {geom.geom_type} not allowed here ({', '.join(layer.geometry_types)})"
+        )
+    if geom.is_empty:
+        return problems + ["geometry is empty"]
+    if not geom.is_valid:
+        problems.append(f"invalid geometry: {shapely.is_valid_reason(geom)}")
+    minx, miny, maxx, maxy = geom.bounds
+    if minx < -180 or maxx > 180 or miny < -90 or maxy > 90:
+        problems.append("coordinates outside lon -180..180 / lat -90..90 (not EPSG:4326?)")
+    return problems
+
+
+def _check_border_fields(props: dict) -> list[str]:
+    problems = []
+    countries = props.get("countries")
+    if not (isinstance(countries, list) and len(countries) == 2 and countries == sorted(countries)):
+        problems.append("countries must be two ISO3 codes, sorted")
+    elif any(c not in COUNTRY_NAMES for c in countries):
+        problems.append(f"unknown country code in {countries}")
+    if props.get("status") not in STATUSES:
+        problems.append(f"status {props.get('status')!r} is not one of {', '.join(STATUSES)}")
+    if props.get("kind") not in KINDS:
+        problems.append(f"kind {props.get('kind')!r} is not one of {', '.join(KINDS)}")
+    parties = props.get("parties", [])
+    if not isinstance(parties, list):
+        problems.append("parties must be a list")
+    elif props.get("kind") in ("line_of_contact", "de_facto") and not parties:
+        problems.append("a line of contact or de facto line must name its parties")
+    reported = props.get("reported_length_km")
+    if reported is not None:
+        if not isinstance(reported, (int, float)) or reported <= 0:
+            problems.append("reported_length_km must be a positive number")
+        elif not props.get("reported_length_source"):
+            problems.append("reported_length_km needs reported_length_source")
+    return problems
+
+
+def check_border_topology(borders: list[dict], countries: list[dict]) -> list[str]:
+    """Each pair's international segments, on every date they change, tile the common boundary."""
+    polygons = {
+        f["properties"]["iso3"]: shapely.from_geojson(orjson.dumps(f["geometry"])) for f in countries
+    }
+    by_pair: dict[tuple[str, str], list[tuple[dict, shapely.Geometry]]] = {}
+    for f in borders:
+        p = f["properties"]
+        if p.get("kind") == "international":
+            geom = shapely.from_geojson(orjson.dumps(f["geometry"]))
+            by_pair.setdefault(tuple(p["countries"]), []).append((p, geom))
+    problems = []
+    for pair, segments in sorted(by_pair.items()):
+        missing = [c for c in pair if c not in polygons]
+        if missing:
+            problems.append(f"borders.geojson: {'-'.join(pair)}: no country polygon for {missing}")
+            continue
+        common = shapely.line_merge(
+            shapely.intersection(polygons[pair[0]].boundary, polygons[pair[1]].boundary)
+        )
+        for day in _change_days(segments):
+            problems += [
+                f"borders.geojson: {'-'.join(pair)} on {day}: {p}"
+                for p in _tiling_problems(segments, common, day)
+            ]
+    return problems
+
+
+def _change_days(segments) -> list[dt.date]:
+    """One date in each interval where the pair's set of valid segments is constant."""
+    edges = {p.get(k) for p, _ in segments for k in ("valid_from", "valid_to")} - {None}
+    days = sorted(dt.date.fromisoformat(d) for d in edges)
+    probes = [days[0] - dt.timedelta(days=1)] if days else [dt.date.today()]
+    return probes + days
+
+
+def _tiling_problems(segments, common: shapely.Geometry, day: dt.date) -> list[str]:
+    valid = [(p, g) for p, g in segments if is_valid_on(p.get("valid_from"), p.get("valid_to"), day)]
+    if not valid:
+        return []  # a pair may have no segment before its record starts
+    geoms = [g for _, g in valid]
+    union = shapely.union_all(geoms)
+    problems = []
+    overlap_km = sum(geodesy.length_km(g) for g in geoms) - geodesy.length_km(union)
+    if overlap_km * 1000 > TOPOLOGY_TOLERANCE_M:
+        ids = ", ".join(p["id"] for p, _ in valid)
+        problems.append(f"segments overlap by {overlap_km:.3f} km ({ids})")
+    gap = shapely.difference(common, shapely.buffer(union, _TOLERANCE_DEG))
+    gap_km = geodesy.length_km(gap)
+    if gap_km * 1000 > TOPOLOGY_TOLERANCE_M:
+        x, y = shapely.get_coordinates(gap)[0]
+        problems.append(f"{gap_km:.3f} km of the common boundary has no segment (e.g. at {x:.5f} {y:.5f})")
+    stray = shapely.difference(union, shapely.buffer(common, _TOLERANCE_DEG))
+    stray_km = geodesy.length_km(stray)
+    if stray_km * 1000 > TOPOLOGY_TOLERANCE_M:
+        x, y = shapely.get_coordinates(stray)[0]
+        problems.append(
+            f"{stray_km:.3f} km of segments lie off the common boundary (e.g. at {x:.5f} {y:.5f})"
+        )
+    return problems
