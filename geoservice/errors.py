@@ -14,6 +14,7 @@ from flask import Flask, Response
 from werkzeug.exceptions import HTTPException
 
 from .catalog import DataError
+from .measure import QueryError
 from .timeline import TimeError
 
 log = logging.getLogger(__name__)
@@ -61,19 +62,10 @@ class Unprocessable(ApiError):
     title = "Unprocessable content"
 
 
-def _query_error_types() -> tuple[type[Exception], ...]:
-    """The measurement engine's query error, once that module exists."""
-    try:
-        from .measure import QueryError
-    except ImportError:
-        return ()
-    return (QueryError,)
-
-
 #: Exception type -> (HTTP status, title). The first matching entry (in order) wins.
 STATUS_TABLE: list[tuple[type[Exception], int, str]] = [
     (TimeError, 400, "Bad datetime"),
-    *[(t, 400, "Bad query") for t in _query_error_types()],
+    (QueryError, 400, "Bad query"),
     (DataError, 500, "Data not available"),
 ]
 

@@ -410,6 +410,25 @@ def test_unexpected_errors_are_logged_500_problems_without_traceback(catalog, ca
     assert "secret internal detail" in caplog.text
 
 
+def test_error_table_maps_library_errors_to_400(catalog):
+    from geoservice.measure import QueryError
+    from geoservice.timeline import TimeError
+
+    app = create_app({"CATALOG": catalog})
+
+    def query_error():
+        raise QueryError("unknown layer 'x'")
+
+    def time_error():
+        raise TimeError("date 'x' is not a date")
+
+    app.add_url_rule("/api/query-error", "query_error", query_error)
+    app.add_url_rule("/api/time-error", "time_error", time_error)
+    client = app.test_client()
+    assert assert_problem(client.get("/api/query-error"), 400)["detail"] == "unknown layer 'x'"
+    assert assert_problem(client.get("/api/time-error"), 400)["title"] == "Bad datetime"
+
+
 # --- the serve command -------------------------------------------------------------------------
 
 
