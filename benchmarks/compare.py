@@ -36,7 +36,7 @@ from urllib.parse import quote
 import orjson
 
 from . import ceiling_app, report, wrk
-from .servers import HOST, ROOT, fetch, free_port, gunicorn_command, running
+from .servers import HOST, ROOT, fetch, free_port, gunicorn_command, running, wait_idle
 
 #: Lon/lat box over the Fergana valley and the Batken/Sughd borders around it (EPSG:4326).
 FERGANA_BBOX = (69.5, 39.7, 73.5, 41.6)
@@ -102,8 +102,12 @@ def count_features(body: bytes) -> int:
     return len(doc["features"]) if doc.get("type") == "FeatureCollection" else 1
 
 
-def load_requests(port: int, requests: list[Request], attr: str, args) -> dict[str, dict]:
-    """wrk each request's target for ``args.seconds`` s; results by request name."""
+def load_requests(proc, port: int, requests: list[Request], attr: str, args) -> dict[str, dict]:
+    """wrk each request's target for ``args.seconds`` s; results by request name.
+
+    Before each run the server must be idle: requests a finished wrk left queued (a slow
+    server can have dozens) are worked off first, or they would be charged to the next run.
+    """
     results = {}
     warm = [getattr(r, attr) for r in requests if getattr(r, attr)]
     wrk.run(port, warm[0], seconds=2, connections=args.connections, timeout_s=args.timeout,
@@ -112,11 +116,14 @@ def load_requests(port: int, requests: list[Request], attr: str, args) -> dict[s
         target = getattr(req, attr)
         if target is None:
             continue
+        waited = wait_idle(proc)
         res = wrk.run(port, target, seconds=args.seconds, connections=args.connections,
                       timeout_s=args.timeout)
-        results[req.name] = res.as_dict()
+        results[req.name] = {**res.as_dict(), "idle_wait_s": round(waited, 1)}
         print(f"  {req.name:12s} {res.rps:9.1f} req/s  p50 {res.p50_ms:8.2f} ms  "
-              f"p99 {res.p99_ms:8.2f} ms  errors {res.errors}", file=sys.stderr, flush=True)
+              f"p99 {res.p99_ms:8.2f} ms  errors {res.errors}  (waited {waited:.1f} s idle)",
+              file=sys.stderr, flush=True)
+    wait_idle(proc)
     return results
 
 
@@ -156,11 +163,11 @@ def run(args) -> dict:
     cmd = gunicorn_command("geoservice.wsgi:app", port, **gconf)
     log(f"service on {HOST}:{port} ({' '.join(cmd[3:])})")
     with running(cmd, f"http://{HOST}:{port}{requests[0].service}", env=env,
-                 log=tmp / "service.log"):
+                 log=tmp / "service.log") as proc:
         responses = fetch_all(port, [r.service for r in requests])
         doc["bytes"] = {r.name: len(responses[r.service][2]) for r in requests}
         if "service" in args.servers:
-            doc["results"]["service"] = load_requests(port, requests, "service", args)
+            doc["results"]["service"] = load_requests(proc, port, requests, "service", args)
         if args.soak:
             log(f"soak: {args.soak_connections} connections, {args.soak_seconds} s, all requests")
             res = wrk.run(port, requests[0].service, seconds=args.soak_seconds,
@@ -178,11 +185,11 @@ def run(args) -> dict:
         cmd = gunicorn_command("benchmarks.ceiling_app:app", port, **gconf)
         log(f"ceiling on {HOST}:{port}")
         with running(cmd, f"http://{HOST}:{port}{requests[0].service}",
-                     env={"CEILING_RESPONSES": str(saved)}, log=tmp / "ceiling.log"):
+                     env={"CEILING_RESPONSES": str(saved)}, log=tmp / "ceiling.log") as proc:
             again = fetch_all(port, [r.service for r in requests])
             if again != responses:
                 raise RuntimeError("the ceiling app does not return the service's bytes")
-            doc["results"]["ceiling"] = load_requests(port, requests, "service", args)
+            doc["results"]["ceiling"] = load_requests(proc, port, requests, "service", args)
 
     # 3. pygeoapi on PostGIS.
     if "pygeoapi" in args.servers:
@@ -200,18 +207,20 @@ def run(args) -> dict:
             cmd = gunicorn_command("pygeoapi.flask_app:APP", port, python=str(python), **gconf)
             log(f"pygeoapi on {HOST}:{port}")
             with running(cmd, f"http://{HOST}:{port}{requests[0].pygeoapi}",
-                         env=stack.server_env(config, openapi), log=tmp / "pygeoapi.log"):
+                         env=stack.server_env(config, openapi), log=tmp / "pygeoapi.log") as proc:
                 theirs = fetch_all(port, [r.pygeoapi for r in requests if r.pygeoapi])
                 doc["features_returned"] = {
                     r.name: {"service": count_features(responses[r.service][2]),
-                             "pygeoapi": count_features(theirs[r.pygeoapi][2])}
+                             "pygeoapi": count_features(theirs[r.pygeoapi][2]),
+                             "pygeoapi_bytes": len(theirs[r.pygeoapi][2])}
                     for r in requests if r.pygeoapi
                 }
                 for name, counts in doc["features_returned"].items():
                     if counts["service"] != counts["pygeoapi"]:
                         log(f"warning: {name}: service returns {counts['service']} features, "
                             f"pygeoapi {counts['pygeoapi']}")
-                doc["results"]["pygeoapi"] = load_requests(port, requests, "pygeoapi", args)
+                doc["results"]["pygeoapi"] = load_requests(proc, port, requests, "pygeoapi",
+                                                           args)
     doc["machine"]["after"] = machine_state()
     return doc
 

@@ -61,7 +61,9 @@ def compare_markdown(doc: dict, command: str) -> str:
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
     lines.append("Errors in these runs: " + ("; ".join(errors) if errors else "none") + ".")
-    lines += ["", *_goals(doc)]
+    goals = _goals(doc)
+    if goals:
+        lines += ["", *goals]
     soak = doc.get("soak")
     if soak:
         lines += ["", (f"Soak (this service, all six requests in turn): {soak['connections']} "
@@ -76,7 +78,8 @@ def compare_markdown(doc: dict, command: str) -> str:
         same = all(v["service"] == v["pygeoapi"] for v in fr.values())
         lines += ["", "Features returned, service/pygeoapi: " + ", ".join(
             f"{k} {v['service']}/{v['pygeoapi']}" for k, v in fr.items())
-            + (" (the same)." if same else " (they differ: see above).")]
+            + (" (the same)" if same else " (they differ)") + "; pygeoapi's bytes: " + ", ".join(
+            f"{k} {v.get('pygeoapi_bytes', 0):,}" for k, v in fr.items()) + "."]
     before, after = doc["machine"]["before"], doc["machine"].get("after", {})
     lines += ["", "Load average (1, 5, 15 min) before the run: "
               + ", ".join(f"{v:.2f}" for v in before["loadavg"])

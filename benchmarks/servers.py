@@ -82,6 +82,36 @@ def running(cmd: list[str], ready_url: str, *, env: dict | None = None, cwd: Pat
             stop(proc)
 
 
+def group_cpu_seconds(pgid: int) -> float:
+    """CPU time (user + system, s) used so far by the live processes of process group ``pgid``."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid:  # fields after "(comm)": state ppid pgrp ... utime stime
+            total += int(fields[11]) + int(fields[12])
+    return total / tick
+
+
+def wait_idle(proc: subprocess.Popen, *, busy: float = 0.05, window: float = 0.5,
+              timeout: float = 120.0) -> float:
+    """Wait until a server started by :func:`running` works off what a finished load left
+    queued: its process group uses under ``busy`` of a core over ``window`` s. Returns the
+    seconds waited (``timeout`` at most)."""
+    start = time.monotonic()
+    last = group_cpu_seconds(proc.pid)
+    while time.monotonic() - start < timeout:
+        time.sleep(window)
+        now = group_cpu_seconds(proc.pid)
+        if now - last < busy * window:
+            break
+        last = now
+    return time.monotonic() - start
+
+
 def stop(proc: subprocess.Popen, grace: float = 15.0) -> None:
     """Stop a process started by :func:`running` and its children (its own process group)."""
     if proc.poll() is not None:
