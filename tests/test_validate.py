@@ -16,7 +16,7 @@ from geoservice.validate import validate_directory
 
 def run_validate(path: Path | None = None) -> subprocess.CompletedProcess:
     args = [sys.executable, "-m", "geoservice", "validate"] + ([str(path)] if path else [])
-    return subprocess.run(args, capture_output=True, text=True, timeout=120)
+    return subprocess.run(args, check=False, capture_output=True, text=True, timeout=120)
 
 
 @pytest.fixture(scope="module")
