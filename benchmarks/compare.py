@@ -25,7 +25,6 @@ import argparse
 import datetime as dt
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,7 +35,16 @@ from urllib.parse import quote
 import orjson
 
 from . import ceiling_app, report, wrk
-from .servers import HOST, ROOT, fetch, free_port, gunicorn_command, running, wait_idle
+from .servers import (
+    HOST,
+    ROOT,
+    fetch,
+    free_port,
+    gunicorn_command,
+    process_cpu,
+    running,
+    wait_idle,
+)
 
 #: Lon/lat box over the Fergana valley and the Batken/Sughd borders around it (EPSG:4326).
 FERGANA_BBOX = (69.5, 39.7, 73.5, 41.6)
@@ -127,13 +135,18 @@ def load_requests(proc, port: int, requests: list[Request], attr: str, args) -> 
     return results
 
 
-def machine_state() -> dict:
-    """Load average and the busiest other processes, to say what else was running."""
-    ps = subprocess.run(["ps", "-eo", "pcpu,etimes,comm", "--sort=-pcpu", "--no-headers"],
-                        capture_output=True, text=True, check=False).stdout.splitlines()
-    busy = [line.split(None, 2) for line in ps]
-    busy = [f"{b[2]} {b[0]}%" for b in busy if len(b) == 3 and float(b[0]) >= 5.0][:8]
-    return {"loadavg": os.getloadavg(), "busy": busy}
+def machine_state(window: float = 1.0) -> dict:
+    """Load average and the processes (other than this one) busy over a ``window`` s sample,
+    to say what else was running."""
+    before = process_cpu()
+    time.sleep(window)
+    busy = []
+    for pid, (name, _, cpu) in process_cpu().items():
+        if pid != os.getpid() and pid in before:
+            share = (cpu - before[pid][2]) / window
+            if share >= 0.05:
+                busy.append((share, f"{name} {share:.0%}"))
+    return {"loadavg": os.getloadavg(), "busy": [b for _, b in sorted(busy, reverse=True)[:8]]}
 
 
 def run(args) -> dict:

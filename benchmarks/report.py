@@ -85,7 +85,8 @@ def compare_markdown(doc: dict, command: str) -> str:
               + ", ".join(f"{v:.2f}" for v in before["loadavg"])
               + (", after: " + ", ".join(f"{v:.2f}" for v in after["loadavg"])
                  if after else "")
-              + ". Busy processes before: " + (", ".join(before["busy"]) or "none") + "."]
+              + ". Busy processes just before (share of a core over 1 s): "
+              + (", ".join(before["busy"]) or "none") + "."]
     if "elapsed_s" in doc:
         lines.append(f"Whole run: {doc['elapsed_s']:.0f} s.")
     return "\n".join(lines) + "\n"

@@ -82,18 +82,24 @@ def running(cmd: list[str], ready_url: str, *, env: dict | None = None, cwd: Pat
             stop(proc)
 
 
-def group_cpu_seconds(pgid: int) -> float:
-    """CPU time (user + system, s) used so far by the live processes of process group ``pgid``."""
+def process_cpu() -> dict[int, tuple[str, int, float]]:
+    """Every live process: pid -> (name, process group, CPU seconds used so far)."""
     tick = os.sysconf("SC_CLK_TCK")
-    total = 0
+    out = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
+            head, tail = stat.read_text().rsplit(")", 1)
+            fields = tail.split()  # after "(comm)": state ppid pgrp ... utime(11) stime(12)
+            out[int(stat.parent.name)] = (head.split("(", 1)[1], int(fields[2]),
+                                          (int(fields[11]) + int(fields[12])) / tick)
+        except (OSError, IndexError, ValueError):
             continue
-        if int(fields[2]) == pgid:  # fields after "(comm)": state ppid pgrp ... utime stime
-            total += int(fields[11]) + int(fields[12])
-    return total / tick
+    return out
+
+
+def group_cpu_seconds(pgid: int) -> float:
+    """CPU time (user + system, s) used so far by the live processes of process group ``pgid``."""
+    return sum(cpu for _, group, cpu in process_cpu().values() if group == pgid)
 
 
 def wait_idle(proc: subprocess.Popen, *, busy: float = 0.05, window: float = 0.5,
