@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The full recorded benchmark run (about 13 minutes on 2 cores), results into BENCHMARKS.md:
+# The full recorded benchmark run (about 11 minutes on 2 cores), results into BENCHMARKS.md:
 #   1. this service, the ceiling app and pygeoapi on PostGIS side by side (10 s per request and
 #      server, 32 connections), plus 200 connections for 60 s against this service; then the
 #      service and the ceiling again with gunicorn's gthread workers (keep-alive);
