@@ -119,7 +119,9 @@ def growth_markdown(doc: dict, command: str) -> str:
     lines = [
         (f"Run {doc['date']}, {doc['machine']['cpus']} cores, Python "
          f"{doc['machine']['python']}; each size loaded in a fresh process with `load_catalog` "
-         f"(other layers from geodata/); query times are the median of {doc['repeat']} runs."),
+         f"(other layers from geodata/); query times are the median of {doc['repeat']} runs; "
+         "load average (1, 5, 15 min) at the start: "
+         + ", ".join(f"{v:.2f}" for v in doc["machine"]["loadavg"]) + "."),
         "",
         f"Reproduce: `{command}`",
         "",
