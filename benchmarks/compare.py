@@ -25,6 +25,7 @@ import argparse
 import datetime as dt
 import os
 import platform
+import shutil
 import sys
 import tempfile
 import time
@@ -169,6 +170,7 @@ def run(args) -> dict:
         "results": {},
     }
     tmp = Path(tempfile.mkdtemp(prefix="geoservice-bench-"))
+    log(f"work dir (servers' logs; removed after a good run): {tmp}")
     env = {"GEOSERVICE_DATA": str(data)}
 
     # 1. this service; its answers become the ceiling's.
@@ -235,6 +237,7 @@ def run(args) -> dict:
                 doc["results"]["pygeoapi"] = load_requests(proc, port, requests, "pygeoapi",
                                                            args)
     doc["machine"]["after"] = machine_state()
+    shutil.rmtree(tmp, ignore_errors=True)  # kept on failure: the servers' logs are there
     return doc
 
 
