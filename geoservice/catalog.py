@@ -75,9 +75,17 @@ class LayerData:
         """Row number of each feature id."""
         return {f["properties"]["id"]: i for i, f in enumerate(self.features)}
 
+    @cached_property
+    def validity_days(self) -> tuple[np.ndarray, np.ndarray]:
+        """``valid_from``/``valid_to`` as day numbers, computed once (see :mod:`timeline`)."""
+        return timeline.validity_days(self.frame["valid_from"], self.frame["valid_to"])
+
     def valid(self, start=None, end=None) -> np.ndarray:
-        """Boolean mask of the features valid at some time in ``[start, end]`` (dates)."""
-        return timeline.valid_mask(self.frame["valid_from"], self.frame["valid_to"], start, end)
+        """Boolean mask of the features valid at some time in ``[start, end]`` (dates).
+
+        ``end`` omitted: the instant ``start``; ``None`` start or ``date.max`` end: open.
+        """
+        return timeline.mask_between(*self.validity_days, start, end)
 
     def bbox_rows(self, bbox: tuple[float, float, float, float]) -> np.ndarray:
         """Sorted row numbers of the features whose geometry intersects ``bbox`` (lon/lat)."""

@@ -51,5 +51,10 @@ def lengths_km(geometries: np.ndarray) -> np.ndarray:
 
 
 def areas_km2(geometries: np.ndarray) -> np.ndarray:
-    """Geodesic area in km² of each geometry of an array."""
-    return np.array([area_km2(g) for g in geometries], dtype=float)
+    """Geodesic area in km² of each geometry of an array (0 for points and lines)."""
+    geometries = np.asarray(geometries, dtype=object)
+    areas = np.zeros(len(geometries), dtype=float)
+    dims = shapely.get_dimensions(geometries)
+    for i in np.flatnonzero(dims == 2):  # collections with a polygon count too
+        areas[i] = area_km2(geometries[i])
+    return areas

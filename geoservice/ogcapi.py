@@ -119,8 +119,12 @@ def serve_layer(data: LayerData) -> ServedLayer:
         for row, props in enumerate(properties):
             value = props.get(name)
             for item in value if isinstance(value, list) else [value]:
-                if item is not None:
-                    index.setdefault(str(item), np.zeros(n, dtype=bool))[row] = True
+                if item is None:
+                    continue
+                key = str(item)
+                if key not in index:  # not setdefault: that allocates n bools per call
+                    index[key] = np.zeros(n, dtype=bool)
+                index[key][row] = True
         filters[name] = index
     return ServedLayer(data, feature_bytes, properties, digest, filters)
 

@@ -31,8 +31,8 @@ def parse_date(text: str | dt.date | None, *, what: str = "date") -> dt.date | N
         if _DATE.match(text):
             return dt.date.fromisoformat(text)
         if _DATETIME.match(text):
-            stamp = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-            return stamp.astimezone(dt.timezone.utc).date()
+            stamp = dt.datetime.fromisoformat(text)  # 3.11 reads "Z"
+            return stamp.astimezone(dt.UTC).date()
     except ValueError as exc:
         raise TimeError(f"{what} {text!r} is not a valid calendar date: {exc}") from None
     raise TimeError(f"{what} {text!r} is not a date of the form YYYY-MM-DD")
@@ -58,26 +58,54 @@ def parse_interval(text: str) -> tuple[dt.date | None, dt.date | None]:
     return start, end
 
 
+def day_numbers(dates: pd.Series | list, *, open_as: int) -> np.ndarray:
+    """ISO date strings (None = open) as int64 day numbers since 1970-01-01; open -> ``open_as``."""
+    known = ~pd.isna(np.asarray(dates, dtype=object))
+    values = np.full(len(known), open_as, dtype=np.int64)
+    if known.any():
+        days = np.asarray(dates, dtype=object)[known].astype(str).astype("datetime64[D]")
+        values[known] = days.astype(np.int64)
+    return values
+
+
+def validity_days(valid_from: pd.Series, valid_to: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Day numbers of ``[valid_from, valid_to)``, open ends as the int64 extremes; compute once."""
+    info = np.iinfo(np.int64)
+    return day_numbers(list(valid_from), open_as=info.min), day_numbers(list(valid_to), open_as=info.max)
+
+
+def _day(day: dt.date) -> int:
+    return int(np.datetime64(day, "D").astype(np.int64))
+
+
+def mask_between(
+    from_days: np.ndarray, to_days: np.ndarray, start: dt.date | None, end: dt.date | None = None
+) -> np.ndarray:
+    """Boolean mask of ``[from, to)`` day intervals that meet ``[start, end]`` (vectorised).
+
+    With ``end`` omitted the query is the instant ``start``; ``None`` for either end, or
+    ``date.max`` for the end, leaves it open.
+    """
+    if end is None and start is not None:
+        end = start
+    mask = np.ones(len(from_days), dtype=bool)
+    if end is not None and end != dt.date.max:
+        mask &= from_days <= _day(end)
+    if start is not None:
+        mask &= to_days > _day(start)
+    return mask
+
+
 def valid_mask(
     valid_from: pd.Series, valid_to: pd.Series, start: dt.date | None, end: dt.date | None = None
 ) -> np.ndarray:
     """Boolean mask of features whose ``[valid_from, valid_to)`` meets ``[start, end]``.
 
     ``valid_from``/``valid_to`` hold ISO date strings or None. With ``end`` omitted the
-    query is the instant ``start``; ``None`` for either end leaves it open.
+    query is the instant ``start``; ``None`` for either end leaves it open. For repeated
+    queries keep :func:`validity_days` and call :func:`mask_between`.
     """
-    if end is None and start is not None:
-        end = start
-    vf = valid_from.to_numpy(dtype=object)
-    vt = valid_to.to_numpy(dtype=object)
-    mask = np.ones(len(vf), dtype=bool)
-    if end is not None:
-        e = end.isoformat()
-        mask &= np.array([f is None or f <= e for f in vf], dtype=bool)
-    if start is not None:
-        s = start.isoformat()
-        mask &= np.array([t is None or t > s for t in vt], dtype=bool)
-    return mask
+    return mask_between(*validity_days(valid_from, valid_to), start, end)
 
 
 def is_valid_on(valid_from: str | None, valid_to: str | None, day: dt.date) -> bool:
