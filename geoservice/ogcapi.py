@@ -329,6 +329,13 @@ def json_response(body: bytes | dict | list, mimetype: str = JSON, crs: bool = F
     return response
 
 
+def document_response(doc: dict, fmt: str, template: str) -> Response:
+    """A document built with :func:`self_links`: as JSON, or as HTML linking its JSON twin."""
+    if fmt == "html":
+        return html_response(template, doc=doc, json_url=doc["links"][1]["href"])
+    return json_response(doc)
+
+
 def html_response(template: str, **context) -> Response:
     """An HTML page from ``templates/``."""
     return Response(render_template(template, **context), mimetype=HTML)
@@ -454,9 +461,7 @@ def landing() -> Response:
                  "Overlaps between two layers, e.g. corridors and peacekeeping zones"),
         ],
     }
-    if fmt == "html":
-        return html_response("ogc_landing.html", doc=doc, json_url=doc["links"][1]["href"])
-    return json_response(doc)
+    return document_response(doc, fmt, "ogc_landing.html")
 
 
 @bp.get("/conformance")
@@ -465,9 +470,7 @@ def conformance() -> Response:
     check_params({"f"})
     fmt = negotiate()
     doc = {"conformsTo": CONFORMANCE, "links": self_links("ogcapi.conformance", fmt)}
-    if fmt == "html":
-        return html_response("ogc_conformance.html", doc=doc, json_url=doc["links"][1]["href"])
-    return json_response(doc)
+    return document_response(doc, fmt, "ogc_conformance.html")
 
 
 @bp.get("/collections")
@@ -479,9 +482,7 @@ def collections() -> Response:
         "links": self_links("ogcapi.collections", fmt),
         "collections": [collection_doc(served) for served in state().layers.values()],
     }
-    if fmt == "html":
-        return html_response("ogc_collections.html", doc=doc, json_url=doc["links"][1]["href"])
-    return json_response(doc)
+    return document_response(doc, fmt, "ogc_collections.html")
 
 
 @bp.get("/collections/<collection_id>")
