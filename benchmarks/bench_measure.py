@@ -23,10 +23,14 @@ from geoservice.catalog import load_catalog
 
 # Two user areas: ~50 x 50 km around Vorukh and the Isfara valley (KGZ-TJK); ~130 x 155 km over
 # Syunik, Lachin and Nagorno-Karabakh (every layer has features there).
-ISFARA = {"type": "Polygon", "coordinates": [[[70.3, 39.7], [70.9, 39.7], [70.9, 40.15],
-                                              [70.3, 40.15], [70.3, 39.7]]]}
-SYUNIK_KARABAKH = {"type": "Polygon", "coordinates": [[[45.5, 38.8], [47.0, 38.8], [47.0, 40.2],
-                                                       [45.5, 40.2], [45.5, 38.8]]]}
+ISFARA = {
+    "type": "Polygon",
+    "coordinates": [[[70.3, 39.7], [70.9, 39.7], [70.9, 40.15], [70.3, 40.15], [70.3, 39.7]]],
+}
+SYUNIK_KARABAKH = {
+    "type": "Polygon",
+    "coordinates": [[[45.5, 38.8], [47.0, 38.8], [47.0, 40.2], [45.5, 40.2], [45.5, 38.8]]],
+}
 
 
 def timed(function, repeat: int) -> tuple[float, float]:
@@ -51,20 +55,41 @@ def main() -> None:
     load_ms = (time.perf_counter() - start) * 1e3
     day = dt.date(2022, 9, 1)
     cases = [
-        ("border_lengths, all pairs, as of 2022-09-01", 5.0,
-         lambda: measure.border_lengths(catalog, as_of=day)),
-        ("border_lengths, KGZ-TJK, as of 2022-09-01", 5.0,
-         lambda: measure.border_lengths(catalog, ["KGZ", "TJK"], as_of=day)),
-        ("overlaps, Isfara polygon x every layer", 50.0,
-         lambda: measure.overlaps(catalog, geometry=ISFARA, as_of=day)),
-        ("overlaps, Syunik-Karabakh polygon x every layer, 2021-06-01", 50.0,
-         lambda: measure.overlaps(catalog, geometry=SYUNIK_KARABAKH, as_of=dt.date(2021, 6, 1))),
-        ("overlaps, Isfara polygon x every layer, cold (no cached projection)", 50.0,
-         lambda: (overlay.transformer.cache_clear(),
-                  measure.overlaps(catalog, geometry=ISFARA, as_of=day))),
-        ("overlaps, corridors x peacekeeping_zones, 2021-06-01", None,
-         lambda: measure.overlaps(catalog, "corridors", "peacekeeping_zones",
-                                  as_of=dt.date(2021, 6, 1))),
+        (
+            "border_lengths, all pairs, as of 2022-09-01",
+            5.0,
+            lambda: measure.border_lengths(catalog, as_of=day),
+        ),
+        (
+            "border_lengths, KGZ-TJK, as of 2022-09-01",
+            5.0,
+            lambda: measure.border_lengths(catalog, ["KGZ", "TJK"], as_of=day),
+        ),
+        (
+            "overlaps, Isfara polygon x every layer",
+            50.0,
+            lambda: measure.overlaps(catalog, geometry=ISFARA, as_of=day),
+        ),
+        (
+            "overlaps, Syunik-Karabakh polygon x every layer, 2021-06-01",
+            50.0,
+            lambda: measure.overlaps(catalog, geometry=SYUNIK_KARABAKH, as_of=dt.date(2021, 6, 1)),
+        ),
+        (
+            "overlaps, Isfara polygon x every layer, cold (no cached projection)",
+            50.0,
+            lambda: (
+                overlay.transformer.cache_clear(),
+                measure.overlaps(catalog, geometry=ISFARA, as_of=day),
+            ),
+        ),
+        (
+            "overlaps, corridors x peacekeeping_zones, 2021-06-01",
+            None,
+            lambda: measure.overlaps(
+                catalog, "corridors", "peacekeeping_zones", as_of=dt.date(2021, 6, 1)
+            ),
+        ),
     ]
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cpus; catalog load {load_ms:.0f} ms")
     for name, goal, function in cases:

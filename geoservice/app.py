@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app
@@ -17,8 +16,7 @@ from flask_cors import CORS
 
 from .catalog import Catalog, load_catalog
 from .errors import register_error_handlers
-
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+from .resources import TEMPLATES_DIR
 
 #: Defaults; ``create_app(config)`` overrides any of them.
 DEFAULT_CONFIG: dict[str, Any] = {
@@ -63,7 +61,7 @@ def state() -> ServiceState:
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the app: load the catalog (``DATA_DIR``), serialise it, register the blueprints."""
     # No app-level static folder: /static/... belongs to the web map blueprint.
-    app = Flask(__name__, template_folder=str(TEMPLATES), static_folder=None)
+    app = Flask(__name__, template_folder=str(TEMPLATES_DIR), static_folder=None)
     app.config.update(DEFAULT_CONFIG)
     app.config.update(config or {})
     if not app.logger.handlers:

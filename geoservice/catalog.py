@@ -19,9 +19,10 @@ import shapely
 
 from . import geodesy, timeline
 from .layers import LAYERS, Layer
+from .resources import DATA_DIR
 
-#: The data shipped with the project: ``<repo>/geodata``; ``GEOSERVICE_DATA`` overrides it.
-DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / "geodata"
+#: The data shipped with the project (``geodata/``); ``GEOSERVICE_DATA`` overrides it.
+DEFAULT_DATA_DIR = DATA_DIR
 
 CRS = "EPSG:4326"
 
@@ -110,7 +111,9 @@ class LayerData:
 def frame_from_features(features: list[dict]) -> gpd.GeoDataFrame:
     """A GeoDataFrame (EPSG:4326) of GeoJSON features, list-valued properties kept as lists."""
     rows = [dict(f.get("properties") or {}) for f in features]
-    geoms = shapely.from_geojson([orjson.dumps(f["geometry"]) for f in features]) if features else []
+    geoms = (
+        shapely.from_geojson([orjson.dumps(f["geometry"]) for f in features]) if features else []
+    )
     frame = gpd.GeoDataFrame(rows, geometry=list(geoms), crs=CRS)
     for column in ("valid_from", "valid_to"):
         if column not in frame:

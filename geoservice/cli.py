@@ -77,8 +77,12 @@ def _print_result(result: dict, as_json: bool, as_text) -> None:
 @cli.command(cls=_OneLineUsage)
 @click.option("--countries", help="ISO3 codes, comma-separated: a country, a pair, or more.")
 @click.option("--status", help="settled or disputed (default: both).")
-@click.option("--kind", default="international", show_default=True,
-              help="international, line_of_contact, de_facto, or 'all'.")
+@click.option(
+    "--kind",
+    default="international",
+    show_default=True,
+    help="international, line_of_contact, de_facto, or 'all'.",
+)
 @click.option("--as-of", "as_of", help="Date YYYY-MM-DD (default: today).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def length(countries, status, kind, as_of, as_json) -> None:
@@ -87,8 +91,11 @@ def length(countries, status, kind, as_of, as_json) -> None:
 
     try:
         result = measure.border_lengths(
-            _LazyCatalog(), countries=countries, status=status,
-            kind=None if kind == "all" else kind, as_of=as_of,
+            _LazyCatalog(),
+            countries=countries,
+            status=status,
+            kind=None if kind == "all" else kind,
+            as_of=as_of,
         )
     except measure.QueryError as exc:
         raise UserError(str(exc)) from None
@@ -113,8 +120,11 @@ def _read_geojson(path: str) -> bytes:
 
 @cli.command(cls=_OneLineUsage)
 @click.argument("layer_ids", nargs=-1, metavar="[A B]")
-@click.option("--geometry", "geometry_path",
-              help="GeoJSON file (EPSG:4326) to overlap with layers; '-' reads stdin.")
+@click.option(
+    "--geometry",
+    "geometry_path",
+    help="GeoJSON file (EPSG:4326) to overlap with layers; '-' reads stdin.",
+)
 @click.option("--layers", help="Layers for --geometry, comma-separated (default: all).")
 @click.option("--as-of", "as_of", help="Date YYYY-MM-DD (default: today).")
 @click.option("--with-geometry", is_flag=True, help="Add the intersections as GeoJSON (--json).")
@@ -134,7 +144,12 @@ def overlap(layer_ids, geometry_path, layers, as_of, with_geometry, as_json) -> 
             except measure.QueryError as exc:
                 raise measure.QueryError(f"{geometry_path}: {exc}") from None
         result = measure.overlaps(
-            _LazyCatalog(), a, b, geometry=geometry, layers=layers, as_of=as_of,
+            _LazyCatalog(),
+            a,
+            b,
+            geometry=geometry,
+            layers=layers,
+            as_of=as_of,
             include_geometry=with_geometry,
         )
     except measure.QueryError as exc:
@@ -144,10 +159,19 @@ def overlap(layer_ids, geometry_path, layers, as_of, with_geometry, as_json) -> 
 
 @cli.command(cls=_OneLineUsage)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535),
-              help="Port (0: any free port).")
-@click.option("--data", "data_dir", type=click.Path(file_okay=False),
-              help="Data directory (default: $GEOSERVICE_DATA, else the shipped geodata/).")
+@click.option(
+    "--port",
+    default=8000,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port (0: any free port).",
+)
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(file_okay=False),
+    help="Data directory (default: $GEOSERVICE_DATA, else the shipped geodata/).",
+)
 def serve(host: str, port: int, data_dir: str | None) -> None:
     """Run the service (development server); prints its URL. Production: see the README."""
     import socket

@@ -44,7 +44,12 @@ MIN_LENGTH_KM = 1e-3
 MIN_AREA_KM2 = 1e-4
 
 GEOMETRY_TYPES = (
-    "Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon",
+    "Point",
+    "MultiPoint",
+    "LineString",
+    "MultiLineString",
+    "Polygon",
+    "MultiPolygon",
     "GeometryCollection",
 )
 _DIMENSION_NAMES = ("point", "line", "polygon")
@@ -184,7 +189,7 @@ def border_lengths(
         else:
             both = np.zeros(len(mask), dtype=bool)
             for i, a in enumerate(codes):
-                for b in codes[i + 1:]:
+                for b in codes[i + 1 :]:
                     both |= table["members"][a] & table["members"][b]
             mask &= both
     rows = np.flatnonzero(mask)
@@ -205,11 +210,13 @@ def border_lengths(
         keys = table["pair_keys"][rows]
         for key in sorted(set(keys)):
             pair_rows = rows[keys == key]
-            pairs.append({
-                "countries": list(table["pairs"][pair_rows[0]]),
-                "total_km": round(float(lengths[pair_rows].sum()), 3),
-                "by_status": _status_summary(pair_rows, table, lengths, statuses),
-            })
+            pairs.append(
+                {
+                    "countries": list(table["pairs"][pair_rows[0]]),
+                    "total_km": round(float(lengths[pair_rows].sum()), 3),
+                    "by_status": _status_summary(pair_rows, table, lengths, statuses),
+                }
+            )
         result["pairs"] = pairs
     result["segments"] = [
         {
@@ -312,8 +319,10 @@ def parse_user_geometry(obj) -> shapely.Geometry:
     if not np.isfinite(coords).all():
         raise QueryError("coordinates must be finite numbers")
     if (np.abs(coords[:, 0]) > 180).any() or (np.abs(coords[:, 1]) > 90).any():
-        raise QueryError("coordinates out of range: longitude -180..180, latitude -90..90 "
-                         "(EPSG:4326, lon/lat order)")
+        raise QueryError(
+            "coordinates out of range: longitude -180..180, latitude -90..90 "
+            "(EPSG:4326, lon/lat order)"
+        )
     dims = set(shapely.get_dimensions(parts).tolist())
     if len(dims) > 1:
         names = " and ".join(_DIMENSION_NAMES[d] + "s" for d in sorted(dims))
@@ -409,8 +418,11 @@ def _user_ref(geometry: shapely.Geometry) -> dict:
 def _measure(ref_a: dict, ref_b: dict, dim_a: int, dim_b: int, inter, include_geometry: bool):
     """One result for a pair, or None when the two only touch."""
     points, lines, polygons = overlay.split_by_dimension(inter)
-    result = {"a": ref_a, "b": ref_b, "relation": f"{_DIMENSION_NAMES[dim_a]}_"
-              f"{_DIMENSION_NAMES[dim_b]}"}
+    result = {
+        "a": ref_a,
+        "b": ref_b,
+        "relation": f"{_DIMENSION_NAMES[dim_a]}_{_DIMENSION_NAMES[dim_b]}",
+    }
     if dim_a == 2 and dim_b == 2:
         area = geodesy.area_km2(polygons)
         if area < MIN_AREA_KM2:
@@ -526,8 +538,14 @@ def _layer_pairs(catalog, a_id: str, b_id: str, day: dt.date, include_geometry: 
     for i, j, inter in zip(ia, ib, inters):
         if inter is None or inter.is_empty:
             continue
-        hit_ = _measure(_feature_ref(la, i), _feature_ref(lb, j), int(ca["dims"][i]),
-                        int(cb["dims"][j]), inter, include_geometry)
+        hit_ = _measure(
+            _feature_ref(la, i),
+            _feature_ref(lb, j),
+            int(ca["dims"][i]),
+            int(cb["dims"][j]),
+            inter,
+            include_geometry,
+        )
         if hit_:
             out.append(hit_)
     return out
@@ -546,8 +564,14 @@ def _geometry_layer(layer, geometry, user: dict, day: dt.date, include_geometry:
     for row, inter in zip(rows, inters):
         if inter is None or inter.is_empty:
             continue
-        hit = _measure(user, _feature_ref(layer, row), dim_user, int(cols["dims"][row]), inter,
-                       include_geometry)
+        hit = _measure(
+            user,
+            _feature_ref(layer, row),
+            dim_user,
+            int(cols["dims"][row]),
+            inter,
+            include_geometry,
+        )
         if hit:
             out.append(hit)
     return out
@@ -582,11 +606,13 @@ def format_lengths(result: dict) -> str:
         summaries = summaries + [{**result, "countries": ["all"]}]
     rows = [["pair", *statuses, "total"]]
     for pair in summaries:
-        rows.append([
-            "-".join(pair["countries"]),
-            *(f"{pair['by_status'][s]['length_km']:.1f}" for s in statuses),
-            f"{pair['total_km']:.1f}",
-        ])
+        rows.append(
+            [
+                "-".join(pair["countries"]),
+                *(f"{pair['by_status'][s]['length_km']:.1f}" for s in statuses),
+                f"{pair['total_km']:.1f}",
+            ]
+        )
     lines.append(_table(rows, right=set(range(1, len(statuses) + 2))))
     if result["segments"]:
         rows = [["segment", "pair", "status", "kind", "km"]]
@@ -630,8 +656,14 @@ def format_overlaps(result: dict) -> str:
 
     rows = [["a", "b", "relation", "overlap", "share of a", "share of b"]]
     rows += [
-        [name(hit["a"]), name(hit["b"]), hit["relation"], _describe_measure(hit),
-         pct(hit.get("share_of_a")), pct(hit.get("share_of_b"))]
+        [
+            name(hit["a"]),
+            name(hit["b"]),
+            hit["relation"],
+            _describe_measure(hit),
+            pct(hit.get("share_of_a")),
+            pct(hit.get("share_of_b")),
+        ]
         for hit in result["results"]
     ]
     return "\n".join(lines + [_table(rows, right={3, 4, 5})])

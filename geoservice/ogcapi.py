@@ -86,9 +86,7 @@ def measured_properties(data: LayerData, row: int) -> dict:
             round(float(data.length_km[row]), 3) if geom_type in LINE_TYPES else None
         )
     if layer_types & AREA_TYPES:
-        props["area_km2"] = (
-            round(float(data.area_km2[row]), 3) if geom_type in AREA_TYPES else None
-        )
+        props["area_km2"] = round(float(data.area_km2[row]), 3) if geom_type in AREA_TYPES else None
     return props
 
 
@@ -217,8 +215,7 @@ def check_crs(*names: str) -> None:
 
 def parse_items_query(layer: Layer) -> ItemsQuery:
     """Check and parse the query string of an items request on ``layer``."""
-    check_params({"f", "bbox", "bbox-crs", "crs", "datetime", "limit", "offset",
-                  *layer.queryables})
+    check_params({"f", "bbox", "bbox-crs", "crs", "datetime", "limit", "offset", *layer.queryables})
     check_crs("crs", "bbox-crs")
     query = ItemsQuery(
         limit=parse_int("limit", DEFAULT_LIMIT, 1, MAX_LIMIT),
@@ -283,9 +280,7 @@ def get_served(collection_id: str) -> ServedLayer:
     """The served layer of a collection id, or 404."""
     served = state().layers.get(collection_id)
     if served is None:
-        raise NotFound(
-            f"no collection {collection_id!r}; collections: {', '.join(state().layers)}"
-        )
+        raise NotFound(f"no collection {collection_id!r}; collections: {', '.join(state().layers)}")
     return served
 
 
@@ -302,10 +297,14 @@ def self_links(endpoint: str, fmt: str, json_type: str = JSON, **values) -> list
     json_href = url_for(endpoint, _external=True, **values, f="json")
     html_href = url_for(endpoint, _external=True, **values, f="html")
     if fmt == "html":
-        return [link(html_href, "self", HTML, "This page"),
-                link(json_href, "alternate", json_type, "This document as JSON")]
-    return [link(json_href, "self", json_type, "This document"),
-            link(html_href, "alternate", HTML, "This document as HTML")]
+        return [
+            link(html_href, "self", HTML, "This page"),
+            link(json_href, "alternate", json_type, "This document as JSON"),
+        ]
+    return [
+        link(json_href, "self", json_type, "This document"),
+        link(html_href, "alternate", HTML, "This document as HTML"),
+    ]
 
 
 def rfc3339(day: str | None) -> str | None:
@@ -386,14 +385,26 @@ def collection_doc(served: ServedLayer) -> dict:
         "itemType": "feature",
         "extent": extent,
         "links": [
-            link(url_for("ogcapi.collection", collection_id=cid, _external=True, f="json"),
-                 "self", JSON, layer.title),
-            link(url_for("ogcapi.collection", collection_id=cid, _external=True, f="html"),
-                 "alternate", HTML, f"{layer.title} as HTML"),
+            link(
+                url_for("ogcapi.collection", collection_id=cid, _external=True, f="json"),
+                "self",
+                JSON,
+                layer.title,
+            ),
+            link(
+                url_for("ogcapi.collection", collection_id=cid, _external=True, f="html"),
+                "alternate",
+                HTML,
+                f"{layer.title} as HTML",
+            ),
             link(items_json, "items", GEOJSON, f"{layer.title}: features"),
             link(items_html, "items", HTML, f"{layer.title}: features as HTML"),
-            link(queryables, "http://www.opengis.net/def/rel/ogc/1.0/queryables",
-                 SCHEMA_JSON, "Properties to filter on"),
+            link(
+                queryables,
+                "http://www.opengis.net/def/rel/ogc/1.0/queryables",
+                SCHEMA_JSON,
+                "Properties to filter on",
+            ),
         ],
     }
 
@@ -444,21 +455,50 @@ def landing() -> Response:
         "dated and sourced; OGC API - Features with geodesic lengths and overlaps.",
         "links": [
             *self_links("ogcapi.landing", fmt),
-            link(url_for("openapi.document", _external=True, f="json"), "service-desc",
-                 OPENAPI_JSON, "The OpenAPI 3.0 definition"),
-            link(url_for("openapi.document", _external=True, f="html"), "service-doc", HTML,
-                 "The API documentation"),
-            link(url_for("ogcapi.conformance", _external=True, f="json"), "conformance", JSON,
-                 "Conformance classes"),
-            link(url_for("ogcapi.collections", _external=True, f="json"), "data", JSON,
-                 "Collections"),
-            link(url_for("ogcapi.collections", _external=True, f="html"), "data", HTML,
-                 "Collections as HTML"),
-            link(url_for("analysis_api.lengths", _external=True, countries="KGZ,TJK"),
-                 "related", JSON, "Border lengths by status, e.g. Kyrgyzstan-Tajikistan"),
-            link(url_for("analysis_api.overlaps_get", _external=True, a="corridors",
-                         b="peacekeeping_zones"), "related", JSON,
-                 "Overlaps between two layers, e.g. corridors and peacekeeping zones"),
+            link(
+                url_for("openapi.document", _external=True, f="json"),
+                "service-desc",
+                OPENAPI_JSON,
+                "The OpenAPI 3.0 definition",
+            ),
+            link(
+                url_for("openapi.document", _external=True, f="html"),
+                "service-doc",
+                HTML,
+                "The API documentation",
+            ),
+            link(
+                url_for("ogcapi.conformance", _external=True, f="json"),
+                "conformance",
+                JSON,
+                "Conformance classes",
+            ),
+            link(
+                url_for("ogcapi.collections", _external=True, f="json"), "data", JSON, "Collections"
+            ),
+            link(
+                url_for("ogcapi.collections", _external=True, f="html"),
+                "data",
+                HTML,
+                "Collections as HTML",
+            ),
+            link(
+                url_for("analysis_api.lengths", _external=True, countries="KGZ,TJK"),
+                "related",
+                JSON,
+                "Border lengths by status, e.g. Kyrgyzstan-Tajikistan",
+            ),
+            link(
+                url_for(
+                    "analysis_api.overlaps_get",
+                    _external=True,
+                    a="corridors",
+                    b="peacekeeping_zones",
+                ),
+                "related",
+                JSON,
+                "Overlaps between two layers, e.g. corridors and peacekeeping zones",
+            ),
         ],
     }
     return document_response(doc, fmt, "ogc_landing.html")
@@ -495,10 +535,12 @@ def collection(collection_id: str) -> Response:
     def build() -> Response:
         doc = collection_doc(served)
         if fmt == "html":
-            json_url = url_for("ogcapi.collection", collection_id=collection_id,
-                               _external=True, f="json")
-            return html_response("ogc_collection.html", doc=doc, json_url=json_url,
-                                 queryables=queryables_doc(served))
+            json_url = url_for(
+                "ogcapi.collection", collection_id=collection_id, _external=True, f="json"
+            )
+            return html_response(
+                "ogc_collection.html", doc=doc, json_url=json_url, queryables=queryables_doc(served)
+            )
         return json_response(doc)
 
     return cached(served, fmt, build)
@@ -514,10 +556,12 @@ def queryables(collection_id: str) -> Response:
     def build() -> Response:
         doc = queryables_doc(served)
         if fmt == "html":
-            json_url = url_for("ogcapi.queryables", collection_id=collection_id,
-                               _external=True, f="json")
-            return html_response("ogc_queryables.html", doc=doc, json_url=json_url,
-                                 collection=served.layer)
+            json_url = url_for(
+                "ogcapi.queryables", collection_id=collection_id, _external=True, f="json"
+            )
+            return html_response(
+                "ogc_queryables.html", doc=doc, json_url=json_url, collection=served.layer
+            )
         return json_response(doc, SCHEMA_JSON)
 
     return cached(served, fmt, build)
@@ -543,22 +587,30 @@ def _items_response(served: ServedLayer, query: ItemsQuery, fmt: str) -> Respons
     cid = served.layer.id
     rows = select_rows(served, query)
     matched = len(rows)
-    page = rows[query.offset:query.offset + query.limit]
+    page = rows[query.offset : query.offset + query.limit]
     json_type = GEOJSON if fmt == "json" else HTML
     links = [
         link(_page_url(cid, query.offset, fmt), "self", json_type, "This page"),
-        link(_page_url(cid, query.offset, "html" if fmt == "json" else "json"), "alternate",
-             HTML if fmt == "json" else GEOJSON, "This page in the other format"),
-        link(url_for("ogcapi.collection", collection_id=cid, _external=True, f="json"),
-             "collection", JSON, served.layer.title),
+        link(
+            _page_url(cid, query.offset, "html" if fmt == "json" else "json"),
+            "alternate",
+            HTML if fmt == "json" else GEOJSON,
+            "This page in the other format",
+        ),
+        link(
+            url_for("ogcapi.collection", collection_id=cid, _external=True, f="json"),
+            "collection",
+            JSON,
+            served.layer.title,
+        ),
     ]
     if query.offset + query.limit < matched:
-        links.append(link(_page_url(cid, query.offset + query.limit, fmt), "next", json_type,
-                          "Next page"))
+        links.append(
+            link(_page_url(cid, query.offset + query.limit, fmt), "next", json_type, "Next page")
+        )
     if query.offset > 0:
         prev_offset = max(0, min(query.offset, matched) - query.limit)
-        links.append(link(_page_url(cid, prev_offset, fmt), "prev", json_type,
-                          "Previous page"))
+        links.append(link(_page_url(cid, prev_offset, fmt), "prev", json_type, "Previous page"))
     features = b",".join(served.feature_bytes[i] for i in page)
     head = {
         "type": "FeatureCollection",
@@ -597,8 +649,12 @@ def item(collection_id: str, feature_id: str) -> Response:
         values = {"collection_id": collection_id, "feature_id": feature_id}
         links = [
             *self_links("ogcapi.item", fmt, GEOJSON, **values),
-            link(url_for("ogcapi.collection", collection_id=collection_id, _external=True,
-                         f="json"), "collection", JSON, served.layer.title),
+            link(
+                url_for("ogcapi.collection", collection_id=collection_id, _external=True, f="json"),
+                "collection",
+                JSON,
+                served.layer.title,
+            ),
         ]
         body = served.feature_bytes[row][:-1] + b',"links":' + orjson.dumps(links) + b"}"
         if fmt == "html":

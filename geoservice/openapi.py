@@ -32,7 +32,12 @@ bp = Blueprint("openapi", __name__, url_prefix="/api")
 
 PROBLEM = "application/problem+json"
 GEOMETRY_TYPES = [
-    "Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon",
+    "Point",
+    "MultiPoint",
+    "LineString",
+    "MultiLineString",
+    "Polygon",
+    "MultiPolygon",
     "GeometryCollection",
 ]
 ISO3 = {"type": "string", "enum": sorted(COUNTRY_NAMES)}
@@ -58,11 +63,15 @@ def _nullable(schema: dict) -> dict:
 
 def _errors(*codes: int) -> dict:
     """Problem responses for the given status codes (500 always listed)."""
-    titles = {400: "Bad request", 404: "Not found", 413: "Payload too large",
-              422: "Unprocessable content", 500: "Internal error"}
+    titles = {
+        400: "Bad request",
+        404: "Not found",
+        413: "Payload too large",
+        422: "Unprocessable content",
+        500: "Internal error",
+    }
     return {
-        str(code): {"description": titles[code],
-                    "content": {PROBLEM: {"schema": _ref("Problem")}}}
+        str(code): {"description": titles[code], "content": {PROBLEM: {"schema": _ref("Problem")}}}
         for code in (*codes, 500)
     }
 
@@ -71,8 +80,10 @@ def _ok(description: str, schema: dict, media_type: str = JSON, html: bool = Tru
     content = {media_type: {"schema": schema}}
     if html:
         content[HTML] = {"schema": {"type": "string"}}
-    return {"200": {"description": description, "content": content},
-            "304": {"description": "Not modified (If-None-Match matched the ETag)"}}
+    return {
+        "200": {"description": description, "content": content},
+        "304": {"description": "Not modified (If-None-Match matched the ETag)"},
+    }
 
 
 def _property_schema(layer: Layer, name: str) -> dict:
@@ -131,8 +142,17 @@ def _queryable_params(layer: Layer) -> list[dict]:
             if values:
                 schema["enum"] = list(values)
             text = "Features whose value equals the given one."
-        params.append({"name": name, "in": "query", "required": False, "style": "form",
-                       "explode": False, "description": text, "schema": schema})
+        params.append(
+            {
+                "name": name,
+                "in": "query",
+                "required": False,
+                "style": "form",
+                "explode": False,
+                "description": text,
+                "schema": schema,
+            }
+        )
     return params
 
 
@@ -141,114 +161,235 @@ def _collection_paths(layer: Layer) -> dict:
     feature = f"{cid.title().replace('_', '')}Feature"
     tag = ["Collections"]
     return {
-        f"/collections/{cid}": {"get": {
-            "summary": f"{layer.title}: description and extents", "tags": tag,
-            "operationId": f"describe_{cid}", "parameters": [_param("f")],
-            "responses": {**_ok("The collection", _ref("Collection")), **_errors(400)},
-        }},
-        f"/collections/{cid}/queryables": {"get": {
-            "summary": f"{layer.title}: properties to filter on", "tags": tag,
-            "operationId": f"queryables_{cid}", "parameters": [_param("f")],
-            "responses": {**_ok("JSON Schema of the queryables", _ref("Queryables"),
-                                SCHEMA_JSON), **_errors(400)},
-        }},
-        f"/collections/{cid}/items": {"get": {
-            "summary": f"{layer.title}: features", "tags": tag,
-            "operationId": f"items_{cid}",
-            "parameters": [_param("f"), _param("bbox"), _param("bbox-crs"), _param("crs"),
-                           _param("datetime"), _param("limit"), _param("offset"),
-                           *_queryable_params(layer)],
-            "responses": {**_ok("A page of features", {
-                "allOf": [_ref("FeatureCollection"), {
-                    "type": "object",
-                    "properties": {"features": {"type": "array", "items": _ref(feature)}},
-                }],
-            }, GEOJSON), **_errors(400)},
-        }},
-        f"/collections/{cid}/items/{{featureId}}": {"get": {
-            "summary": f"{layer.title}: one feature", "tags": tag,
-            "operationId": f"item_{cid}",
-            "parameters": [_param("f"), _param("crs"),
-                           {"name": "featureId", "in": "path", "required": True,
-                            "schema": {"type": "string"}}],
-            "responses": {**_ok("The feature", _ref(feature), GEOJSON), **_errors(400, 404)},
-        }},
+        f"/collections/{cid}": {
+            "get": {
+                "summary": f"{layer.title}: description and extents",
+                "tags": tag,
+                "operationId": f"describe_{cid}",
+                "parameters": [_param("f")],
+                "responses": {**_ok("The collection", _ref("Collection")), **_errors(400)},
+            }
+        },
+        f"/collections/{cid}/queryables": {
+            "get": {
+                "summary": f"{layer.title}: properties to filter on",
+                "tags": tag,
+                "operationId": f"queryables_{cid}",
+                "parameters": [_param("f")],
+                "responses": {
+                    **_ok("JSON Schema of the queryables", _ref("Queryables"), SCHEMA_JSON),
+                    **_errors(400),
+                },
+            }
+        },
+        f"/collections/{cid}/items": {
+            "get": {
+                "summary": f"{layer.title}: features",
+                "tags": tag,
+                "operationId": f"items_{cid}",
+                "parameters": [
+                    _param("f"),
+                    _param("bbox"),
+                    _param("bbox-crs"),
+                    _param("crs"),
+                    _param("datetime"),
+                    _param("limit"),
+                    _param("offset"),
+                    *_queryable_params(layer),
+                ],
+                "responses": {
+                    **_ok(
+                        "A page of features",
+                        {
+                            "allOf": [
+                                _ref("FeatureCollection"),
+                                {
+                                    "type": "object",
+                                    "properties": {
+                                        "features": {"type": "array", "items": _ref(feature)}
+                                    },
+                                },
+                            ],
+                        },
+                        GEOJSON,
+                    ),
+                    **_errors(400),
+                },
+            }
+        },
+        f"/collections/{cid}/items/{{featureId}}": {
+            "get": {
+                "summary": f"{layer.title}: one feature",
+                "tags": tag,
+                "operationId": f"item_{cid}",
+                "parameters": [
+                    _param("f"),
+                    _param("crs"),
+                    {
+                        "name": "featureId",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string"},
+                    },
+                ],
+                "responses": {**_ok("The feature", _ref(feature), GEOJSON), **_errors(400, 404)},
+            }
+        },
     }
 
 
 def _components() -> dict:
     link = {
-        "type": "object", "required": ["href", "rel"],
-        "properties": {"href": {"type": "string"}, "rel": {"type": "string"},
-                       "type": {"type": "string"}, "title": {"type": "string"}},
+        "type": "object",
+        "required": ["href", "rel"],
+        "properties": {
+            "href": {"type": "string"},
+            "rel": {"type": "string"},
+            "type": {"type": "string"},
+            "title": {"type": "string"},
+        },
     }
     links = {"type": "array", "items": _ref("Link")}
     schemas = {
         "Problem": {
-            "type": "object", "required": ["type", "title", "status", "detail"],
-            "properties": {"type": {"type": "string"}, "title": {"type": "string"},
-                           "status": {"type": "integer"}, "detail": {"type": "string"}},
+            "type": "object",
+            "required": ["type", "title", "status", "detail"],
+            "properties": {
+                "type": {"type": "string"},
+                "title": {"type": "string"},
+                "status": {"type": "integer"},
+                "detail": {"type": "string"},
+            },
         },
         "Link": link,
-        "LandingPage": {"type": "object", "required": ["links"],
-                        "properties": {"title": {"type": "string"},
-                                       "description": {"type": "string"}, "links": links}},
-        "Conformance": {"type": "object", "required": ["conformsTo"],
-                        "properties": {"conformsTo": {"type": "array",
-                                                      "items": {"type": "string"}},
-                                       "links": links}},
-        "Collection": {
-            "type": "object", "required": ["id", "links"],
+        "LandingPage": {
+            "type": "object",
+            "required": ["links"],
             "properties": {
-                "id": {"type": "string", "enum": list(LAYERS)},
-                "title": {"type": "string"}, "description": {"type": "string"},
-                "itemType": {"type": "string"},
-                "crs": {"type": "array", "items": {"type": "string"}},
-                "extent": {"type": "object", "properties": {
-                    "spatial": {"type": "object", "properties": {
-                        "bbox": {"type": "array", "items": {
-                            "type": "array", "minItems": 4, "maxItems": 6,
-                            "items": {"type": "number"}}},
-                        "crs": {"type": "string"}}},
-                    "temporal": {"type": "object", "properties": {
-                        "interval": {"type": "array", "items": {
-                            "type": "array", "minItems": 2, "maxItems": 2,
-                            "items": _nullable({"type": "string", "format": "date-time"})}},
-                        "trs": {"type": "string"}}},
-                }},
+                "title": {"type": "string"},
+                "description": {"type": "string"},
                 "links": links,
             },
         },
-        "Collections": {"type": "object", "required": ["links", "collections"],
-                        "properties": {"links": links,
-                                       "collections": {"type": "array",
-                                                       "items": _ref("Collection")}}},
-        "Queryables": {"type": "object", "required": ["type", "properties"],
-                       "properties": {"type": {"type": "string"},
-                                      "properties": {"type": "object"}}},
-        "Geometry": _nullable({
-            "type": "object", "required": ["type"],
-            "properties": {"type": {"type": "string", "enum": GEOMETRY_TYPES},
-                           "coordinates": {"type": "array"},
-                           "geometries": {"type": "array"}},
-        }),
+        "Conformance": {
+            "type": "object",
+            "required": ["conformsTo"],
+            "properties": {
+                "conformsTo": {"type": "array", "items": {"type": "string"}},
+                "links": links,
+            },
+        },
+        "Collection": {
+            "type": "object",
+            "required": ["id", "links"],
+            "properties": {
+                "id": {"type": "string", "enum": list(LAYERS)},
+                "title": {"type": "string"},
+                "description": {"type": "string"},
+                "itemType": {"type": "string"},
+                "crs": {"type": "array", "items": {"type": "string"}},
+                "extent": {
+                    "type": "object",
+                    "properties": {
+                        "spatial": {
+                            "type": "object",
+                            "properties": {
+                                "bbox": {
+                                    "type": "array",
+                                    "items": {
+                                        "type": "array",
+                                        "minItems": 4,
+                                        "maxItems": 6,
+                                        "items": {"type": "number"},
+                                    },
+                                },
+                                "crs": {"type": "string"},
+                            },
+                        },
+                        "temporal": {
+                            "type": "object",
+                            "properties": {
+                                "interval": {
+                                    "type": "array",
+                                    "items": {
+                                        "type": "array",
+                                        "minItems": 2,
+                                        "maxItems": 2,
+                                        "items": _nullable(
+                                            {"type": "string", "format": "date-time"}
+                                        ),
+                                    },
+                                },
+                                "trs": {"type": "string"},
+                            },
+                        },
+                    },
+                },
+                "links": links,
+            },
+        },
+        "Collections": {
+            "type": "object",
+            "required": ["links", "collections"],
+            "properties": {
+                "links": links,
+                "collections": {"type": "array", "items": _ref("Collection")},
+            },
+        },
+        "Queryables": {
+            "type": "object",
+            "required": ["type", "properties"],
+            "properties": {"type": {"type": "string"}, "properties": {"type": "object"}},
+        },
+        "Geometry": _nullable(
+            {
+                "type": "object",
+                "required": ["type"],
+                "properties": {
+                    "type": {"type": "string", "enum": GEOMETRY_TYPES},
+                    "coordinates": {"type": "array"},
+                    "geometries": {"type": "array"},
+                },
+            }
+        ),
         "GeoJSONInput": {
             "description": "A GeoJSON geometry, Feature or FeatureCollection (EPSG:4326).",
             "anyOf": [
-                {"type": "object", "required": ["type", "coordinates"], "properties": {
-                    "type": {"type": "string", "enum": ["Point"]},
-                    "coordinates": {"type": "array", "minItems": 2, "maxItems": 2,
-                                    "items": {"type": "number", "minimum": -90,
-                                              "maximum": 90}}}},
-                {"type": "object", "required": ["type"],
-                 "properties": {"type": {"type": "string", "enum": GEOMETRY_TYPES
-                                         + ["Feature", "FeatureCollection"]}}},
+                {
+                    "type": "object",
+                    "required": ["type", "coordinates"],
+                    "properties": {
+                        "type": {"type": "string", "enum": ["Point"]},
+                        "coordinates": {
+                            "type": "array",
+                            "minItems": 2,
+                            "maxItems": 2,
+                            "items": {"type": "number", "minimum": -90, "maximum": 90},
+                        },
+                    },
+                },
+                {
+                    "type": "object",
+                    "required": ["type"],
+                    "properties": {
+                        "type": {
+                            "type": "string",
+                            "enum": GEOMETRY_TYPES + ["Feature", "FeatureCollection"],
+                        }
+                    },
+                },
             ],
         },
         "FeatureCollection": {
             "type": "object",
-            "required": ["type", "features", "numberMatched", "numberReturned", "timeStamp",
-                         "links"],
+            "required": [
+                "type",
+                "features",
+                "numberMatched",
+                "numberReturned",
+                "timeStamp",
+                "links",
+            ],
             "properties": {
                 "type": {"type": "string", "enum": ["FeatureCollection"]},
                 "features": {"type": "array"},
@@ -259,13 +400,17 @@ def _components() -> dict:
             },
         },
         "StatusSplit": {
-            "type": "object", "required": ["length_km", "share", "segments"],
-            "properties": {"length_km": {"type": "number", "minimum": 0},
-                           "share": _nullable({"type": "number", "minimum": 0, "maximum": 1}),
-                           "segments": {"type": "array", "items": {"type": "string"}}},
+            "type": "object",
+            "required": ["length_km", "share", "segments"],
+            "properties": {
+                "length_km": {"type": "number", "minimum": 0},
+                "share": _nullable({"type": "number", "minimum": 0, "maximum": 1}),
+                "segments": {"type": "array", "items": {"type": "string"}},
+            },
         },
         "Lengths": {
-            "type": "object", "required": ["as_of", "unit", "total_km", "by_status", "segments"],
+            "type": "object",
+            "required": ["as_of", "unit", "total_km", "by_status", "segments"],
             "properties": {
                 "as_of": {"type": "string", "format": "date"},
                 "countries": _nullable({"type": "array", "items": ISO3}),
@@ -274,35 +419,55 @@ def _components() -> dict:
                 "unit": {"type": "string", "enum": ["km"]},
                 "total_km": {"type": "number", "minimum": 0},
                 "by_status": {"type": "object", "additionalProperties": _ref("StatusSplit")},
-                "pairs": {"type": "array", "items": {
-                    "type": "object", "required": ["countries", "total_km", "by_status"],
-                    "properties": {
-                        "countries": {"type": "array", "items": ISO3},
-                        "total_km": {"type": "number", "minimum": 0},
-                        "by_status": {"type": "object",
-                                      "additionalProperties": _ref("StatusSplit")}}}},
-                "segments": {"type": "array", "items": {
-                    "type": "object", "required": ["id", "length_km"],
-                    "properties": {"id": {"type": "string"},
-                                   "length_km": {"type": "number", "minimum": 0}}}},
+                "pairs": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["countries", "total_km", "by_status"],
+                        "properties": {
+                            "countries": {"type": "array", "items": ISO3},
+                            "total_km": {"type": "number", "minimum": 0},
+                            "by_status": {
+                                "type": "object",
+                                "additionalProperties": _ref("StatusSplit"),
+                            },
+                        },
+                    },
+                },
+                "segments": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["id", "length_km"],
+                        "properties": {
+                            "id": {"type": "string"},
+                            "length_km": {"type": "number", "minimum": 0},
+                        },
+                    },
+                },
             },
         },
         "OverlapResult": {
-            "type": "object", "required": ["a", "b", "relation"],
+            "type": "object",
+            "required": ["a", "b", "relation"],
             "properties": {
-                "a": {"type": "object"}, "b": {"type": "object"},
+                "a": {"type": "object"},
+                "b": {"type": "object"},
                 "relation": {"type": "string"},
                 "length_km": {"type": "number", "minimum": 0},
                 "area_km2": {"type": "number", "minimum": 0},
                 "share_of_a": _nullable({"type": "number", "minimum": 0, "maximum": 1}),
                 "share_of_b": _nullable({"type": "number", "minimum": 0, "maximum": 1}),
-                "points": {"type": "array", "items": {"type": "array",
-                                                      "items": {"type": "number"}}},
+                "points": {
+                    "type": "array",
+                    "items": {"type": "array", "items": {"type": "number"}},
+                },
                 "geometry": _ref("Geometry"),
             },
         },
         "Overlaps": {
-            "type": "object", "required": ["as_of", "results", "count"],
+            "type": "object",
+            "required": ["as_of", "results", "count"],
             "properties": {
                 "as_of": {"type": "string", "format": "date"},
                 "results": {"type": "array", "items": _ref("OverlapResult")},
@@ -313,38 +478,84 @@ def _components() -> dict:
     for layer in LAYERS.values():
         schemas[f"{layer.id.title().replace('_', '')}Feature"] = _feature_schema(layer)
     parameters = {
-        "f": {"name": "f", "in": "query", "required": False,
-              "description": "Response format (else the Accept header decides; JSON default).",
-              "schema": {"type": "string", "enum": ["json", "html"]}},
-        "bbox": {"name": "bbox", "in": "query", "required": False, "style": "form",
-                 "explode": False,
-                 "description": "minLon,minLat,maxLon,maxLat in CRS84 degrees (6 numbers: "
-                 "with heights, ignored). Features whose geometry intersects the box.",
-                 "schema": {"type": "array", "minItems": 4, "maxItems": 4,
-                            "items": {"type": "number", "minimum": -180, "maximum": 180}}},
-        "crs": {"name": "crs", "in": "query", "required": False,
-                "description": "CRS of the response: only CRS84 (lon, lat) is served.",
-                "schema": {"type": "string", "enum": [CRS84]}},
-        "bbox-crs": {"name": "bbox-crs", "in": "query", "required": False,
-                     "description": "CRS of bbox: only CRS84 (lon, lat).",
-                     "schema": {"type": "string", "enum": [CRS84]}},
-        "datetime": {"name": "datetime", "in": "query", "required": False,
-                     "description": "An instant (YYYY-MM-DD or RFC 3339) or an interval "
-                     "start/end with '..' for an open end; features valid at some time in it "
-                     "(valid_from <= end and valid_to > start).",
-                     "schema": {"type": "string", "pattern": DATETIME_PATTERN}},
-        "limit": {"name": "limit", "in": "query", "required": False,
-                  "description": "Page size.",
-                  "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT,
-                             "default": DEFAULT_LIMIT}},
-        "offset": {"name": "offset", "in": "query", "required": False,
-                   "description": "Features to skip (follow the 'next' link to page).",
-                   "schema": {"type": "integer", "minimum": 0, "default": 0}},
-        "as_of": {"name": "as_of", "in": "query", "required": False,
-                  "description": "The day (YYYY-MM-DD); default today.", "schema": DATE},
-        "geometry": {"name": "geometry", "in": "query", "required": False,
-                     "description": "true: add each intersection as GeoJSON.",
-                     "schema": {"type": "boolean", "default": False}},
+        "f": {
+            "name": "f",
+            "in": "query",
+            "required": False,
+            "description": "Response format (else the Accept header decides; JSON default).",
+            "schema": {"type": "string", "enum": ["json", "html"]},
+        },
+        "bbox": {
+            "name": "bbox",
+            "in": "query",
+            "required": False,
+            "style": "form",
+            "explode": False,
+            "description": "minLon,minLat,maxLon,maxLat in CRS84 degrees (6 numbers: "
+            "with heights, ignored). Features whose geometry intersects the box.",
+            "schema": {
+                "type": "array",
+                "minItems": 4,
+                "maxItems": 4,
+                "items": {"type": "number", "minimum": -180, "maximum": 180},
+            },
+        },
+        "crs": {
+            "name": "crs",
+            "in": "query",
+            "required": False,
+            "description": "CRS of the response: only CRS84 (lon, lat) is served.",
+            "schema": {"type": "string", "enum": [CRS84]},
+        },
+        "bbox-crs": {
+            "name": "bbox-crs",
+            "in": "query",
+            "required": False,
+            "description": "CRS of bbox: only CRS84 (lon, lat).",
+            "schema": {"type": "string", "enum": [CRS84]},
+        },
+        "datetime": {
+            "name": "datetime",
+            "in": "query",
+            "required": False,
+            "description": "An instant (YYYY-MM-DD or RFC 3339) or an interval "
+            "start/end with '..' for an open end; features valid at some time in it "
+            "(valid_from <= end and valid_to > start).",
+            "schema": {"type": "string", "pattern": DATETIME_PATTERN},
+        },
+        "limit": {
+            "name": "limit",
+            "in": "query",
+            "required": False,
+            "description": "Page size.",
+            "schema": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": MAX_LIMIT,
+                "default": DEFAULT_LIMIT,
+            },
+        },
+        "offset": {
+            "name": "offset",
+            "in": "query",
+            "required": False,
+            "description": "Features to skip (follow the 'next' link to page).",
+            "schema": {"type": "integer", "minimum": 0, "default": 0},
+        },
+        "as_of": {
+            "name": "as_of",
+            "in": "query",
+            "required": False,
+            "description": "The day (YYYY-MM-DD); default today.",
+            "schema": DATE,
+        },
+        "geometry": {
+            "name": "geometry",
+            "in": "query",
+            "required": False,
+            "description": "true: add each intersection as GeoJSON.",
+            "schema": {"type": "boolean", "default": False},
+        },
     }
     return {"schemas": schemas, "parameters": parameters}
 
@@ -354,67 +565,118 @@ def build_document(server_url: str) -> dict:
     layer_ids = list(LAYERS)
     plain = [_param("f")]
     paths = {
-        "/": {"get": {"summary": "Landing page", "tags": ["Capabilities"],
-                      "operationId": "landing", "parameters": plain,
-                      "responses": {**_ok("The landing page", _ref("LandingPage")),
-                                    **_errors(400)}}},
-        "/conformance": {"get": {
-            "summary": "Conformance classes", "tags": ["Capabilities"],
-            "operationId": "conformance", "parameters": plain,
-            "responses": {**_ok("Conformance classes", _ref("Conformance")), **_errors(400)}}},
-        "/collections": {"get": {
-            "summary": "All collections", "tags": ["Capabilities"],
-            "operationId": "collections", "parameters": plain,
-            "responses": {**_ok("The collections", _ref("Collections")), **_errors(400)}}},
-        "/openapi": {"get": {
-            "summary": "This document", "tags": ["Capabilities"], "operationId": "openapi",
-            "parameters": plain,
-            "responses": {**_ok("The OpenAPI document", {"type": "object"}, OPENAPI_JSON),
-                          **_errors(400)}}},
+        "/": {
+            "get": {
+                "summary": "Landing page",
+                "tags": ["Capabilities"],
+                "operationId": "landing",
+                "parameters": plain,
+                "responses": {**_ok("The landing page", _ref("LandingPage")), **_errors(400)},
+            }
+        },
+        "/conformance": {
+            "get": {
+                "summary": "Conformance classes",
+                "tags": ["Capabilities"],
+                "operationId": "conformance",
+                "parameters": plain,
+                "responses": {**_ok("Conformance classes", _ref("Conformance")), **_errors(400)},
+            }
+        },
+        "/collections": {
+            "get": {
+                "summary": "All collections",
+                "tags": ["Capabilities"],
+                "operationId": "collections",
+                "parameters": plain,
+                "responses": {**_ok("The collections", _ref("Collections")), **_errors(400)},
+            }
+        },
+        "/openapi": {
+            "get": {
+                "summary": "This document",
+                "tags": ["Capabilities"],
+                "operationId": "openapi",
+                "parameters": plain,
+                "responses": {
+                    **_ok("The OpenAPI document", {"type": "object"}, OPENAPI_JSON),
+                    **_errors(400),
+                },
+            }
+        },
     }
     for layer in LAYERS.values():
         paths.update(_collection_paths(layer))
-    paths["/lengths"] = {"get": {
-        "summary": "Border lengths (km, WGS84 geodesic) by status and country pair",
-        "tags": ["Analysis"], "operationId": "lengths",
-        "parameters": [
-            {"name": "countries", "in": "query", "required": False, "style": "form",
-             "explode": False, "description": "One ISO3 code (all its borders), a pair (that "
-             "border) or more (the borders among them).",
-             "schema": {"type": "array", "items": ISO3, "minItems": 1}},
-            {"name": "status", "in": "query", "required": False,
-             "schema": {"type": "string", "enum": list(STATUSES)}},
-            {"name": "kind", "in": "query", "required": False,
-             "description": "Kind of line (default international; 'all': every kind).",
-             "schema": {"type": "string", "enum": [*KINDS, "all"]}},
-            _param("as_of"),
-        ],
-        "responses": {"200": {"description": "Lengths",
-                              "content": {JSON: {"schema": _ref("Lengths")}}},
-                      **_errors(400)},
-    }}
+    paths["/lengths"] = {
+        "get": {
+            "summary": "Border lengths (km, WGS84 geodesic) by status and country pair",
+            "tags": ["Analysis"],
+            "operationId": "lengths",
+            "parameters": [
+                {
+                    "name": "countries",
+                    "in": "query",
+                    "required": False,
+                    "style": "form",
+                    "explode": False,
+                    "description": "One ISO3 code (all its borders), a pair (that "
+                    "border) or more (the borders among them).",
+                    "schema": {"type": "array", "items": ISO3, "minItems": 1},
+                },
+                {
+                    "name": "status",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "string", "enum": list(STATUSES)},
+                },
+                {
+                    "name": "kind",
+                    "in": "query",
+                    "required": False,
+                    "description": "Kind of line (default international; 'all': every kind).",
+                    "schema": {"type": "string", "enum": [*KINDS, "all"]},
+                },
+                _param("as_of"),
+            ],
+            "responses": {
+                "200": {"description": "Lengths", "content": {JSON: {"schema": _ref("Lengths")}}},
+                **_errors(400),
+            },
+        }
+    }
     layer_enum = {"type": "string", "enum": layer_ids}
     paths["/overlaps"] = {
         "get": {
-            "summary": "Overlaps between two layers on a day", "tags": ["Analysis"],
+            "summary": "Overlaps between two layers on a day",
+            "tags": ["Analysis"],
             "operationId": "overlaps_layers",
             "parameters": [
                 {"name": "a", "in": "query", "required": True, "schema": layer_enum},
                 {"name": "b", "in": "query", "required": True, "schema": layer_enum},
-                _param("as_of"), _param("geometry"),
+                _param("as_of"),
+                _param("geometry"),
             ],
-            "responses": {"200": {"description": "Overlaps",
-                                  "content": {JSON: {"schema": _ref("Overlaps")}}},
-                          **_errors(400)},
+            "responses": {
+                "200": {"description": "Overlaps", "content": {JSON: {"schema": _ref("Overlaps")}}},
+                **_errors(400),
+            },
         },
         "post": {
             "summary": "Overlaps of a GeoJSON geometry with layers on a day",
-            "tags": ["Analysis"], "operationId": "overlaps_geometry",
+            "tags": ["Analysis"],
+            "operationId": "overlaps_geometry",
             "parameters": [
-                {"name": "layers", "in": "query", "required": False, "style": "form",
-                 "explode": False, "description": "Layers to test (default all).",
-                 "schema": {"type": "array", "items": layer_enum, "minItems": 1}},
-                _param("as_of"), _param("geometry"),
+                {
+                    "name": "layers",
+                    "in": "query",
+                    "required": False,
+                    "style": "form",
+                    "explode": False,
+                    "description": "Layers to test (default all).",
+                    "schema": {"type": "array", "items": layer_enum, "minItems": 1},
+                },
+                _param("as_of"),
+                _param("geometry"),
             ],
             "requestBody": {
                 "required": True,
@@ -425,9 +687,10 @@ def build_document(server_url: str) -> dict:
                     JSON: {"schema": _ref("GeoJSONInput")},
                 },
             },
-            "responses": {"200": {"description": "Overlaps",
-                                  "content": {JSON: {"schema": _ref("Overlaps")}}},
-                          **_errors(400, 413, 422)},
+            "responses": {
+                "200": {"description": "Overlaps", "content": {JSON: {"schema": _ref("Overlaps")}}},
+                **_errors(400, 413, 422),
+            },
         },
     }
     return {
@@ -454,6 +717,5 @@ def document() -> Response:
     fmt = negotiate(OPENAPI_JSON)
     doc = build_document(request.host_url.rstrip("/") + "/api")
     if fmt == "html":
-        return html_response("ogc_openapi.html", doc=doc,
-                             json_url=request.base_url + "?f=json")
+        return html_response("ogc_openapi.html", doc=doc, json_url=request.base_url + "?f=json")
     return json_response(doc, OPENAPI_JSON)

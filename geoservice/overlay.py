@@ -37,6 +37,7 @@ def _forward(tr: Transformer):
     def apply(xy: np.ndarray) -> np.ndarray:
         x, y = tr.transform(xy[:, 0], xy[:, 1])
         return np.column_stack((x, y))
+
     return apply
 
 
@@ -44,6 +45,7 @@ def _inverse(tr: Transformer):
     def apply(xy: np.ndarray) -> np.ndarray:
         x, y = tr.transform(xy[:, 0], xy[:, 1], direction="INVERSE")
         return np.column_stack((x, y))
+
     return apply
 
 
@@ -97,8 +99,9 @@ def _intersection(pa, pb):
     try:
         return shapely.intersection(pa, pb)
     except shapely.errors.GEOSException:
-        pa_arr, pb_arr = np.broadcast_arrays(np.asarray(pa, dtype=object),
-                                             np.asarray(pb, dtype=object))
+        pa_arr, pb_arr = np.broadcast_arrays(
+            np.asarray(pa, dtype=object), np.asarray(pb, dtype=object)
+        )
         out = np.empty(pa_arr.shape, dtype=object)
         for k, (x, y) in enumerate(zip(pa_arr.ravel(), pb_arr.ravel())):
             try:
@@ -140,8 +143,8 @@ def intersect_pairs(ga: np.ndarray, gb: np.ndarray, ba: np.ndarray, bb: np.ndarr
         if (lo[k] > hi[k] + 1e-9).any():
             continue
         rect = expand(common[k])
-        clipped_a[k] = clip(ga[k:k + 1], rect)[0]
-        clipped_b[k] = clip(gb[k:k + 1], rect)[0]
+        clipped_a[k] = clip(ga[k : k + 1], rect)[0]
+        clipped_b[k] = clip(gb[k : k + 1], rect)[0]
         groups.setdefault(centre(common[k]), []).append(k)
     for key, members in groups.items():
         tr = transformer("laea", *key)
@@ -165,7 +168,9 @@ def split_by_dimension(geometry) -> tuple:
     parts = simple_parts(geometry)
     dims = shapely.get_dimensions(parts) if len(parts) else np.array([], dtype=int)
     points = shapely.multipoints(parts[dims == 0]) if (dims == 0).any() else shapely.Point()
-    lines = shapely.multilinestrings(parts[dims == 1]) if (dims == 1).any() else shapely.LineString()
+    lines = (
+        shapely.multilinestrings(parts[dims == 1]) if (dims == 1).any() else shapely.LineString()
+    )
     polys = shapely.multipolygons(parts[dims == 2]) if (dims == 2).any() else shapely.Polygon()
     return points, lines, polys
 

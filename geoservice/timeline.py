@@ -71,7 +71,9 @@ def day_numbers(dates: pd.Series | list, *, open_as: int) -> np.ndarray:
 def validity_days(valid_from: pd.Series, valid_to: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Day numbers of ``[valid_from, valid_to)``, open ends as the int64 extremes; compute once."""
     info = np.iinfo(np.int64)
-    return day_numbers(list(valid_from), open_as=info.min), day_numbers(list(valid_to), open_as=info.max)
+    return day_numbers(list(valid_from), open_as=info.min), day_numbers(
+        list(valid_to), open_as=info.max
+    )
 
 
 def _day(day: dt.date) -> int:

@@ -177,7 +177,8 @@ def _check_border_fields(props: dict) -> list[str]:
 def check_border_topology(borders: list[dict], countries: list[dict]) -> list[str]:
     """Each pair's international segments, on every date they change, tile the common boundary."""
     polygons = {
-        f["properties"]["iso3"]: shapely.from_geojson(orjson.dumps(f["geometry"])) for f in countries
+        f["properties"]["iso3"]: shapely.from_geojson(orjson.dumps(f["geometry"]))
+        for f in countries
     }
     by_pair: dict[tuple[str, str], list[tuple[dict, shapely.Geometry]]] = {}
     for f in borders:
@@ -211,7 +212,9 @@ def _change_days(segments) -> list[dt.date]:
 
 
 def _tiling_problems(segments, common: shapely.Geometry, day: dt.date) -> list[str]:
-    valid = [(p, g) for p, g in segments if is_valid_on(p.get("valid_from"), p.get("valid_to"), day)]
+    valid = [
+        (p, g) for p, g in segments if is_valid_on(p.get("valid_from"), p.get("valid_to"), day)
+    ]
     if not valid:
         return []  # a pair may have no segment before its record starts
     geoms = [g for _, g in valid]
@@ -225,7 +228,9 @@ def _tiling_problems(segments, common: shapely.Geometry, day: dt.date) -> list[s
     gap_km = geodesy.length_km(gap)
     if gap_km * 1000 > TOPOLOGY_TOLERANCE_M:
         x, y = shapely.get_coordinates(gap)[0]
-        problems.append(f"{gap_km:.3f} km of the common boundary has no segment (e.g. at {x:.5f} {y:.5f})")
+        problems.append(
+            f"{gap_km:.3f} km of the common boundary has no segment (e.g. at {x:.5f} {y:.5f})"
+        )
     stray = shapely.difference(union, shapely.buffer(common, _TOLERANCE_DEG))
     stray_km = geodesy.length_km(stray)
     if stray_km * 1000 > TOPOLOGY_TOLERANCE_M:

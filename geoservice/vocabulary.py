@@ -21,7 +21,13 @@ SKETCHED_ACCURACIES: frozenset[str] = frozenset({"approximate", "schematic"})
 
 #: Fields every feature of every layer carries.
 COMMON_FIELDS: tuple[str, ...] = (
-    "id", "name", "valid_from", "valid_to", "sources", "accuracy", "notes",
+    "id",
+    "name",
+    "valid_from",
+    "valid_to",
+    "sources",
+    "accuracy",
+    "notes",
 )
 
 #: ISO 3166-1 alpha-3 codes of the countries in the data set, with their English short names.

@@ -24,14 +24,13 @@ from markupsafe import Markup, escape
 from . import timeline
 from .errors import problem
 from .layers import LAYERS
+from .resources import TEMPLATES_DIR
 from .vocabulary import COUNTRY_NAMES, DEFAULT_KIND, KINDS, SKETCHED_ACCURACIES, STATUSES
-
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 bp = Blueprint(
     "webmap",
     __name__,
-    template_folder=str(TEMPLATES),
+    template_folder=str(TEMPLATES_DIR),
     static_folder="static",
     static_url_path="/static/webmap",
 )
@@ -51,7 +50,11 @@ DEFAULT_ZOOM = 5
 
 #: The order layers are drawn in (bottom first); countries is the always-on base layer.
 LAYER_ORDER: tuple[str, ...] = (
-    "countries", "disputed_areas", "peacekeeping_zones", "corridors", "borders",
+    "countries",
+    "disputed_areas",
+    "peacekeeping_zones",
+    "corridors",
+    "borders",
 )
 
 #: Dash pattern of features whose accuracy is in SKETCHED_ACCURACIES.
@@ -107,7 +110,10 @@ STYLES: dict[str, dict[str, Any]] = {
             {
                 "when": {"part": "band"},
                 "style": {
-                    "color": "#4393c3", "weight": 1, "fillColor": "#4393c3", "fillOpacity": 0.25,
+                    "color": "#4393c3",
+                    "weight": 1,
+                    "fillColor": "#4393c3",
+                    "fillOpacity": 0.25,
                 },
                 "label": "Corridor band",
                 "shape": "area",
@@ -119,7 +125,10 @@ STYLES: dict[str, dict[str, Any]] = {
         "style": {"color": "#1f78b4", "weight": 2, "fillColor": "#a6cee3", "fillOpacity": 0.3},
         "label": "Peacekeeping or monitoring area",
         "point": {
-            "radius": 6, "color": "#08306b", "weight": 2, "fillColor": "#1f78b4",
+            "radius": 6,
+            "color": "#08306b",
+            "weight": 2,
+            "fillColor": "#1f78b4",
             "fillOpacity": 0.9,
         },
         "point_label": "Peacekeeping or monitoring post",
@@ -150,7 +159,9 @@ def _swatch(shape: str, style: dict[str, Any], dashed: bool = False) -> Markup:
     fill_opacity = escape(style.get("fillOpacity", 0.2))
     dash = f' stroke-dasharray="{escape(SKETCHED_STYLE["dashArray"])}"' if dashed else ""
     if shape == "line":
-        body = f'<line x1="2" y1="8" x2="30" y2="8" stroke="{colour}" stroke-width="{weight}"{dash}/>'
+        body = (
+            f'<line x1="2" y1="8" x2="30" y2="8" stroke="{colour}" stroke-width="{weight}"{dash}/>'
+        )
     elif shape == "point":
         body = (
             f'<circle cx="16" cy="8" r="5" stroke="{colour}" stroke-width="{weight}" '
@@ -179,13 +190,17 @@ def legend_entries() -> list[tuple[str, list[tuple[Markup, str]]]]:
             rows.append((_swatch(rule.get("shape", spec["shape"]), style), rule["label"]))
         sections.append((LAYERS[lid].title, rows))
     sketched = ", ".join(a for a in sorted(SKETCHED_ACCURACIES))
-    sections.append((
-        "Accuracy",
-        [(
-            _swatch("line", {"color": "#444", "weight": 3}, dashed=True),
-            f"Dashed: {sketched} (a sketch, not a surveyed line)",
-        )],
-    ))
+    sections.append(
+        (
+            "Accuracy",
+            [
+                (
+                    _swatch("line", {"color": "#444", "weight": 3}, dashed=True),
+                    f"Dashed: {sketched} (a sketch, not a surveyed line)",
+                )
+            ],
+        )
+    )
     return sections
 
 
@@ -279,7 +294,11 @@ def build_map() -> OfflineMap:
     )
     # Optional online basemap: off by default, and the map works the same when it fails.
     osm = folium.TileLayer(
-        "OpenStreetMap", name="OpenStreetMap (online)", overlay=True, show=False, control=True,
+        "OpenStreetMap",
+        name="OpenStreetMap (online)",
+        overlay=True,
+        show=False,
+        control=True,
     )
     osm.add_to(fmap)
     groups: dict[str, folium.FeatureGroup] = {}
@@ -343,4 +362,3 @@ def index() -> Response | str:
 def leaflet(filename: str) -> Response:
     """Leaflet's own files (JS, CSS, marker and control images) from xstatic-leaflet."""
     return send_from_directory(LEAFLET_DIR, filename, max_age=86400)
-

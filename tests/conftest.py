@@ -29,7 +29,11 @@ def api_server():
     with tempfile.TemporaryFile(mode="w+") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "geoservice", "serve", "--host", "127.0.0.1", "--port", "0"],
-            cwd=root, stdout=subprocess.PIPE, stderr=log, text=True, start_new_session=True,
+            cwd=root,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+            start_new_session=True,
         )
         try:
             line = proc.stdout.readline()  # "geoservice: serving http://127.0.0.1:PORT/ ..."

@@ -14,8 +14,9 @@ PROBLEM_KEYS = {"type", "title", "status", "detail"}
 # A box around Lachin town and the original corridor route (lon/lat).
 LACHIN_BOX = {
     "type": "Polygon",
-    "coordinates": [[[46.40, 39.55], [46.70, 39.55], [46.70, 39.75], [46.40, 39.75],
-                     [46.40, 39.55]]],
+    "coordinates": [
+        [[46.40, 39.55], [46.70, 39.55], [46.70, 39.75], [46.40, 39.75], [46.40, 39.55]]
+    ],
 }
 
 
@@ -45,8 +46,7 @@ def assert_problem(response, status):
 
 def test_lengths_are_the_engines(client, catalog):
     got = ok_json(client.get("/api/lengths?countries=KGZ,TJK&as_of=2022-09-01"))
-    assert got == measure.border_lengths(catalog, countries=["KGZ", "TJK"],
-                                         as_of="2022-09-01")
+    assert got == measure.border_lengths(catalog, countries=["KGZ", "TJK"], as_of="2022-09-01")
     assert 850 < got["total_km"] < 1000
     split = got["by_status"]
     assert split["settled"]["length_km"] > 0 and split["disputed"]["length_km"] > 0
@@ -59,8 +59,9 @@ def test_kgz_tjk_fully_settled_after_the_2025_treaty(client):
 
 
 def test_lengths_filters(client, catalog):
-    disputed = ok_json(client.get("/api/lengths?countries=ARM,AZE&status=disputed"
-                                  "&as_of=2022-09-01"))
+    disputed = ok_json(
+        client.get("/api/lengths?countries=ARM,AZE&status=disputed&as_of=2022-09-01")
+    )
     assert 700 < disputed["total_km"] < 1100 and disputed["status"] == "disputed"
     every_kind = ok_json(client.get("/api/lengths?kind=all&as_of=2021-01-01"))
     assert every_kind["kind"] is None
@@ -69,10 +70,19 @@ def test_lengths_filters(client, catalog):
     assert every_kind["total_km"] > international["total_km"]  # the line of contact counts
 
 
-@pytest.mark.parametrize("query", [
-    "countries=XXX", "countries=", "status=bogus", "kind=border", "as_of=2022-13-01",
-    "as_of=soon", "foo=1", "countries=KGZ&countries=TJK",
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "countries=XXX",
+        "countries=",
+        "status=bogus",
+        "kind=border",
+        "as_of=2022-13-01",
+        "as_of=soon",
+        "foo=1",
+        "countries=KGZ&countries=TJK",
+    ],
+)
 def test_bad_lengths_queries_are_400(client, query):
     assert_problem(client.get(f"/api/lengths?{query}"), 400)
 
@@ -83,27 +93,40 @@ def test_bad_lengths_queries_are_400(client, query):
 def test_overlaps_of_two_layers_are_the_engines(client, catalog):
     url = "/api/overlaps?a=corridors&b=peacekeeping_zones&as_of=2021-06-01"
     got = ok_json(client.get(url))
-    assert got == measure.overlaps(catalog, "corridors", "peacekeeping_zones",
-                                   as_of="2021-06-01")
+    assert got == measure.overlaps(catalog, "corridors", "peacekeeping_zones", as_of="2021-06-01")
     pairs = {(r["a"]["id"], r["b"]["mission"]) for r in got["results"]}
     assert any("lachin" in a and m == "russian_peacekeeping_nk" for a, m in pairs)
     assert all("geometry" not in r for r in got["results"])
     with_geometry = ok_json(client.get(url + "&geometry=true"))
     for result in with_geometry["results"]:
-        assert result["geometry"]["type"] in ("LineString", "MultiLineString", "Polygon",
-                                              "MultiPolygon", "GeometryCollection", "Point",
-                                              "MultiPoint")
+        assert result["geometry"]["type"] in (
+            "LineString",
+            "MultiLineString",
+            "Polygon",
+            "MultiPolygon",
+            "GeometryCollection",
+            "Point",
+            "MultiPoint",
+        )
     # After the mission left (June 2024) nothing overlaps it.
-    later = ok_json(client.get("/api/overlaps?a=corridors&b=peacekeeping_zones"
-                               "&as_of=2024-09-01"))
+    later = ok_json(client.get("/api/overlaps?a=corridors&b=peacekeeping_zones&as_of=2024-09-01"))
     assert not any(r["b"].get("mission") == "russian_peacekeeping_nk" for r in later["results"])
 
 
-@pytest.mark.parametrize("query", [
-    "", "a=corridors", "b=corridors", "a=nope&b=corridors", "a=corridors&b=",
-    "a=corridors&b=borders&as_of=x", "a=corridors&b=borders&geometry=maybe",
-    "a=corridors&b=borders&layers=borders", "a=corridors&b=borders&zzz=1",
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "",
+        "a=corridors",
+        "b=corridors",
+        "a=nope&b=corridors",
+        "a=corridors&b=",
+        "a=corridors&b=borders&as_of=x",
+        "a=corridors&b=borders&geometry=maybe",
+        "a=corridors&b=borders&layers=borders",
+        "a=corridors&b=borders&zzz=1",
+    ],
+)
 def test_bad_overlap_queries_are_400(client, query):
     assert_problem(client.get(f"/api/overlaps?{query}"), 400)
 
@@ -113,16 +136,20 @@ def test_bad_overlap_queries_are_400(client, query):
 
 def post(client, body, query="", **kwargs):
     data = body if isinstance(body, bytes) else orjson.dumps(body)
-    return client.post(f"/api/overlaps{query}", data=data,
-                       content_type=kwargs.pop("content_type", "application/geo+json"), **kwargs)
+    return client.post(
+        f"/api/overlaps{query}",
+        data=data,
+        content_type=kwargs.pop("content_type", "application/geo+json"),
+        **kwargs,
+    )
 
 
 def test_posted_geometry_feature_and_collection(client, catalog):
     query = "?layers=corridors,peacekeeping_zones&as_of=2021-06-01"
     plain = ok_json(post(client, LACHIN_BOX, query))
-    assert plain == measure.overlaps(catalog, geometry=LACHIN_BOX,
-                                     layers=["corridors", "peacekeeping_zones"],
-                                     as_of="2021-06-01")
+    assert plain == measure.overlaps(
+        catalog, geometry=LACHIN_BOX, layers=["corridors", "peacekeeping_zones"], as_of="2021-06-01"
+    )
     hit_ids = {r["b"]["id"] for r in plain["results"]}
     assert any("lachin-original" in i for i in hit_ids)
     feature = {"type": "Feature", "properties": {}, "geometry": LACHIN_BOX}
@@ -130,36 +157,42 @@ def test_posted_geometry_feature_and_collection(client, catalog):
     for body in (feature, collection):
         assert ok_json(post(client, body, query))["results"] == plain["results"]
     # Plain JSON content type works too; geometry=true adds the intersections.
-    detailed = ok_json(post(client, LACHIN_BOX, query + "&geometry=true",
-                            content_type="application/json"))
+    detailed = ok_json(
+        post(client, LACHIN_BOX, query + "&geometry=true", content_type="application/json")
+    )
     assert all("geometry" in r for r in detailed["results"])
     every_layer = ok_json(post(client, LACHIN_BOX, "?as_of=2021-06-01"))
     assert set(every_layer["layers"]) >= {"borders", "corridors", "countries"}
 
 
-@pytest.mark.parametrize("body, status", [
-    (b"", 400),
-    (b"not json", 400),
-    (b"{", 400),
-    # orjson >= 3.9 stops at depth 1024 (400); older versions parse it (then 422).
-    pytest.param(b"[" * 5000 + b"]" * 5000, (400, 422), id="deeply-nested-array"),
-    (b"[1, 2, 3]", 422),
-    (b'"Polygon"', 422),
-    (b'{"type": "Banana"}', 422),
-    (b'{"type": "Feature", "geometry": null}', 422),
-    (b'{"type": "Polygon", "coordinates": "x"}', 422),
-    (b'{"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]]}', 422),
-    (b'{"type": "Point", "coordinates": [500, 95]}', 422),
-    (b'{"type": "Point", "coordinates": [1e400, 0]}', 400),
-    (b'{"type": "FeatureCollection", "features": []}', 422),
-])
+@pytest.mark.parametrize(
+    "body, status",
+    [
+        (b"", 400),
+        (b"not json", 400),
+        (b"{", 400),
+        # orjson >= 3.9 stops at depth 1024 (400); older versions parse it (then 422).
+        pytest.param(b"[" * 5000 + b"]" * 5000, (400, 422), id="deeply-nested-array"),
+        (b"[1, 2, 3]", 422),
+        (b'"Polygon"', 422),
+        (b'{"type": "Banana"}', 422),
+        (b'{"type": "Feature", "geometry": null}', 422),
+        (b'{"type": "Polygon", "coordinates": "x"}', 422),
+        (b'{"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]]}', 422),
+        (b'{"type": "Point", "coordinates": [500, 95]}', 422),
+        (b'{"type": "Point", "coordinates": [1e400, 0]}', 400),
+        (b'{"type": "FeatureCollection", "features": []}', 422),
+    ],
+)
 def test_bad_bodies(client, body, status):
     assert_problem(post(client, body), status)
 
 
 def test_too_many_vertices_is_413(client):
-    line = {"type": "LineString",
-            "coordinates": [[46.0 + i * 1e-6, 39.5] for i in range(measure.MAX_VERTICES + 1)]}
+    line = {
+        "type": "LineString",
+        "coordinates": [[46.0 + i * 1e-6, 39.5] for i in range(measure.MAX_VERTICES + 1)],
+    }
     body = orjson.dumps(line)
     assert len(body) < 2 * 1024 * 1024  # under the byte limit: the vertex limit answers
     assert_problem(post(client, body), 413)
@@ -175,7 +208,9 @@ def test_body_over_the_size_limit_is_413(client):
     assert_problem(post(client, body), 413)
 
 
-@pytest.mark.parametrize("query", ["?layers=nope", "?layers=", "?as_of=2022-02-30", "?b=borders",
-                                   "?geometry=2", "?a=borders"])
+@pytest.mark.parametrize(
+    "query",
+    ["?layers=nope", "?layers=", "?as_of=2022-02-30", "?b=borders", "?geometry=2", "?a=borders"],
+)
 def test_bad_post_queries_are_400(client, query):
     assert_problem(post(client, LACHIN_BOX, query), 400)

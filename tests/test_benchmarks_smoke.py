@@ -43,9 +43,22 @@ def test_growth_generator_keeps_schema_and_count(tmp_path):
 def test_growth_script_runs_on_a_tiny_size(tmp_path):
     out = tmp_path / "growth.json"
     proc = subprocess.run(
-        [sys.executable, "-m", "benchmarks.growth", "--sizes", "1000", "--repeat", "1",
-         "--out", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.growth",
+            "--sizes",
+            "1000",
+            "--repeat",
+            "1",
+            "--out",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr
     doc = orjson.loads(out.read_bytes())
@@ -59,8 +72,14 @@ def test_growth_script_runs_on_a_tiny_size(tmp_path):
 
 
 def test_growth_rejects_bad_sizes():
-    proc = subprocess.run([sys.executable, "-m", "benchmarks.growth", "--sizes", "ten"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.growth", "--sizes", "ten"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert proc.returncode == 2
     assert proc.stderr.startswith("growth: error:") and "Traceback" not in proc.stderr
 
@@ -74,8 +93,14 @@ def service():
 
 def test_request_set_targets_answer_on_the_service(service, catalog):
     requests = compare.request_set(catalog["borders"].features)
-    assert [r.name for r in requests] == ["items_10", "items_100", "items_all", "bbox",
-                                          "one_feature", "lengths"]
+    assert [r.name for r in requests] == [
+        "items_10",
+        "items_100",
+        "items_all",
+        "bbox",
+        "one_feature",
+        "lengths",
+    ]
     assert requests[-1].pygeoapi is None  # pygeoapi has no lengths endpoint
     for req in requests:
         resp = service.get(req.service)
@@ -172,8 +197,11 @@ def test_postgis_load_rows_keep_nulls_lists_and_geometry(catalog):
         assert geom.equals(shapely.from_geojson(orjson.dumps(feature["geometry"])))
     # COPY csv tells NULL (unquoted empty) from the empty string (quoted)
     line = {"type": "LineString", "coordinates": [[70.0, 40.0], [70.1, 40.1]]}
-    two = [{"type": "Feature", "geometry": line, "properties": {"id": "a", "notes": ""}},
-           {"type": "Feature", "geometry": line, "properties": {"id": "b", "notes": None}}]
-    first, second = pygeoapi_stack.copy_text(two, ["id", "notes"], {"id": "text",
-                                                                     "notes": "text"}).split()
+    two = [
+        {"type": "Feature", "geometry": line, "properties": {"id": "a", "notes": ""}},
+        {"type": "Feature", "geometry": line, "properties": {"id": "b", "notes": None}},
+    ]
+    first, second = pygeoapi_stack.copy_text(
+        two, ["id", "notes"], {"id": "text", "notes": "text"}
+    ).split()
     assert first.startswith(b'"a","",') and second.startswith(b'"b",,')

@@ -31,8 +31,12 @@ pytestmark = [pytest.mark.browser, pytest.mark.server]
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--no-first-run", "--disable-sync",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
 ]
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 LOOPBACK = {"127.0.0.1", "localhost"}
@@ -186,7 +190,8 @@ def expected_ids(catalog, day: str) -> dict[str, list[str]]:
 
 def ids_where(catalog, layer_id: str, key: str, value: str) -> set[str]:
     return {
-        f["properties"]["id"] for f in catalog[layer_id].features
+        f["properties"]["id"]
+        for f in catalog[layer_id].features
         if f["properties"].get(key) == value
     }
 
@@ -344,8 +349,11 @@ def test_popup_shows_name_status_dates_length_accuracy_sources(page, catalog):
     page.open("?date=2022-09-01")
     page.wait_drawn("2022-09-01")
     borders = catalog["borders"]
-    row = next(i for i in borders.valid(dt.date(2022, 9, 1)).nonzero()[0]
-               if borders.features[i]["properties"].get("sources"))
+    row = next(
+        i
+        for i in borders.valid(dt.date(2022, 9, 1)).nonzero()[0]
+        if borders.features[i]["properties"].get("sources")
+    )
     props = borders.features[row]["properties"]
     click_feature(page, props["id"])
     text = page.page.inner_text(".leaflet-popup-content")
@@ -375,7 +383,9 @@ def test_phone_sized_screen(browser, live_server):
     phone.page.click("#gs-legend summary")
     legend = phone.page.locator("#gs-legend").bounding_box()
     assert legend["x"] + legend["width"] <= 375
-    overlap = not (legend["y"] + legend["height"] <= box["y"] or box["y"] + box["height"] <= legend["y"])
+    overlap = not (
+        legend["y"] + legend["height"] <= box["y"] or box["y"] + box["height"] <= legend["y"]
+    )
     assert not overlap, "the open legend covers the date panel"
     phone.screenshot("map-phone-2021-06-01.png")
     assert phone.console_errors == [] and phone.page_errors == []
@@ -406,7 +416,8 @@ def broken_server(tmp_path_factory, catalog):
     path = data / "borders.geojson"
     doc = json.loads(path.read_text())
     victim = next(
-        f for f in doc["features"]
+        f
+        for f in doc["features"]
         if timeline.is_valid_on(f["properties"]["valid_from"], f["properties"]["valid_to"], XSS_DAY)
     )
     victim["properties"]["name"] = XSS_NAME

@@ -16,15 +16,23 @@ from geoservice import measure
 REPO = Path(__file__).resolve().parent.parent
 
 # A box around Vorukh and the Isfara valley (KGZ-TJK, Batken/Sughd).
-ISFARA = {"type": "Polygon", "coordinates": [[[70.3, 39.7], [70.9, 39.7], [70.9, 40.15],
-                                              [70.3, 40.15], [70.3, 39.7]]]}
+ISFARA = {
+    "type": "Polygon",
+    "coordinates": [[[70.3, 39.7], [70.9, 39.7], [70.9, 40.15], [70.3, 40.15], [70.3, 39.7]]],
+}
 
 
 def run(*args: str, stdin: str | None = None, env: dict | None = None):
     environment = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
     return subprocess.run(
-        [sys.executable, "-m", "geoservice", *args], input=stdin, capture_output=True,
-        text=True, cwd=REPO, env=environment, timeout=120, check=False,
+        [sys.executable, "-m", "geoservice", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=environment,
+        timeout=120,
+        check=False,
     )
 
 
@@ -36,14 +44,15 @@ def test_length_json_is_the_engine_result(catalog):
 
 
 def test_length_table_lists_pairs_statuses_and_segments(catalog):
-    done = run("length", "--countries", "kgz,tjk", "--status", "disputed", "--as-of",
-               "2022-09-01")
+    done = run("length", "--countries", "kgz,tjk", "--status", "disputed", "--as-of", "2022-09-01")
     assert done.returncode == 0, done.stderr
-    expected = measure.border_lengths(catalog, ["KGZ", "TJK"], status="disputed",
-                                      as_of=dt.date(2022, 9, 1))
+    expected = measure.border_lengths(
+        catalog, ["KGZ", "TJK"], status="disputed", as_of=dt.date(2022, 9, 1)
+    )
     lines = done.stdout.splitlines()
-    assert lines[0].startswith("Border lengths as of 2022-09-01 (kind international, status "
-                               "disputed)")
+    assert lines[0].startswith(
+        "Border lengths as of 2022-09-01 (kind international, status disputed)"
+    )
     assert lines[2].split() == ["pair", "disputed", "total"]
     total = f"{expected['total_km']:.1f}"
     assert lines[3].split() == ["KGZ-TJK", total, total]
@@ -56,8 +65,9 @@ def test_overlap_of_two_layers(catalog):
     done = run("overlap", "corridors", "peacekeeping_zones", "--as-of", "2021-06-01", "--json")
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
-    assert result == measure.overlaps(catalog, "corridors", "peacekeeping_zones",
-                                      as_of=dt.date(2021, 6, 1))
+    assert result == measure.overlaps(
+        catalog, "corridors", "peacekeeping_zones", as_of=dt.date(2021, 6, 1)
+    )
     assert any(h["a"].get("corridor") == "lachin" for h in result["results"])
     table = run("overlap", "corridors", "peacekeeping_zones", "--as-of", "2021-06-01")
     assert table.returncode == 0, table.stderr
@@ -67,19 +77,43 @@ def test_overlap_of_two_layers(catalog):
 
 def test_overlap_of_a_geojson_file_with_chosen_layers(catalog, tmp_path):
     path = tmp_path / "my_area.geojson"
-    path.write_text(json.dumps({"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {"name": "Isfara"}, "geometry": ISFARA}]}))
-    done = run("overlap", "--geometry", str(path), "--layers", "borders,disputed_areas",
-               "--as-of", "2022-09-01", "--json")
+    path.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {"type": "Feature", "properties": {"name": "Isfara"}, "geometry": ISFARA}
+                ],
+            }
+        )
+    )
+    done = run(
+        "overlap",
+        "--geometry",
+        str(path),
+        "--layers",
+        "borders,disputed_areas",
+        "--as-of",
+        "2022-09-01",
+        "--json",
+    )
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
-    assert result == measure.overlaps(catalog, geometry=ISFARA,
-                                      layers=["borders", "disputed_areas"],
-                                      as_of=dt.date(2022, 9, 1))
+    assert result == measure.overlaps(
+        catalog, geometry=ISFARA, layers=["borders", "disputed_areas"], as_of=dt.date(2022, 9, 1)
+    )
     assert {h["b"]["layer"] for h in result["results"]} <= {"borders", "disputed_areas"}
     assert any(h["b"].get("countries") == ["KGZ", "TJK"] for h in result["results"])
-    piped = run("overlap", "--geometry", "-", "--layers", "borders", "--as-of", "2022-09-01",
-                stdin=json.dumps(ISFARA))
+    piped = run(
+        "overlap",
+        "--geometry",
+        "-",
+        "--layers",
+        "borders",
+        "--as-of",
+        "2022-09-01",
+        stdin=json.dumps(ISFARA),
+    )
     assert piped.returncode == 0, piped.stderr
     assert "your Polygon x borders" in piped.stdout.splitlines()[0]
 
@@ -112,8 +146,11 @@ def test_bad_input_gives_one_line_on_stderr_and_nonzero_exit(tmp_path, args, mes
         "area": tmp_path / "area.geojson",
     }
     files["notjson"].write_text('{"type": "Polygon", "coordinates": [[[70')
-    files["bowtie"].write_text(json.dumps({"type": "Polygon", "coordinates": [
-        [[70, 40], [71, 41], [71, 40], [70, 41], [70, 40]]]}))
+    files["bowtie"].write_text(
+        json.dumps(
+            {"type": "Polygon", "coordinates": [[[70, 40], [71, 41], [71, 40], [70, 41], [70, 40]]]}
+        )
+    )
     files["area"].write_text(json.dumps(ISFARA))
     done = run(*(a.format(**files) for a in args))
     assert done.returncode != 0

@@ -92,11 +92,29 @@ def test_every_focus_country_has_its_land_borders(catalog):
     frame = catalog["borders"].frame
     pairs = {tuple(c) for c in frame["countries"]}
     expected = {
-        ("ARM", "AZE"), ("ARM", "GEO"), ("ARM", "IRN"), ("ARM", "TUR"), ("AZE", "GEO"),
-        ("AZE", "IRN"), ("AZE", "RUS"), ("AZE", "TUR"), ("GEO", "RUS"), ("GEO", "TUR"),
-        ("KAZ", "KGZ"), ("KAZ", "RUS"), ("KAZ", "UZB"), ("KAZ", "TKM"), ("CHN", "KAZ"),
-        ("KGZ", "TJK"), ("KGZ", "UZB"), ("CHN", "KGZ"), ("TJK", "UZB"), ("AFG", "TJK"),
-        ("CHN", "TJK"), ("AFG", "UZB"), ("TKM", "UZB"),
+        ("ARM", "AZE"),
+        ("ARM", "GEO"),
+        ("ARM", "IRN"),
+        ("ARM", "TUR"),
+        ("AZE", "GEO"),
+        ("AZE", "IRN"),
+        ("AZE", "RUS"),
+        ("AZE", "TUR"),
+        ("GEO", "RUS"),
+        ("GEO", "TUR"),
+        ("KAZ", "KGZ"),
+        ("KAZ", "RUS"),
+        ("KAZ", "UZB"),
+        ("KAZ", "TKM"),
+        ("CHN", "KAZ"),
+        ("KGZ", "TJK"),
+        ("KGZ", "UZB"),
+        ("CHN", "KGZ"),
+        ("TJK", "UZB"),
+        ("AFG", "TJK"),
+        ("CHN", "TJK"),
+        ("AFG", "UZB"),
+        ("TKM", "UZB"),
     }
     assert expected <= pairs, expected - pairs
     for pair in pairs:
@@ -138,8 +156,13 @@ def test_lachin_corridor_moves_to_new_route_end_of_august_2022(catalog):
 
 @pytest.mark.parametrize(
     ("day", "present"),
-    [(D(2020, 11, 9), False), (D(2021, 6, 1), True), (D(2023, 1, 1), True),
-     (D(2024, 6, 11), True), (D(2024, 7, 1), False)],
+    [
+        (D(2020, 11, 9), False),
+        (D(2021, 6, 1), True),
+        (D(2023, 1, 1), True),
+        (D(2024, 6, 11), True),
+        (D(2024, 7, 1), False),
+    ],
 )
 def test_peacekeeping_contingent_zone_dates(catalog, day, present):
     zone = rows(catalog, "peacekeeping_zones", day, mission="russian_peacekeeping_nk")
@@ -179,7 +202,8 @@ def test_as_of_returns_exactly_the_features_valid_that_day(catalog):
         data = catalog[layer_id]
         for day in (D(1993, 1, 1), D(2020, 11, 10), D(2022, 8, 26), D(2025, 3, 13)):
             expected = [
-                f["properties"]["id"] for f in data.features
+                f["properties"]["id"]
+                for f in data.features
                 if is_valid_on(f["properties"]["valid_from"], f["properties"]["valid_to"], day)
             ]
             assert list(data.frame["id"][data.valid(day)]) == expected
@@ -192,8 +216,11 @@ def test_enclaves_come_from_the_boundary_data(catalog):
     assert vorukh.contains(Point(70.58, 39.85)) or vorukh.distance(Point(70.58, 39.85)) < 0.03
     for _, row in enclaves.iterrows():
         assert row["accuracy"] == "derived"
-        owner = catalog["countries"].frame.set_index("iso3").geometry[row["held_by"]] \
-            if row["held_by"] in ("TJK", "UZB") else None
+        owner = (
+            catalog["countries"].frame.set_index("iso3").geometry[row["held_by"]]
+            if row["held_by"] in ("TJK", "UZB")
+            else None
+        )
         if owner is not None:
             assert owner.contains(row.geometry.representative_point())
 

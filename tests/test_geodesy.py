@@ -72,8 +72,25 @@ def test_area_of_an_octant_is_an_eighth_of_the_ellipsoid():
 
 
 def test_area_of_the_antarctica_polygon_from_the_pyproj_documentation():
-    lats = [-72.9, -71.9, -74.9, -74.3, -77.5, -77.4, -71.7, -65.9, -65.7, -66.6, -66.9, -69.8,
-            -70.0, -71.0, -77.3, -77.9, -74.7]
+    lats = [
+        -72.9,
+        -71.9,
+        -74.9,
+        -74.3,
+        -77.5,
+        -77.4,
+        -71.7,
+        -65.9,
+        -65.7,
+        -66.6,
+        -66.9,
+        -69.8,
+        -70.0,
+        -71.0,
+        -77.3,
+        -77.9,
+        -74.7,
+    ]
     lons = [-74, -102, -102, -131, -163, 163, 172, 140, 113, 88, 59, 25, -4, -14, -33, -46, -61]
     # Documented: 13376856682207.406 m² (pyproj Geod.polygon_area_perimeter example).
     area = geodesy.area_km2(shapely.Polygon(list(zip(lons, lats))))

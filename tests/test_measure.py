@@ -25,8 +25,15 @@ WGS84 = Geod(ellps="WGS84")
 
 
 def _feature(fid, geometry, **props):
-    base = {"id": fid, "name": fid.replace("-", " "), "valid_from": None, "valid_to": None,
-            "sources": ["test fixture"], "accuracy": "schematic", "notes": None}
+    base = {
+        "id": fid,
+        "name": fid.replace("-", " "),
+        "valid_from": None,
+        "valid_to": None,
+        "sources": ["test fixture"],
+        "accuracy": "schematic",
+        "notes": None,
+    }
     return {"type": "Feature", "properties": {**base, **props}, "geometry": geometry}
 
 
@@ -49,22 +56,47 @@ TOY_LAYERS = {
     ],
     "borders": [
         # the KGZ-TJK line along 40°N: half settled, half disputed until the 2025 treaty
-        _border("kgz-tjk-west", _line((70, 40), (70.5, 40)), ["KGZ", "TJK"], "settled",
-                valid_to="2025-03-13"),
-        _border("kgz-tjk-east", _line((70.5, 40), (71, 40)), ["KGZ", "TJK"], "disputed",
-                valid_to="2025-03-13"),
-        _border("kgz-tjk-treaty", _line((70, 40), (71, 40)), ["KGZ", "TJK"], "settled",
-                valid_from="2025-03-13"),
+        _border(
+            "kgz-tjk-west",
+            _line((70, 40), (70.5, 40)),
+            ["KGZ", "TJK"],
+            "settled",
+            valid_to="2025-03-13",
+        ),
+        _border(
+            "kgz-tjk-east",
+            _line((70.5, 40), (71, 40)),
+            ["KGZ", "TJK"],
+            "disputed",
+            valid_to="2025-03-13",
+        ),
+        _border(
+            "kgz-tjk-treaty",
+            _line((70, 40), (71, 40)),
+            ["KGZ", "TJK"],
+            "settled",
+            valid_from="2025-03-13",
+        ),
         _border("arm-aze-meridian", _line((45, 40), (45, 41)), ["ARM", "AZE"], "disputed"),
-        _border("arm-aze-contact", _line((46, 39.5), (46.5, 40)), ["ARM", "AZE"], "disputed",
-                kind="line_of_contact"),
+        _border(
+            "arm-aze-contact",
+            _line((46, 39.5), (46.5, 40)),
+            ["ARM", "AZE"],
+            "disputed",
+            kind="line_of_contact",
+        ),
         _border("kgz-uzb-1", _line((71, 40.5), (71, 41)), ["KGZ", "UZB"], "settled"),
     ],
     "corridors": [
         # along the meridian 70.5°E, crossing the zone's parallel edges
         _feature("route", _line((70.5, 39.5), (70.5, 41.5)), corridor="x", part="centreline"),
-        _feature("old-route", _line((70.3, 39.5), (70.3, 41.5)), corridor="x", part="centreline",
-                 valid_to="2021-01-01"),
+        _feature(
+            "old-route",
+            _line((70.3, 39.5), (70.3, 41.5)),
+            corridor="x",
+            part="centreline",
+            valid_to="2021-01-01",
+        ),
     ],
     "peacekeeping_zones": [
         _feature("zone", _box(70.2, 40.2, 70.8, 40.8), mission="m"),
@@ -115,16 +147,20 @@ def test_all_pairs_grouped_with_kind_and_status_filters(toy):
     pairs = {"-".join(p["countries"]): p for p in everything["pairs"]}
     assert set(pairs) == {"ARM-AZE", "KGZ-TJK", "KGZ-UZB"}
     assert pairs["ARM-AZE"]["by_status"]["disputed"]["segments"] == [
-        "arm-aze-meridian", "arm-aze-contact"]
-    assert everything["total_km"] == pytest.approx(sum(p["total_km"] for p in pairs.values()),
-                                                   abs=3e-3)
+        "arm-aze-meridian",
+        "arm-aze-contact",
+    ]
+    assert everything["total_km"] == pytest.approx(
+        sum(p["total_km"] for p in pairs.values()), abs=3e-3
+    )
     international = measure.border_lengths(toy, as_of=day)
     assert "arm-aze-contact" not in [s["id"] for s in international["segments"]]
     meridian = _metres(45, 40, 45, 41) / 1000
     disputed = measure.border_lengths(toy, status="disputed", as_of=day)
     assert list(disputed["by_status"]) == ["disputed"]
-    assert disputed["total_km"] == pytest.approx(meridian + _metres(70.5, 40, 71, 40) / 1000,
-                                                 abs=2e-3)
+    assert disputed["total_km"] == pytest.approx(
+        meridian + _metres(70.5, 40, 71, 40) / 1000, abs=2e-3
+    )
     # one country: all of its borders; three: the borders among them
     kgz = measure.border_lengths(toy, ["KGZ"], as_of=day)
     assert {"-".join(p["countries"]) for p in kgz["pairs"]} == {"KGZ-TJK", "KGZ-UZB"}
@@ -174,8 +210,7 @@ def test_polygon_overlap_area_and_both_shares(toy):
     assert hits["kgz"]["area_km2"] + hits["tjk"]["area_km2"] == pytest.approx(enclave, rel=1e-4)
     assert hits["kgz"]["share_of_a"] + hits["tjk"]["share_of_a"] == pytest.approx(1, abs=2e-4)
     kgz_area = geodesy.area_km2(shapely.box(70, 40, 71, 41))
-    assert hits["kgz"]["share_of_b"] == pytest.approx(hits["kgz"]["area_km2"] / kgz_area,
-                                                      abs=1e-4)
+    assert hits["kgz"]["share_of_b"] == pytest.approx(hits["kgz"]["area_km2"] / kgz_area, abs=1e-4)
     assert hits["kgz"]["relation"] == "polygon_polygon"
 
 
@@ -197,33 +232,53 @@ def test_crossing_lines_give_points(toy):
 
 
 def test_include_geometry_returns_geojson_of_the_intersection(toy):
-    result = measure.overlaps(toy, "corridors", "peacekeeping_zones", as_of="2022-01-01",
-                              include_geometry=True)
+    result = measure.overlaps(
+        toy, "corridors", "peacekeeping_zones", as_of="2022-01-01", include_geometry=True
+    )
     geometry = result["results"][0]["geometry"]
     shape = shapely.from_geojson(json.dumps(geometry))
     assert shape.geom_type in ("LineString", "MultiLineString")
     assert geodesy.length_km(shape) == pytest.approx(result["results"][0]["length_km"], abs=1e-3)
-    assert "geometry" not in measure.overlaps(toy, "corridors", "peacekeeping_zones",
-                                              as_of="2022-01-01")["results"][0]
+    assert (
+        "geometry"
+        not in measure.overlaps(toy, "corridors", "peacekeeping_zones", as_of="2022-01-01")[
+            "results"
+        ][0]
+    )
 
 
 # --- overlaps with a user geometry -----------------------------------------------------------
 
 
-AREA = {"type": "Polygon",
-        "coordinates": [[[70.3, 39.5], [70.7, 39.5], [70.7, 40.6], [70.3, 40.6], [70.3, 39.5]]]}
+AREA = {
+    "type": "Polygon",
+    "coordinates": [[[70.3, 39.5], [70.7, 39.5], [70.7, 40.6], [70.3, 40.6], [70.3, 39.5]]],
+}
 
 
 def test_user_polygon_against_every_layer(toy):
-    result = measure.overlaps(toy, geometry={"type": "Feature", "geometry": AREA,
-                                             "properties": {}}, as_of=dt.date(2022, 9, 1))
-    assert result["layers"] == ["countries", "borders", "corridors", "peacekeeping_zones",
-                                "disputed_areas"]
+    result = measure.overlaps(
+        toy,
+        geometry={"type": "Feature", "geometry": AREA, "properties": {}},
+        as_of=dt.date(2022, 9, 1),
+    )
+    assert result["layers"] == [
+        "countries",
+        "borders",
+        "corridors",
+        "peacekeeping_zones",
+        "disputed_areas",
+    ]
     by_id = {(h["b"]["layer"], h["b"]["id"]): h for h in result["results"]}
     assert set(by_id) == {
-        ("countries", "kgz"), ("countries", "tjk"), ("borders", "kgz-tjk-west"),
-        ("borders", "kgz-tjk-east"), ("corridors", "route"), ("peacekeeping_zones", "zone"),
-        ("peacekeeping_zones", "post"), ("disputed_areas", "enclave"),
+        ("countries", "kgz"),
+        ("countries", "tjk"),
+        ("borders", "kgz-tjk-west"),
+        ("borders", "kgz-tjk-east"),
+        ("corridors", "route"),
+        ("peacekeeping_zones", "zone"),
+        ("peacekeeping_zones", "post"),
+        ("disputed_areas", "enclave"),
     }
     user_area = geodesy.area_km2(shapely.from_geojson(json.dumps(AREA)))
     assert result["geometry"]["area_km2"] == pytest.approx(user_area, abs=1e-3)
@@ -238,8 +293,10 @@ def test_user_polygon_against_every_layer(toy):
 
 
 def test_user_geometry_with_chosen_layers_and_dates(toy):
-    fc = {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {}, "geometry": AREA}]}
+    fc = {
+        "type": "FeatureCollection",
+        "features": [{"type": "Feature", "properties": {}, "geometry": AREA}],
+    }
     result = measure.overlaps(toy, geometry=fc, layers=["borders"], as_of="2025-06-01")
     assert [h["b"]["id"] for h in result["results"]] == ["kgz-tjk-treaty"]
     result = measure.overlaps(toy, "disputed_areas", geometry=json.dumps(AREA))
@@ -267,6 +324,7 @@ def test_overlaps_rejects_bad_queries(toy, kwargs, message):
 
 def _densify(geometry, step_m=200.0):
     """The same shape with a vertex every ``step_m`` along each geodesic edge."""
+
     def ring(coords):
         out = [coords[0]]
         for (x0, y0), (x1, y1) in itertools.pairwise(coords):
@@ -274,6 +332,7 @@ def _densify(geometry, step_m=200.0):
             out += WGS84.npts(x0, y0, x1, y1, n) if n else []
             out.append((x1, y1))
         return out
+
     if geometry.geom_type == "LineString":
         return shapely.LineString(ring(list(geometry.coords)))
     return shapely.Polygon(ring(list(geometry.exterior.coords)))
@@ -316,10 +375,14 @@ def test_original_vertices_survive_the_projection_round_trip():
 def test_parse_user_geometry_accepts_geometry_feature_and_collection():
     assert measure.parse_user_geometry(AREA).geom_type == "Polygon"
     assert measure.parse_user_geometry(json.dumps(AREA)).geom_type == "Polygon"
-    two = {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": None, "geometry": _box(70, 40, 71, 41)},
-        {"type": "Feature", "properties": None, "geometry": _box(70.5, 40.5, 72, 41)},
-    ], "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:OGC:1.3:CRS84"}}}
+    two = {
+        "type": "FeatureCollection",
+        "features": [
+            {"type": "Feature", "properties": None, "geometry": _box(70, 40, 71, 41)},
+            {"type": "Feature", "properties": None, "geometry": _box(70.5, 40.5, 72, 41)},
+        ],
+        "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:OGC:1.3:CRS84"}},
+    }
     merged = measure.parse_user_geometry(two)
     assert merged.geom_type == "Polygon"  # overlapping polygons dissolved
     assert geodesy.area_km2(merged) < geodesy.area_km2(shapely.box(70, 40, 71, 41)) * 2
@@ -345,18 +408,28 @@ def _vertices(n):
         ({"type": "Point", "coordinates": []}, "empty"),
         ({"type": "Point", "coordinates": [40.5, 200]}, "out of range"),
         ({"type": "Point", "coordinates": [float("nan"), 1]}, "not valid GeoJSON"),
-        ({"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]]},
-         "not valid: Self-intersection"),
-        ({"type": "GeometryCollection", "geometries": [
-            {"type": "Point", "coordinates": [70, 40]}, _box(70, 40, 71, 41)]},
-         "mixed geometry dimensions"),
-        ({**AREA, "crs": {"type": "name", "properties": {"name": "EPSG:3857"}}},
-         "unsupported crs"),
+        (
+            {"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]]},
+            "not valid: Self-intersection",
+        ),
+        (
+            {
+                "type": "GeometryCollection",
+                "geometries": [{"type": "Point", "coordinates": [70, 40]}, _box(70, 40, 71, 41)],
+            },
+            "mixed geometry dimensions",
+        ),
+        ({**AREA, "crs": {"type": "name", "properties": {"name": "EPSG:3857"}}}, "unsupported crs"),
         (_box(0, 0, 90, 10), "spans more than"),
         (_vertices(measure.MAX_VERTICES + 1), "too many vertices"),
-        ({"type": "FeatureCollection", "features": [
-            {"type": "Feature", "geometry": _box(70, 40, 71, 41)}] * (measure.MAX_FEATURES + 1)},
-         "too many features"),
+        (
+            {
+                "type": "FeatureCollection",
+                "features": [{"type": "Feature", "geometry": _box(70, 40, 71, 41)}]
+                * (measure.MAX_FEATURES + 1),
+            },
+            "too many features",
+        ),
     ],
 )
 def test_parse_user_geometry_rejects_bad_input(obj, message):
@@ -370,8 +443,10 @@ def test_parse_user_geometry_rejects_bad_input(obj, message):
         _box(0, 0, 90, 10),
         _vertices(measure.MAX_VERTICES + 1),
         "[" + " " * measure.MAX_BYTES + "]",
-        {"type": "FeatureCollection",
-         "features": [{"type": "Feature", "geometry": None}] * (measure.MAX_FEATURES + 1)},
+        {
+            "type": "FeatureCollection",
+            "features": [{"type": "Feature", "geometry": None}] * (measure.MAX_FEATURES + 1),
+        },
     ],
 )
 def test_size_limits_raise_limit_error(obj):
@@ -381,7 +456,8 @@ def test_size_limits_raise_limit_error(obj):
 
 def test_parse_user_geometry_takes_the_largest_allowed_input():
     assert len(measure.parse_user_geometry(_vertices(measure.MAX_VERTICES)).coords) == (
-        measure.MAX_VERTICES)
+        measure.MAX_VERTICES
+    )
 
 
 # --- buffers ---------------------------------------------------------------------------------
@@ -399,8 +475,9 @@ def test_buffer_of_a_long_line_is_within_a_tenth_of_a_percent():
     dense = np.array(_densify(line, step_m=50).coords)
     boundary = np.array(measure.buffer_m(line, 10_000).exterior.coords)
     for x, y in boundary[::7]:
-        nearest = WGS84.inv(np.full(len(dense), x), np.full(len(dense), y), dense[:, 0],
-                            dense[:, 1])[2].min()
+        nearest = WGS84.inv(
+            np.full(len(dense), x), np.full(len(dense), y), dense[:, 0], dense[:, 1]
+        )[2].min()
         assert nearest == pytest.approx(10_000, rel=1e-3)
     assert measure.buffer_m(line, 0).is_empty  # a line has no area
 
@@ -429,8 +506,10 @@ def _corridor(catalog, corridor, part, day) -> dict[str, int]:
     """Row of each feature id of one corridor part valid on ``day`` (at least one)."""
     layer = catalog["corridors"]
     rows = {
-        f["properties"]["id"]: i for i, f in enumerate(layer.features)
-        if f["properties"].get("corridor") == corridor and f["properties"].get("part") == part
+        f["properties"]["id"]: i
+        for i, f in enumerate(layer.features)
+        if f["properties"].get("corridor") == corridor
+        and f["properties"].get("part") == part
         and layer.valid(day)[i]
     }
     assert rows, f"no {corridor} {part} valid on {day}"
@@ -456,7 +535,8 @@ def test_nakhchivan_route_runs_30_to_60_km_inside_armenia(catalog):
     ids = _corridor(catalog, "nakhchivan", "centreline", day)
     result = measure.overlaps(catalog, "corridors", "countries", as_of=day)
     inside = sum(
-        h["length_km"] for h in result["results"]
+        h["length_km"]
+        for h in result["results"]
         if h["a"]["id"] in ids and h["b"].get("iso3") == "ARM"
     )
     assert 30 <= inside <= 60

@@ -128,8 +128,9 @@ def test_items_are_the_file_features_with_geodesic_measures(client, catalog, lay
 
 def test_kgz_tjk_border_length_from_served_properties(client):
     """The served length_km adds up to the real border (about 890 km, FACTS)."""
-    doc = all_items(client, "borders", countries="KGZ,TJK", datetime="2022-09-01",
-                    kind="international")
+    doc = all_items(
+        client, "borders", countries="KGZ,TJK", datetime="2022-09-01", kind="international"
+    )
     total = sum(f["properties"]["length_km"] for f in doc["features"])
     assert 850 < total < 1000
     engine = get_json(client, "/api/lengths?countries=KGZ,TJK&as_of=2022-09-01")
@@ -155,8 +156,9 @@ def expected_ids(data, keep):
     return [f["properties"]["id"] for f in data.features if keep(f["properties"])]
 
 
-@pytest.mark.parametrize("value", ["2022-09-01", "2025-06-01", "1995-01-01",
-                                   "2022-09-01T12:00:00Z"])
+@pytest.mark.parametrize(
+    "value", ["2022-09-01", "2025-06-01", "1995-01-01", "2022-09-01T12:00:00Z"]
+)
 def test_datetime_instant(client, catalog, value):
     data = catalog["borders"]
     day = timeline.parse_date(value)
@@ -166,12 +168,15 @@ def test_datetime_instant(client, catalog, value):
     assert ids(all_items(client, "borders", datetime=value)) == want
 
 
-@pytest.mark.parametrize("value, start, end", [
-    ("2020-01-01/2021-01-01", "2020-01-01", "2021-01-01"),
-    ("../2000-01-01", None, "2000-01-01"),
-    ("2024-06-01/..", "2024-06-01", None),
-    ("../..", None, None),
-])
+@pytest.mark.parametrize(
+    "value, start, end",
+    [
+        ("2020-01-01/2021-01-01", "2020-01-01", "2021-01-01"),
+        ("../2000-01-01", None, "2000-01-01"),
+        ("2024-06-01/..", "2024-06-01", None),
+        ("../..", None, None),
+    ],
+)
 def test_datetime_interval_with_open_ends(client, catalog, value, start, end):
     for layer_id in ("borders", "corridors", "peacekeeping_zones"):
         data = catalog[layer_id]
@@ -204,8 +209,7 @@ def test_property_filters(client, catalog):
         data, lambda p: {"KGZ", "TJK"} <= set(p["countries"]) and p["status"] == "disputed"
     )
     either = all_items(client, "borders", kind="line_of_contact,de_facto")
-    assert ids(either) == expected_ids(data, lambda p: p["kind"] in ("line_of_contact",
-                                                                     "de_facto"))
+    assert ids(either) == expected_ids(data, lambda p: p["kind"] in ("line_of_contact", "de_facto"))
     nothing = all_items(client, "borders", countries="KGZ,AZE")
     assert nothing["numberMatched"] == 0 and nothing["features"] == []
 
@@ -215,8 +219,11 @@ def test_bbox_matches_geometry_intersection(client, catalog):
     for layer_id in LAYERS:
         data = catalog[layer_id]
         box = shapely.box(*bbox)
-        want = [f["properties"]["id"] for f, g in zip(data.features, data.frame.geometry)
-                if g.intersects(box)]
+        want = [
+            f["properties"]["id"]
+            for f, g in zip(data.features, data.frame.geometry)
+            if g.intersects(box)
+        ]
         got = ids(all_items(client, layer_id, bbox=",".join(map(str, bbox))))
         assert got == want
     six = all_items(client, "borders", bbox="45.5,39,0,47,40.5,100")
@@ -268,9 +275,14 @@ def test_default_limit_and_offset_past_the_end(client):
 
 
 HTML_PAGES = [
-    "/api", "/api/conformance", "/api/collections", "/api/collections/borders",
-    "/api/collections/borders/queryables", "/api/collections/borders/items",
-    "/api/collections/corridors/items/lachin-original-centreline", "/api/openapi",
+    "/api",
+    "/api/conformance",
+    "/api/collections",
+    "/api/collections/borders",
+    "/api/collections/borders/queryables",
+    "/api/collections/borders/items",
+    "/api/collections/corridors/items/lachin-original-centreline",
+    "/api/openapi",
 ]
 
 
@@ -295,8 +307,10 @@ def test_html_pages_link_onward_and_map_with_local_leaflet(client):
     assert "/api/collections/borders/items?f=html" in page
     page = client.get("/api/collections/borders/items?f=html&limit=5").data.decode()
     assert "/api/collections/borders/items/" in page and 'rel="next"' in page
-    for url in ("/api/collections/borders/items?f=html",
-                "/api/collections/corridors/items/lachin-original-centreline?f=html"):
+    for url in (
+        "/api/collections/borders/items?f=html",
+        "/api/collections/corridors/items/lachin-original-centreline?f=html",
+    ):
         page = client.get(url).data.decode()
         assert 'src="/static/leaflet/leaflet.js"' in page
         assert 'href="/static/leaflet/leaflet.css"' in page
@@ -316,8 +330,11 @@ def test_etag_and_cache_control(client):
     assert other.headers["ETag"] != etag
     html = client.get(url + "&f=html")
     assert html.headers["ETag"] != etag
-    for url in ("/api/collections/borders", "/api/collections/borders/queryables",
-                "/api/collections/borders/items/" + ids(orjson.loads(first.data))[0]):
+    for url in (
+        "/api/collections/borders",
+        "/api/collections/borders/queryables",
+        "/api/collections/borders/items/" + ids(orjson.loads(first.data))[0],
+    ):
         response = client.get(url)
         assert response.headers.get("ETag") and response.headers.get("Cache-Control")
 
@@ -338,8 +355,10 @@ def test_cors(client):
     response = client.get("/api/collections", headers={"Origin": origin})
     assert response.headers["Access-Control-Allow-Origin"] in ("*", origin)
     assert "ETag" in response.headers["Access-Control-Expose-Headers"]
-    pre = client.options("/api/collections/borders/items", headers={
-        "Origin": origin, "Access-Control-Request-Method": "GET"})
+    pre = client.options(
+        "/api/collections/borders/items",
+        headers={"Origin": origin, "Access-Control-Request-Method": "GET"},
+    )
     assert pre.status_code == 200 and pre.headers["Access-Control-Allow-Origin"] in ("*", origin)
 
 
@@ -358,35 +377,77 @@ def test_openapi_document_describes_every_collection(client):
 # --- bad input: 400 / 404 with a problem body, never 500 --------------------------------------
 
 
-@pytest.mark.parametrize("query", [
-    "limit=0", "limit=10001", "limit=abc", "limit=", "limit=1.5", "offset=-1", "offset=x",
-    "bbox=1,2,3", "bbox=a,b,c,d", "bbox=0,91,1,92", "bbox=0,10,1,5", "bbox=nan,0,1,1",
-    "bbox=0,0,inf,1", "bbox=-181,0,1,1", "bbox=", "bbox=1,2,3,4,5",
-    "datetime=2022-13-01", "datetime=yesterday", "datetime=2023-01-01/2022-01-01",
-    "datetime=a/b/c", "datetime=", "datetime=2022-02-30",
-    "status=bogus", "kind=border", "accuracy=perfect", "countries=", "status=",
-    "foo=1", "limit=1&limit=2", "f=xml", "crs=EPSG:3857", "bbox-crs=EPSG:3857",
-    "name=Foo",
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "limit=0",
+        "limit=10001",
+        "limit=abc",
+        "limit=",
+        "limit=1.5",
+        "offset=-1",
+        "offset=x",
+        "bbox=1,2,3",
+        "bbox=a,b,c,d",
+        "bbox=0,91,1,92",
+        "bbox=0,10,1,5",
+        "bbox=nan,0,1,1",
+        "bbox=0,0,inf,1",
+        "bbox=-181,0,1,1",
+        "bbox=",
+        "bbox=1,2,3,4,5",
+        "datetime=2022-13-01",
+        "datetime=yesterday",
+        "datetime=2023-01-01/2022-01-01",
+        "datetime=a/b/c",
+        "datetime=",
+        "datetime=2022-02-30",
+        "status=bogus",
+        "kind=border",
+        "accuracy=perfect",
+        "countries=",
+        "status=",
+        "foo=1",
+        "limit=1&limit=2",
+        "f=xml",
+        "crs=EPSG:3857",
+        "bbox-crs=EPSG:3857",
+        "name=Foo",
+    ],
+)
 def test_bad_items_queries_are_400(client, query):
     body = assert_problem(client.get(f"/api/collections/borders/items?{query}"), 400)
     assert query.split("=")[0].split("&")[0] in body["detail"] or "datetime" in body["detail"]
 
 
-@pytest.mark.parametrize("url", [
-    "/api?foo=1", "/api/conformance?limit=1", "/api/collections?bbox=1,2,3,4",
-    "/api/collections/borders?x=1", "/api/collections/borders/queryables?f=pdf",
-    "/api/collections/borders/items/KGZ-TJK-alay-1?limit=1", "/api/openapi?f=yaml",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api?foo=1",
+        "/api/conformance?limit=1",
+        "/api/collections?bbox=1,2,3,4",
+        "/api/collections/borders?x=1",
+        "/api/collections/borders/queryables?f=pdf",
+        "/api/collections/borders/items/KGZ-TJK-alay-1?limit=1",
+        "/api/openapi?f=yaml",
+    ],
+)
 def test_unknown_parameters_elsewhere_are_400(client, url):
     assert_problem(client.get(url), 400)
 
 
-@pytest.mark.parametrize("url", [
-    "/api/collections/nope", "/api/collections/nope/items", "/api/collections/nope/queryables",
-    "/api/collections/borders/items/no-such-feature", "/api/collections/nope/items/x",
-    "/api/nothing", "/nothing/at/all",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/collections/nope",
+        "/api/collections/nope/items",
+        "/api/collections/nope/queryables",
+        "/api/collections/borders/items/no-such-feature",
+        "/api/collections/nope/items/x",
+        "/api/nothing",
+        "/nothing/at/all",
+    ],
+)
 def test_unknown_things_are_404(client, url):
     assert_problem(client.get(url), 404)
 
@@ -455,7 +516,12 @@ def test_serve_with_a_missing_data_dir_is_one_line(tmp_path):
     import sys
 
     missing = tmp_path / "nothing"
-    proc = subprocess.run([sys.executable, "-m", "geoservice", "serve", "--data", str(missing)],
-                          check=False, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "geoservice", "serve", "--data", str(missing)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.strip() == f"geoservice: error: {missing}: no such data directory"

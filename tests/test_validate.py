@@ -59,33 +59,75 @@ def props(features, fid):
 @pytest.mark.parametrize(
     ("layer", "change", "expected"),
     [
-        ("corridors", lambda fs: props(fs, "lachin-original-band").update(accuracy="guessed"),
-         "lachin-original-band: accuracy 'guessed' is not one of"),
-        ("corridors", lambda fs: props(fs, "lachin-original-band").update(sources=[]),
-         "lachin-original-band: sources must be a non-empty list"),
-        ("peacekeeping_zones",
-         lambda fs: props(fs, "EUMA").update(valid_from="2023-02-20", valid_to="2020-01-01"),
-         "EUMA: valid_from 2023-02-20 is not before valid_to 2020-01-01"),
-        ("peacekeeping_zones", lambda fs: props(fs, "EUMA").update(valid_from="20 Feb 2023"),
-         "EUMA: valid_from '20 Feb 2023' is not a date"),
-        ("borders", lambda fs: props(fs, "ARM-GEO-1").update(status="frozen"),
-         "ARM-GEO-1: status 'frozen' is not one of settled, disputed"),
-        ("borders", lambda fs: props(fs, "ARM-GEO-1").update(countries=["GEO", "ARM"]),
-         "ARM-GEO-1: countries must be two ISO3 codes, sorted"),
-        ("borders", lambda fs: props(fs, "ARM-GEO-1").pop("notes"),
-         "ARM-GEO-1: missing field 'notes'"),
-        ("disputed_areas", lambda fs: fs[0].update(geometry={
-            "type": "Polygon", "coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]]}),
-         "invalid geometry: Self-intersection"),
-        ("disputed_areas", lambda fs: fs[0].update(geometry={
-            "type": "LineString", "coordinates": [[45, 40], [46, 40]]}),
-         "geometry type LineString not allowed here"),
-        ("disputed_areas", lambda fs: fs[0].update(geometry={
-            "type": "Polygon", "coordinates": [[[4.5e6, 4.4e6], [4.6e6, 4.4e6], [4.6e6, 4.5e6],
-                                                [4.5e6, 4.4e6]]]}),
-         "coordinates outside lon -180..180"),
-        ("corridors", lambda fs: fs.append(json.loads(json.dumps(fs[0]))),
-         "id also used in corridors.geojson"),
+        (
+            "corridors",
+            lambda fs: props(fs, "lachin-original-band").update(accuracy="guessed"),
+            "lachin-original-band: accuracy 'guessed' is not one of",
+        ),
+        (
+            "corridors",
+            lambda fs: props(fs, "lachin-original-band").update(sources=[]),
+            "lachin-original-band: sources must be a non-empty list",
+        ),
+        (
+            "peacekeeping_zones",
+            lambda fs: props(fs, "EUMA").update(valid_from="2023-02-20", valid_to="2020-01-01"),
+            "EUMA: valid_from 2023-02-20 is not before valid_to 2020-01-01",
+        ),
+        (
+            "peacekeeping_zones",
+            lambda fs: props(fs, "EUMA").update(valid_from="20 Feb 2023"),
+            "EUMA: valid_from '20 Feb 2023' is not a date",
+        ),
+        (
+            "borders",
+            lambda fs: props(fs, "ARM-GEO-1").update(status="frozen"),
+            "ARM-GEO-1: status 'frozen' is not one of settled, disputed",
+        ),
+        (
+            "borders",
+            lambda fs: props(fs, "ARM-GEO-1").update(countries=["GEO", "ARM"]),
+            "ARM-GEO-1: countries must be two ISO3 codes, sorted",
+        ),
+        (
+            "borders",
+            lambda fs: props(fs, "ARM-GEO-1").pop("notes"),
+            "ARM-GEO-1: missing field 'notes'",
+        ),
+        (
+            "disputed_areas",
+            lambda fs: fs[0].update(
+                geometry={
+                    "type": "Polygon",
+                    "coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]],
+                }
+            ),
+            "invalid geometry: Self-intersection",
+        ),
+        (
+            "disputed_areas",
+            lambda fs: fs[0].update(
+                geometry={"type": "LineString", "coordinates": [[45, 40], [46, 40]]}
+            ),
+            "geometry type LineString not allowed here",
+        ),
+        (
+            "disputed_areas",
+            lambda fs: fs[0].update(
+                geometry={
+                    "type": "Polygon",
+                    "coordinates": [
+                        [[4.5e6, 4.4e6], [4.6e6, 4.4e6], [4.6e6, 4.5e6], [4.5e6, 4.4e6]]
+                    ],
+                }
+            ),
+            "coordinates outside lon -180..180",
+        ),
+        (
+            "corridors",
+            lambda fs: fs.append(json.loads(json.dumps(fs[0]))),
+            "id also used in corridors.geojson",
+        ),
     ],
 )
 def test_broken_copy_is_reported(broken, layer, change, expected):
@@ -97,8 +139,12 @@ def test_broken_copy_is_reported(broken, layer, change, expected):
 
 
 def test_gap_in_a_pair_is_reported(broken):
-    path = broken("borders", lambda fs: fs.remove(
-        next(f for f in fs if f["properties"]["id"] == "KGZ-TJK-leilek-1-disputed")))
+    path = broken(
+        "borders",
+        lambda fs: fs.remove(
+            next(f for f in fs if f["properties"]["id"] == "KGZ-TJK-leilek-1-disputed")
+        ),
+    )
     result = run_validate(path)
     assert result.returncode == 1
     assert "KGZ-TJK on" in result.stdout and "has no segment" in result.stdout, result.stdout
@@ -109,6 +155,7 @@ def test_overlapping_segments_are_reported(broken):
         twin = json.loads(json.dumps(next(f for f in fs if f["properties"]["id"] == "ARM-GEO-1")))
         twin["properties"]["id"] = "ARM-GEO-2"
         fs.append(twin)
+
     result = run_validate(broken("borders", overlap))
     assert result.returncode == 1
     assert "ARM-GEO" in result.stdout and "segments overlap by" in result.stdout, result.stdout

@@ -99,7 +99,8 @@ def test_style_table_in_page_covers_every_vocabulary_value(page):
     colours = [r["style"]["color"] for r in rules]
     assert len(set(colours)) == len(colours)
     assert {r["when"]["part"] for r in styles["layers"]["corridors"]["rules"]} == {
-        "centreline", "band",
+        "centreline",
+        "band",
     }
     assert "point" in styles["layers"]["peacekeeping_zones"]
     assert config["readout"]["countries"] == ["KGZ", "TJK"]
