@@ -6,7 +6,7 @@ Geometry: OpenStreetMap-derived country polygons (npm package @geo-maps/countrie
 about 10 m). The region is cut out, the polygons are made a clean coverage with GEOS's
 CoverageCleaner (shapely.coverage_clean: shared edges identical, slivers under ~55 m closed),
 and each pair's border is the exact common boundary of the two cleaned polygons. Status, dates,
-sources and everything no data set carries come from geodata/record.toml.
+sources and everything no data set carries come from geodata/record/*.toml.
 All coordinates EPSG:4326 (lon, lat), rounded to 1e-5 degrees (~1 m, the source's precision).
 """
 
@@ -33,7 +33,33 @@ from geoservice import geodesy, overlay
 from geoservice.vocabulary import COUNTRY_NAMES, FOCUS_COUNTRIES
 
 CACHE = HERE / ".cache"
-RECORD = tomllib.loads((HERE / "record.toml").read_text())
+RECORD_DIR = HERE / "record"
+
+
+def read_record(directory: Path = RECORD_DIR) -> dict:
+    """The record: every ``record/*.toml`` merged (tables by key, arrays of tables appended).
+
+    One file per subject (``base.toml`` and one per region), so that each fact has one place; a
+    key defined in two files is an error.
+    """
+    merged: dict = {}
+    for path in sorted(directory.glob("*.toml")):
+        for key, value in tomllib.loads(path.read_text()).items():
+            if isinstance(value, list):
+                merged.setdefault(key, []).extend(value)
+            elif isinstance(value, dict):
+                table = merged.setdefault(key, {})
+                for name in value.keys() & table.keys():
+                    raise SystemExit(
+                        f"{path.name}: [{key}.{name}] is already in another record file"
+                    )
+                table.update(value)
+            else:
+                raise SystemExit(f"{path.name}: top-level {key!r} must be a table or an array")
+    return merged
+
+
+RECORD = read_record()
 DATASET = RECORD["dataset"]
 SOURCES = RECORD["sources"]
 #: Whole polygons are kept for these; the other neighbours are clipped to the region.
