@@ -546,7 +546,9 @@ def test_zoom_gives_lighter_display_geometry_with_the_same_features(client, cata
         # islands may drop out
         assert shape_b.within(shape_a.buffer(0.03))
         if shape_a.area > 0:
-            assert shape_b.area == pytest.approx(shape_a.area, rel=0.03)
+            assert abs(shape_b.area - shape_a.area) <= max(
+                0.03 * shape_a.area, 0.01 * shape_a.length
+            )
     assert len(orjson.dumps(light)) <= len(orjson.dumps(full))
 
 
