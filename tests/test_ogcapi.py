@@ -248,7 +248,7 @@ def test_walking_next_links_returns_every_feature_once(client, catalog, layer_id
         nxt = [link for link in doc["links"] if link["rel"] == "next"]
         url = local(nxt[0]["href"]) if nxt else None
         pages += 1
-        assert pages < 100
+        assert pages <= len(catalog[layer_id].features) // 4 + 1  # no endless loop
     assert seen == [f["properties"]["id"] for f in catalog[layer_id].features]
 
 
