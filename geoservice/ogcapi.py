@@ -123,6 +123,12 @@ def display_bytes(served: ServedLayer, level: int) -> list[bytes]:
     geoms = shapely.simplify(served.data.frame.geometry.values, pixel_deg / 2, True)
     # Snapped to the grid (not rounded): polygons stay valid, as in geodata/derive.py.
     geoms = shapely.set_precision(geoms, 10.0**-decimals)
+    # The grid's values as the shortest decimals (46.75, not 46.750000000000014).
+    geoms = shapely.transform(geoms, lambda xy: np.round(xy, decimals))
+    # A multi-part shape whose small parts collapse stays multi-part: one type per collection.
+    original = served.data.frame.geometry.values
+    collapsed = (shapely.get_type_id(original) == 6) & (shapely.get_type_id(geoms) == 3)
+    geoms[collapsed] = shapely.multipolygons(geoms[collapsed][:, None]) if collapsed.any() else []
     out = []
     for feature, props, geom in zip(served.data.features, served.properties, geoms):
         geometry = orjson.loads(shapely.to_geojson(geom)) if feature.get("geometry") else None

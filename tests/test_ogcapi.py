@@ -579,10 +579,13 @@ def test_zoom_gives_lighter_display_geometry_with_the_same_features(client, cata
         # islands may drop out
         assert shape_b.within(shape_a.buffer(0.03))
         if shape_a.area > 0:
+            # moving the outline by at most half a pixel (0.022 degrees at zoom 5) changes
+            # the area by at most outline length x that distance
             assert abs(shape_b.area - shape_a.area) <= max(
-                0.03 * shape_a.area, 0.01 * shape_a.length
+                0.03 * shape_a.area, 0.022 * shape_a.length
             )
-    assert len(orjson.dumps(light)) <= len(orjson.dumps(full))
+    # The features, not the document: its links carry the longer query string.
+    assert len(orjson.dumps(light["features"])) <= len(orjson.dumps(full["features"]))
 
 
 def test_zoom_above_the_last_level_is_the_full_geometry(client):
