@@ -163,8 +163,12 @@ def border_lengths(
     status: str | None = None,
     kind: str | None = "international",
     as_of: dt.date | None = None,
+    bbox: tuple[float, float, float, float] | None = None,
 ) -> dict:
     """Lengths in km on the WGS84 ellipsoid of the border segments valid on ``as_of``.
+
+    ``bbox`` (min lon, min lat, max lon, max lat; EPSG:4326): only the parts of the segments
+    inside that box (a map view) are counted.
 
     ``countries``: one ISO3 code (all that country's borders), a pair (that border), or more
     (the borders among them); None for all. ``status``/``kind`` filter on the vocabulary
@@ -195,6 +199,12 @@ def border_lengths(
             mask &= both
     rows = np.flatnonzero(mask)
     lengths = borders.length_km
+    if bbox is not None:
+        rows = np.intersect1d(rows, borders.bbox_rows(bbox), assume_unique=True)
+        lengths = lengths.copy()
+        inside = shapely.clip_by_rect(borders.frame.geometry.values[rows], *bbox)
+        lengths[rows] = geodesy.lengths_km(inside)
+        rows = rows[lengths[rows] > 0]
     statuses = (status,) if status else STATUSES
 
     result = {
@@ -202,6 +212,7 @@ def border_lengths(
         "countries": codes,
         "status": status,
         "kind": kind,
+        **({"bbox": list(bbox)} if bbox is not None else {}),
         "unit": "km",
         "total_km": round(float(lengths[rows].sum()), 3),
         "by_status": _status_summary(rows, table, lengths, statuses),

@@ -11,10 +11,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import math
+import threading
 from dataclasses import dataclass, field
 
 import numpy as np
 import orjson
+import shapely
 from flask import (
     Blueprint,
     Response,
@@ -53,6 +55,11 @@ CONFORMANCE = [
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 10_000
 
+#: Levels of detail of display geometry (``zoom=``): a request for Leaflet zoom z gets the
+#: smallest level >= z; above the last level, the full geometry.
+DETAIL_LEVELS: tuple[int, ...] = (3, 5, 7, 9, 11)
+MAX_ZOOM = 24
+
 #: Controlled values of queryables (anything else is a 400 that lists them).
 VOCABULARIES: dict[str, tuple[str, ...]] = {
     "status": STATUSES,
@@ -77,10 +84,60 @@ class ServedLayer:
     digest: str
     #: queryable -> value -> boolean mask over the features (array fields: "contains value").
     filters: dict[str, dict[str, np.ndarray]] = field(repr=False)
+    #: detail level -> feature bytes with display geometry, built on first use.
+    levels: dict[int, list[bytes]] = field(default_factory=dict, repr=False)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def layer(self) -> Layer:
         return self.data.layer
+
+    def bytes_at(self, zoom: int | None) -> list[bytes]:
+        """Feature bytes for display at Leaflet zoom ``zoom`` (None: the full geometry)."""
+        level = detail_level(zoom)
+        if level is None:
+            return self.feature_bytes
+        with self.lock:  # built once per level, even when requests arrive together
+            if level not in self.levels:
+                self.levels[level] = display_bytes(self, level)
+            return self.levels[level]
+
+
+def detail_level(zoom: int | None) -> int | None:
+    """The detail level serving Leaflet zoom ``zoom``; None for the full geometry."""
+    if zoom is None:
+        return None
+    return next((level for level in DETAIL_LEVELS if level >= zoom), None)
+
+
+def display_bytes(served: ServedLayer, level: int) -> list[bytes]:
+    """Every feature with its geometry simplified for Leaflet zoom ``level``.
+
+    Tolerance: half a screen pixel at that zoom (a 256-px world, degrees of longitude);
+    coordinates are snapped to a tenth of a pixel. Lines and rings keep their topology
+    (``preserve_topology``), so small enclaves stay. The properties (with ``length_km`` and
+    ``area_km2`` of the full geometry) are unchanged: only the drawing is lighter.
+    """
+    pixel_deg = 360.0 / (256 * 2**level)
+    decimals = max(0, math.ceil(-math.log10(pixel_deg / 10)))
+    geoms = shapely.simplify(served.data.frame.geometry.values, pixel_deg / 2, True)
+    # Snapped to the grid (not rounded): polygons stay valid, as in geodata/derive.py.
+    geoms = shapely.set_precision(geoms, 10.0**-decimals)
+    # The grid's values as the shortest decimals (46.75, not 46.750000000000014).
+    geoms = shapely.transform(geoms, lambda xy: np.round(xy, decimals))
+    # A multi-part shape whose small parts collapse stays multi-part: one type per collection.
+    original = served.data.frame.geometry.values
+    collapsed = (shapely.get_type_id(original) == 6) & (shapely.get_type_id(geoms) == 3)
+    geoms[collapsed] = shapely.multipolygons(geoms[collapsed][:, None]) if collapsed.any() else []
+    out = []
+    for feature, props, geom in zip(served.data.features, served.properties, geoms):
+        geometry = orjson.loads(shapely.to_geojson(geom)) if feature.get("geometry") else None
+        out.append(
+            orjson.dumps(
+                {"type": "Feature", "id": props["id"], "geometry": geometry, "properties": props}
+            )
+        )
+    return out
 
 
 def measured_properties(data: LayerData, row: int) -> dict:
@@ -211,6 +268,7 @@ class ItemsQuery:
     filters: dict[str, list[str]] = field(default_factory=dict)
     limit: int = DEFAULT_LIMIT
     offset: int = 0
+    zoom: int | None = None
 
 
 def check_crs(*names: str) -> None:
@@ -223,12 +281,16 @@ def check_crs(*names: str) -> None:
 
 def parse_items_query(layer: Layer) -> ItemsQuery:
     """Check and parse the query string of an items request on ``layer``."""
-    check_params({"f", "bbox", "bbox-crs", "crs", "datetime", "limit", "offset", *layer.queryables})
+    check_params(
+        {"f", "bbox", "bbox-crs", "crs", "datetime", "limit", "offset", "zoom", *layer.queryables}
+    )
     check_crs("crs", "bbox-crs")
     query = ItemsQuery(
         limit=parse_int("limit", DEFAULT_LIMIT, 1, MAX_LIMIT),
         offset=parse_int("offset", 0, 0),
     )
+    if "zoom" in request.args:
+        query.zoom = parse_int("zoom", 0, 0, MAX_ZOOM)
     if "bbox" in request.args:
         query.bbox = parse_bbox(request.args["bbox"])
     if "datetime" in request.args:
@@ -638,7 +700,8 @@ def _items_response(served: ServedLayer, query: ItemsQuery, fmt: str) -> Respons
     if query.offset > 0:
         prev_offset = max(0, min(query.offset, matched) - query.limit)
         links.append(link(_page_url(cid, prev_offset, fmt), "prev", json_type, "Previous page"))
-    features = b",".join(served.feature_bytes[i] for i in page)
+    feature_bytes = served.bytes_at(query.zoom)
+    features = b",".join(feature_bytes[i] for i in page)
     head = {
         "type": "FeatureCollection",
         "numberMatched": matched,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import orjson
 import pytest
+import shapely
 
 from geoservice import measure
 from geoservice.app import create_app
@@ -217,3 +218,20 @@ def test_body_over_the_size_limit_is_413(client):
 )
 def test_bad_post_queries_are_400(client, query):
     assert_problem(post(client, LACHIN_BOX, query), 400)
+
+
+def test_lengths_in_a_map_view_count_only_what_lies_inside(client, catalog):
+    """The readout of the map: lengths by status of the borders inside the visible box."""
+    view = "69.0,39.3,71.5,40.6"  # the Fergana valley's southern rim (Batken - Sughd)
+    inside = client.get(f"/api/lengths?bbox={view}&as_of=2021-06-01").get_json()
+    whole = client.get("/api/lengths?as_of=2021-06-01").get_json()
+    assert inside["bbox"] == [69.0, 39.3, 71.5, 40.6]
+    assert 0 < inside["total_km"] < whole["total_km"]
+    assert inside["by_status"]["disputed"]["length_km"] > 0
+    box = shapely.box(69.0, 39.3, 71.5, 40.6)
+    borders = catalog["borders"]
+    for segment in inside["segments"]:
+        row = borders.index_by_id[segment["id"]]
+        assert borders.frame.geometry.values[row].intersects(box)
+        assert segment["length_km"] <= borders.length_km[row] + 0.001  # rounded to the metre
+    assert client.get("/api/lengths?bbox=1,2,3").status_code == 400

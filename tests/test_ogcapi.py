@@ -558,3 +558,41 @@ def test_serve_with_a_missing_data_dir_is_one_line(tmp_path):
     )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.strip() == f"geoservice: error: {missing}: no such data directory"
+
+
+@pytest.mark.parametrize("layer_id", list(LAYERS))
+def test_zoom_gives_lighter_display_geometry_with_the_same_features(client, catalog, layer_id):
+    full = all_items(client, layer_id, datetime="2021-06-01")
+    light = all_items(client, layer_id, datetime="2021-06-01", zoom=5)
+    assert ids(light) == ids(full)
+    for a, b in zip(full["features"], light["features"]):
+        assert a["properties"] == b["properties"]  # lengths and areas of the full geometry
+        if a["geometry"] is None:
+            continue
+        shape_a, shape_b = (
+            shapely.geometry.shape(a["geometry"]),
+            shapely.geometry.shape(b["geometry"]),
+        )
+        assert shape_b.geom_type == shape_a.geom_type
+        assert shape_b.is_valid
+        # within half a pixel at zoom 5 (0.022 degrees) plus snapping; only sub-pixel
+        # islands may drop out
+        assert shape_b.within(shape_a.buffer(0.03))
+        if shape_a.area > 0:
+            # moving the outline by at most half a pixel (0.022 degrees at zoom 5) changes
+            # the area by at most outline length x that distance
+            assert abs(shape_b.area - shape_a.area) <= max(
+                0.03 * shape_a.area, 0.022 * shape_a.length
+            )
+    # The features, not the document: its links carry the longer query string.
+    assert len(orjson.dumps(light["features"])) <= len(orjson.dumps(full["features"]))
+
+
+def test_zoom_above_the_last_level_is_the_full_geometry(client):
+    full = all_items(client, "borders")
+    assert all_items(client, "borders", zoom=18)["features"] == full["features"]
+
+
+@pytest.mark.parametrize("bad", ["-1", "25", "five", "5.5"])
+def test_bad_zoom_is_a_400(client, bad):
+    assert_problem(client.get(f"/api/collections/borders/items?zoom={bad}"), 400)
