@@ -76,8 +76,8 @@ def lengths() -> Response:
 
 @bp.get("/overlaps")
 def overlaps_get() -> Response:
-    """Overlaps of two layers (``a``, ``b``) on ``as_of``; ``geometry=true`` adds GeoJSON."""
-    check_params({"a", "b", "as_of", "geometry"})
+    """Overlaps of two layers (``a``, ``b``) on ``as_of``; ``include_geometry=true`` adds GeoJSON."""
+    check_params({"a", "b", "as_of", "include_geometry"})
     a, b = optional("a"), optional("b")
     if a is None or b is None:
         raise BadRequest("give two layers: a=<layer>&b=<layer> (or POST a GeoJSON geometry)")
@@ -86,7 +86,7 @@ def overlaps_get() -> Response:
         a=a,
         b=b,
         as_of=optional("as_of"),
-        include_geometry=parse_bool("geometry"),
+        include_geometry=parse_bool("include_geometry"),
     )
     return json_response(result)
 
@@ -94,8 +94,8 @@ def overlaps_get() -> Response:
 @bp.post("/overlaps")
 def overlaps_post() -> Response:
     """Overlaps of a GeoJSON body (geometry, Feature or FeatureCollection; EPSG:4326) with
-    ``layers`` (comma list, default all) on ``as_of``; ``geometry=true`` adds GeoJSON."""
-    check_params({"layers", "as_of", "geometry"})
+    ``layers`` (comma list, default all) on ``as_of``; ``include_geometry=true`` adds GeoJSON."""
+    check_params({"layers", "as_of", "include_geometry"})
     limit = current_app.config["MAX_CONTENT_LENGTH"]
     if request.content_length is not None and request.content_length > limit:
         raise PayloadTooLarge(f"body of {request.content_length} bytes; limit {limit} bytes")
@@ -119,6 +119,6 @@ def overlaps_post() -> Response:
         geometry=geometry,
         layers=layers.split(",") if layers else None,
         as_of=optional("as_of"),
-        include_geometry=parse_bool("geometry"),
+        include_geometry=parse_bool("include_geometry"),
     )
     return json_response(result)
