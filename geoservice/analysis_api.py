@@ -17,7 +17,7 @@ from flask import Blueprint, Response, current_app, request
 from . import cost, measure
 from .app import state
 from .errors import BadRequest, PayloadTooLarge, Unprocessable, UnsupportedMediaType
-from .ogcapi import check_params, json_response
+from .ogcapi import check_params, json_response, parse_bbox
 from .userinput import shown
 from .vocabulary import DEFAULT_KIND
 
@@ -72,16 +72,19 @@ def run_overlaps(seconds: float = cost.ANALYSIS_SECONDS, **kwargs) -> dict:
 def lengths() -> Response:
     """Border lengths (km, WGS84) by status and country pair, valid on ``as_of`` (default today).
 
-    ``kind`` defaults to ``international``; ``kind=all`` counts every kind of line.
+    ``kind`` defaults to ``international``; ``kind=all`` counts every kind of line;
+    ``bbox=minLon,minLat,maxLon,maxLat`` counts only what lies inside that box (a map view).
     """
-    check_params({"countries", "status", "kind", "as_of"})
+    check_params({"countries", "status", "kind", "as_of", "bbox"})
     kind = optional("kind") or DEFAULT_KIND
+    bbox = optional("bbox")
     result = run(
         measure.border_lengths,
         countries=optional("countries"),
         status=optional("status"),
         kind=None if kind == "all" else kind,
         as_of=optional("as_of"),
+        bbox=parse_bbox(bbox) if bbox else None,
     )
     return json_response(result)
 

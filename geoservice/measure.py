@@ -27,7 +27,7 @@ import orjson
 import shapely
 
 from . import cost, geodesy, overlay, timeline
-from .layers import LAYERS
+from .layers import ALIASES, LAYERS
 from .vocabulary import COUNTRY_NAMES, KINDS, STATUSES
 
 #: Largest user geometry accepted: vertices in total, features of a FeatureCollection,
@@ -110,6 +110,7 @@ def _layer_ids(ids: list[str] | str | None) -> list[str]:
         lid = str(raw).strip()
         if not lid:
             continue
+        lid = ALIASES.get(lid, (lid,))[0]  # an old collection id: its first successor
         if lid not in LAYERS:
             raise QueryError(f"unknown layer {raw!r}; one of: {', '.join(LAYERS)}")
         if lid not in out:
@@ -162,8 +163,12 @@ def border_lengths(
     status: str | None = None,
     kind: str | None = "international",
     as_of: dt.date | None = None,
+    bbox: tuple[float, float, float, float] | None = None,
 ) -> dict:
     """Lengths in km on the WGS84 ellipsoid of the border segments valid on ``as_of``.
+
+    ``bbox`` (min lon, min lat, max lon, max lat; EPSG:4326): only the parts of the segments
+    inside that box (a map view) are counted.
 
     ``countries``: one ISO3 code (all that country's borders), a pair (that border), or more
     (the borders among them); None for all. ``status``/``kind`` filter on the vocabulary
@@ -194,6 +199,12 @@ def border_lengths(
             mask &= both
     rows = np.flatnonzero(mask)
     lengths = borders.length_km
+    if bbox is not None:
+        rows = np.intersect1d(rows, borders.bbox_rows(bbox), assume_unique=True)
+        lengths = lengths.copy()
+        inside = shapely.clip_by_rect(borders.frame.geometry.values[rows], *bbox)
+        lengths[rows] = geodesy.lengths_km(inside)
+        rows = rows[lengths[rows] > 0]
     statuses = (status,) if status else STATUSES
 
     result = {
@@ -201,6 +212,7 @@ def border_lengths(
         "countries": codes,
         "status": status,
         "kind": kind,
+        **({"bbox": list(bbox)} if bbox is not None else {}),
         "unit": "km",
         "total_km": round(float(lengths[rows].sum()), 3),
         "by_status": _status_summary(rows, table, lengths, statuses),
@@ -491,7 +503,7 @@ def overlaps(
 ) -> dict:
     """Overlaps between two layers, or between a user geometry and layers, on ``as_of``.
 
-    Two layers: ``overlaps(catalog, "corridors", "peacekeeping_zones")``. A geometry
+    Two layers: ``overlaps(catalog, "corridor_routes", "mission_areas")``. A geometry
     (GeoJSON dict or text, or a shapely geometry; EPSG:4326) against layer ``a`` and/or
     ``layers`` (default: every layer). ``as_of`` None means today; only features valid on
     that day take part.

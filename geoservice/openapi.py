@@ -17,6 +17,7 @@ from .ogcapi import (
     HTML,
     JSON,
     MAX_LIMIT,
+    MAX_ZOOM,
     OPENAPI_JSON,
     SCHEMA_JSON,
     VOCABULARIES,
@@ -195,6 +196,7 @@ def _collection_paths(layer: Layer) -> dict:
                     _param("datetime"),
                     _param("limit"),
                     _param("offset"),
+                    _param("zoom"),
                     *_queryable_params(layer),
                 ],
                 "responses": {
@@ -535,6 +537,15 @@ def _components() -> dict:
                 "default": DEFAULT_LIMIT,
             },
         },
+        "zoom": {
+            "name": "zoom",
+            "in": "query",
+            "required": False,
+            "description": "Display geometry for this Leaflet zoom level: simplified to half a "
+            "pixel and snapped to a tenth (lengths and areas stay those of the full geometry); "
+            "omitted: the full geometry.",
+            "schema": {"type": "integer", "minimum": 0, "maximum": MAX_ZOOM},
+        },
         "offset": {
             "name": "offset",
             "in": "query",
@@ -637,6 +648,7 @@ def build_document(server_url: str) -> dict:
                     "schema": {"type": "string", "enum": [*KINDS, "all"]},
                 },
                 _param("as_of"),
+                _param("bbox"),
             ],
             "responses": {
                 "200": {"description": "Lengths", "content": {JSON: {"schema": _ref("Lengths")}}},

@@ -51,10 +51,14 @@ DEFAULT_ZOOM = 5
 #: The order layers are drawn in (bottom first); countries is the always-on base layer.
 LAYER_ORDER: tuple[str, ...] = (
     "countries",
+    "control_areas",
     "disputed_areas",
-    "peacekeeping_zones",
-    "corridors",
+    "mission_areas",
+    "corridor_bands",
+    "corridor_routes",
     "borders",
+    "mission_posts",
+    "places",
 )
 
 #: Dash pattern of features whose accuracy is in SKETCHED_ACCURACIES.
@@ -97,41 +101,84 @@ STYLES: dict[str, dict[str, Any]] = {
             },
         ],
     },
-    "corridors": {
+    "corridor_routes": {
         "shape": "line",
         "style": {"color": "#2166ac", "weight": 3},
+        "label": "Corridor or route, open",
         "rules": [
             {
-                "when": {"part": "centreline"},
-                "style": {"color": "#2166ac", "weight": 3},
-                "label": "Corridor or route, centreline",
-                "shape": "line",
+                "when": {"state": "blocked"},
+                "style": {"color": "#b2182b"},
+                "label": "Corridor blocked",
             },
             {
-                "when": {"part": "band"},
-                "style": {
-                    "color": "#4393c3",
-                    "weight": 1,
-                    "fillColor": "#4393c3",
-                    "fillOpacity": 0.25,
-                },
-                "label": "Corridor band",
-                "shape": "area",
+                "when": {"state": "closed"},
+                "style": {"color": "#b2182b"},
+                "label": "Corridor closed",
+            },
+            {
+                "when": {"state": "checkpoint"},
+                "style": {"color": "#d6604d"},
+                "label": "Corridor through a checkpoint",
+            },
+            {
+                "when": {"state": "agreed"},
+                "style": {"color": "#92c5de", "dashArray": "2 6"},
+                "label": "Route agreed, not built",
+            },
+            {
+                "when": {"state": "announced"},
+                "style": {"color": "#92c5de", "dashArray": "2 6"},
+                "label": "Route announced",
             },
         ],
     },
-    "peacekeeping_zones": {
+    "corridor_bands": {
+        "shape": "area",
+        "style": {"color": "#4393c3", "weight": 1, "fillColor": "#4393c3", "fillOpacity": 0.25},
+        "label": "Corridor band",
+        "rules": [],
+    },
+    "mission_areas": {
         "shape": "area",
         "style": {"color": "#1f78b4", "weight": 2, "fillColor": "#a6cee3", "fillOpacity": 0.3},
         "label": "Peacekeeping or monitoring area",
-        "point": {
+        "rules": [],
+    },
+    "mission_posts": {
+        "shape": "point",
+        "style": {
             "radius": 6,
             "color": "#08306b",
             "weight": 2,
             "fillColor": "#1f78b4",
             "fillOpacity": 0.9,
         },
-        "point_label": "Peacekeeping or monitoring post",
+        "label": "Peacekeeping or monitoring post",
+        "rules": [],
+    },
+    "control_areas": {
+        "shape": "area",
+        "style": {"color": "#8c510a", "weight": 0.5, "fillColor": "#f6e8c3", "fillOpacity": 0.3},
+        "label": "Held by Azerbaijan",
+        "rules": [
+            {
+                "when": {"held_by": "Republic of Artsakh (de facto)"},
+                "style": {"fillColor": "#d73027", "fillOpacity": 0.3},
+                "label": "Held by the de facto authorities",
+            }
+        ],
+    },
+    "places": {
+        "shape": "point",
+        "style": {
+            "radius": 2,
+            "color": "#333333",
+            "weight": 1,
+            "fillColor": "#ffffff",
+            "fillOpacity": 1,
+        },
+        "label": "Town (gazetteer)",
         "rules": [],
     },
     "disputed_areas": {

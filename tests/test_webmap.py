@@ -12,7 +12,7 @@ import xstatic.pkg.leaflet as xstatic_leaflet
 
 from geoservice.app import create_app
 from geoservice.layers import LAYERS
-from geoservice.vocabulary import KINDS, SKETCHED_ACCURACIES, STATUSES
+from geoservice.vocabulary import CORRIDOR_STATES, KINDS, SKETCHED_ACCURACIES, STATUSES
 from geoservice.webmap import legend_entries
 
 
@@ -98,11 +98,10 @@ def test_style_table_in_page_covers_every_vocabulary_value(page):
     # Each status and kind gets a colour of its own.
     colours = [r["style"]["color"] for r in rules]
     assert len(set(colours)) == len(colours)
-    assert {r["when"]["part"] for r in styles["layers"]["corridors"]["rules"]} == {
-        "centreline",
-        "band",
-    }
-    assert "point" in styles["layers"]["peacekeeping_zones"]
+    assert {r["when"]["state"] for r in styles["layers"]["corridor_routes"]["rules"]} == set(
+        CORRIDOR_STATES
+    ) - {"open"}
+    assert styles["layers"]["mission_posts"]["shape"] == "point"
     assert config["readout"]["countries"] == ["KGZ", "TJK"]
 
 
@@ -153,7 +152,8 @@ def test_api_answers_the_urls_the_page_asks(client, page):
         for feature in collection["features"]:
             props = feature["properties"]
             assert "name" in props and "accuracy" in props and "sources" in props
-            assert "length_km" in props or "area_km2" in props
+            point = feature["geometry"]["type"] == "Point"
+            assert "length_km" in props or "area_km2" in props or point
     countries = ",".join(config["readout"]["countries"])
     response = client.get(f"{config['lengthsUrl']}?countries={countries}&as_of=2021-06-01")
     assert response.status_code == 200
