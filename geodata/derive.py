@@ -28,6 +28,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
+import events
 import npm
 import places  # the gazetteer (geodata/places.py)
 
@@ -554,6 +555,7 @@ def main() -> None:
     for layer, features in other_features(countries).items():
         write(layer, features)
     write("places", places.place_features(RECORD, countries))
+    events.main(RECORD)
 
 
 if __name__ == "__main__":

@@ -20,9 +20,9 @@ from .ogcapi import (
     MAX_ZOOM,
     OPENAPI_JSON,
     SCHEMA_JSON,
-    VOCABULARIES,
     check_params,
     field_type,
+    vocabulary,
     html_response,
     json_response,
     negotiate,
@@ -88,8 +88,8 @@ def _ok(description: str, schema: dict, media_type: str = JSON, html: bool = Tru
 
 
 def _property_schema(layer: Layer, name: str) -> dict:
-    if name in VOCABULARIES:
-        return _nullable({"type": "string", "enum": list(VOCABULARIES[name])})
+    if vocabulary(layer, name):
+        return _nullable({"type": "string", "enum": list(vocabulary(layer, name))})
     kind = field_type(layer, name)
     if kind == "array":
         return _nullable({"type": "array", "items": {"type": "string"}})
@@ -138,7 +138,7 @@ def _queryable_params(layer: Layer) -> list[dict]:
             schema = {"type": "array", "items": items, "minItems": 1}
             text = "Features whose list holds every given value (comma-separated)."
         else:
-            values = VOCABULARIES.get(name)
+            values = vocabulary(layer, name)
             schema = {"type": "string", "minLength": 1}
             if values:
                 schema["enum"] = list(values)
