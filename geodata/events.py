@@ -21,7 +21,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from geoservice.vocabulary import EVENT_KINDS  # noqa: E402
+from geoservice.vocabulary import EVENT_KINDS
 
 
 def seeds_dir() -> Path:
@@ -59,8 +59,8 @@ def event_features(record: dict) -> list[dict]:
                 filter(
                     None,
                     [
-                        f"Placed at {entry['place']} (approximate: where it happened, "
-                        "not a surveyed point).",
+                        f"Placed at {entry['place']} (approximate: where it happened, not a "
+                        + "surveyed point).",
                         entry.get("notes", ""),
                     ],
                 )

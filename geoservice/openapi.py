@@ -22,10 +22,10 @@ from .ogcapi import (
     SCHEMA_JSON,
     check_params,
     field_type,
-    vocabulary,
     html_response,
     json_response,
     negotiate,
+    vocabulary,
 )
 from .vocabulary import ACCURACIES, COUNTRY_NAMES, KINDS, STATUSES
 
