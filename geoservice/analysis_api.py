@@ -10,6 +10,7 @@ from __future__ import annotations
 import orjson
 from flask import Blueprint, Response, current_app, request
 
+from . import changes as changes_module
 from . import measure
 from .app import state
 from .errors import BadRequest, PayloadTooLarge, Unprocessable
@@ -121,4 +122,13 @@ def overlaps_post() -> Response:
         as_of=optional("as_of"),
         include_geometry=parse_bool("geometry"),
     )
+    return json_response(result)
+
+
+@bp.get("/changes")
+def changes() -> Response:
+    """What changed from ``from`` to ``to`` (dates): features that began or ended, km² changing
+    hands per side, border km changing status, the events in between (geodesic, WGS84)."""
+    check_params({"from", "to", "view"})
+    result = run(changes_module.changes, optional("from"), optional("to"), view=optional("view"))
     return json_response(result)

@@ -657,6 +657,32 @@ def build_document(server_url: str) -> dict:
         }
     }
     layer_enum = {"type": "string", "enum": layer_ids}
+    day = {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}$"}
+    paths["/changes"] = {
+        "get": {
+            "summary": "What changed between two dates (km² changing hands, border status, "
+            "features that began or ended, events)",
+            "tags": ["Analysis"],
+            "operationId": "changes",
+            "parameters": [
+                {"name": "from", "in": "query", "required": True, "schema": day},
+                {"name": "to", "in": "query", "required": True, "schema": day},
+                {
+                    "name": "view",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "string", "enum": ["on_the_ground"]},
+                },
+            ],
+            "responses": {
+                "200": {
+                    "description": "Changes",
+                    "content": {JSON: {"schema": {"type": "object"}}},
+                },
+                **_errors(400),
+            },
+        }
+    }
     paths["/overlaps"] = {
         "get": {
             "summary": "Overlaps between two layers on a day",
