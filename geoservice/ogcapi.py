@@ -121,7 +121,9 @@ def display_bytes(served: ServedLayer, level: int) -> list[bytes]:
     """
     pixel_deg = 360.0 / (256 * 2**level)
     decimals = max(0, math.ceil(-math.log10(pixel_deg / 10)))
-    geoms = shapely.simplify(served.data.frame.geometry.values, pixel_deg / 2, True)
+    geoms = shapely.simplify(
+        served.data.frame.geometry.values, pixel_deg / 2, preserve_topology=True
+    )
     # Snapped to the grid (not rounded): polygons stay valid, as in geodata/derive.py.
     geoms = shapely.set_precision(geoms, 10.0**-decimals)
     out = []
