@@ -78,7 +78,7 @@ SKETCHED_STYLE: dict[str, Any] = {"dashArray": "7 6"}
 #: shows is in the legend.
 LAND = "#efece3"
 SEA = "#cfdde6"
-STATUS_COLOURS: dict[str, str] = {"settled": "#6f6f6f", "disputed": "#d55e00"}
+STATUS_COLOURS: dict[str, str] = {"settled": "#555555", "disputed": "#d55e00"}
 HATCH_PEACEKEEPING = "gs-hatch-peacekeeping"
 
 # Each layer: a base Leaflet path style, then rules applied in order when every property in

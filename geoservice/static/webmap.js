@@ -260,13 +260,16 @@
     var level = levelFor(zoom);
     var rank = level === null ? 99 : level;
     var useBox = rank >= cfg.bboxFromLevel;
-    var b = state.map.getBounds().pad(0.5);
-    var box = [b.getWest(), Math.max(b.getSouth(), -90), b.getEast(), Math.min(b.getNorth(), 90)]
-      .map(function (v) { return Math.round(v * 100) / 100; });
-    box[0] = Math.max(box[0], -180); box[2] = Math.min(box[2], 180);
+    function lonLatBox(b) {
+      return [Math.max(b.getWest(), -180), Math.max(b.getSouth(), -90), Math.min(b.getEast(), 180),
+        Math.min(b.getNorth(), 90)].map(function (v) { return Math.round(v * 100) / 100; });
+    }
+    // Fetch half a view around the view, so that panning a little needs nothing new.
+    var box = lonLatBox(state.map.getBounds().pad(0.5));
+    var view = lonLatBox(state.map.getBounds());
     var jobs = cfg.layers.map(function (lid) {
       var done = (state.fetched[lid] || []).some(function (f) {
-        return f.rank >= rank && (!f.box || (useBox && contains(f.box, box)));
+        return f.rank >= rank && (!f.box || (useBox && contains(f.box, view)));
       });
       if (done) { return null; }
       var url = cfg.itemsUrl.replace("{id}", encodeURIComponent(lid)) + "?limit=10000&f=json" +
