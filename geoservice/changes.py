@@ -25,9 +25,12 @@ HOLDING_KINDS: frozenset[str] = frozenset({"held_area", "occupied_district", "he
 CHANGING_LAYERS: tuple[str, ...] = (
     "countries",
     "borders",
-    "corridors",
-    "peacekeeping_zones",
+    "corridor_routes",
+    "corridor_bands",
+    "mission_areas",
+    "mission_posts",
     "disputed_areas",
+    "control_areas",
 )
 
 #: Pieces smaller than this (km²) are slivers of redrawn outlines, not land changing hands.
@@ -71,14 +74,18 @@ def began_and_ended(catalog, start: dt.date, end: dt.date) -> dict:
 
 
 def holdings(catalog, day: dt.date) -> dict[str, shapely.Geometry]:
-    """Holder -> the area it holds on ``day`` beyond its own country polygon (lon/lat)."""
-    layer = catalog["disputed_areas"]
-    frame = layer.frame
-    rows = np.flatnonzero(layer.valid(day))
+    """Holder -> the area it holds on ``day`` (lon/lat): the disputed areas of a holding kind
+    and the day's control areas (who held each part of Nagorno-Karabakh and the districts)."""
     out: dict[str, list] = {}
-    for i in rows:
-        if frame["area_kind"].iloc[i] in HOLDING_KINDS and frame["held_by"].iloc[i]:
-            out.setdefault(frame["held_by"].iloc[i], []).append(frame.geometry.values[i])
+    for lid in ("disputed_areas", "control_areas"):
+        if lid not in catalog:
+            continue
+        layer = catalog[lid]
+        frame = layer.frame
+        for i in np.flatnonzero(layer.valid(day)):
+            kind = frame["area_kind"].iloc[i] if "area_kind" in frame else "held_area"
+            if kind in HOLDING_KINDS and frame["held_by"].iloc[i]:
+                out.setdefault(frame["held_by"].iloc[i], []).append(frame.geometry.values[i])
     return {holder: shapely.make_valid(shapely.union_all(geoms)) for holder, geoms in out.items()}
 
 

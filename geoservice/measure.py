@@ -27,7 +27,7 @@ import orjson
 import shapely
 
 from . import geodesy, overlay, timeline
-from .layers import LAYERS
+from .layers import ALIASES, LAYERS
 from .vocabulary import COUNTRY_NAMES, KINDS, STATUSES
 
 #: Largest user geometry accepted: vertices in total, features of a FeatureCollection,
@@ -110,6 +110,7 @@ def _layer_ids(ids: list[str] | str | None) -> list[str]:
         lid = str(raw).strip()
         if not lid:
             continue
+        lid = ALIASES.get(lid, (lid,))[0]  # an old collection id: its first successor
         if lid not in LAYERS:
             raise QueryError(f"unknown layer {raw!r}; one of: {', '.join(LAYERS)}")
         if lid not in out:
@@ -482,7 +483,7 @@ def overlaps(
 ) -> dict:
     """Overlaps between two layers, or between a user geometry and layers, on ``as_of``.
 
-    Two layers: ``overlaps(catalog, "corridors", "peacekeeping_zones")``. A geometry
+    Two layers: ``overlaps(catalog, "corridor_routes", "mission_areas")``. A geometry
     (GeoJSON dict or text, or a shapely geometry; EPSG:4326) against layer ``a`` and/or
     ``layers`` (default: every layer). ``as_of`` None means today; only features valid on
     that day take part.

@@ -17,14 +17,22 @@ from dataclasses import dataclass, field
 import numpy as np
 import orjson
 import shapely
-from flask import Blueprint, Response, current_app, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from markupsafe import Markup
 
 from . import timeline
 from .app import state
 from .catalog import Catalog, LayerData
 from .errors import BadRequest, NotFound
-from .layers import Layer
+from .layers import ALIASES, Layer
 from .vocabulary import ACCURACIES, EVENT_KINDS, KINDS, STATUSES
 
 bp = Blueprint("ogcapi", __name__, url_prefix="/api")
@@ -126,6 +134,12 @@ def display_bytes(served: ServedLayer, level: int) -> list[bytes]:
     )
     # Snapped to the grid (not rounded): polygons stay valid, as in geodata/derive.py.
     geoms = shapely.set_precision(geoms, 10.0**-decimals)
+    # The grid's values as the shortest decimals (46.75, not 46.750000000000014).
+    geoms = shapely.transform(geoms, lambda xy: np.round(xy, decimals))
+    # A multi-part shape whose small parts collapse stays multi-part: one type per collection.
+    original = served.data.frame.geometry.values
+    collapsed = (shapely.get_type_id(original) == 6) & (shapely.get_type_id(geoms) == 3)
+    geoms[collapsed] = shapely.multipolygons(geoms[collapsed][:, None]) if collapsed.any() else []
     out = []
     for feature, props, geom in zip(served.data.features, served.properties, geoms):
         geometry = orjson.loads(shapely.to_geojson(geom)) if feature.get("geometry") else None
@@ -338,6 +352,25 @@ def select_rows(served: ServedLayer, query: ItemsQuery) -> np.ndarray:
             )
         rows = np.intersect1d(rows, in_box, assume_unique=True)
     return rows
+
+
+@bp.before_request
+def redirect_old_collection_ids() -> Response | None:
+    """An old collection id (:data:`geoservice.layers.ALIASES`) answers 308 Permanent Redirect
+    to the same URL under the collection that now holds it (for one feature: the collection
+    holding that feature), query string kept."""
+    args = request.view_args or {}
+    old = args.get("collection_id")
+    if old not in ALIASES:
+        return None
+    targets = ALIASES[old]
+    feature_id = args.get("feature_id")
+    target = next(
+        (t for t in targets if feature_id in state().layers[t].data.index_by_id), targets[0]
+    )
+    path = request.path.replace(f"/collections/{old}", f"/collections/{target}", 1)
+    query = request.query_string.decode()
+    return redirect(path + (f"?{query}" if query else ""), 308)
 
 
 # --- helpers -------------------------------------------------------------------------------
@@ -559,12 +592,12 @@ def landing() -> Response:
                 url_for(
                     "analysis_api.overlaps_get",
                     _external=True,
-                    a="corridors",
-                    b="peacekeeping_zones",
+                    a="corridor_routes",
+                    b="mission_areas",
                 ),
                 "related",
                 JSON,
-                "Overlaps between two layers, e.g. corridors and peacekeeping zones",
+                "Overlaps between two layers, e.g. corridor routes and mission areas",
             ),
         ],
     }

@@ -64,6 +64,23 @@ LABELS: dict[str, dict[str, str]] = {
     },
 }
 
+#: State of a corridor or route on a date (``corridor_routes``, ``corridor_bands``).
+#: ``agreed``: agreed on paper, nothing built or running (the Nakhchivan route from 2020);
+#: ``announced``: a project announced (TRIPP, 2025); ``open``: in use; ``blocked``: the road
+#: cut by the other side (Lachin from 12 December 2022); ``checkpoint``: passable only through
+#: the other side's checkpoint (Hakari bridge from 23 April 2023); ``closed``: no passage.
+CORRIDOR_STATES: tuple[str, ...] = (
+    "agreed",
+    "announced",
+    "open",
+    "blocked",
+    "checkpoint",
+    "closed",
+)
+
+#: Who holds a piece of ``control_areas`` (Nagorno-Karabakh and the seven districts).
+CONTROL_HOLDERS: tuple[str, ...] = ("Republic of Artsakh (de facto)", "AZE")
+
 #: How far a geometry can be trusted, best first.
 #: ``surveyed``: from a survey or treaty map; ``derived``: taken from a real public boundary
 #: data set; ``approximate``: placed from the record to within a few km; ``schematic``: a sketch

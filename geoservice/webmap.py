@@ -62,10 +62,13 @@ DEFAULT_ZOOM = 5
 #: The order layers are drawn in (bottom first); countries is the always-on base layer.
 LAYER_ORDER: tuple[str, ...] = (
     "countries",
+    "control_areas",
     "disputed_areas",
-    "peacekeeping_zones",
-    "corridors",
+    "mission_areas",
+    "corridor_bands",
+    "corridor_routes",
     "borders",
+    "mission_posts",
     "events",
 )
 
@@ -118,25 +121,45 @@ STYLES: dict[str, dict[str, Any]] = {
             },
         ],
     },
-    "corridors": {
+    "corridor_routes": {
         "shape": "line",
         "style": {"color": "#0072b2", "weight": 3},
+        "label": "Corridor or route, open",
         "rules": [
             {
-                "when": {"part": "centreline"},
-                "style": {"color": "#0072b2", "weight": 3},
-                "label": "Corridor or route, centreline",
-                "shape": "line",
+                "when": {"state": "blocked"},
+                "style": {"color": "#000000", "dashArray": "4 4"},
+                "label": "Corridor blocked",
             },
             {
-                "when": {"part": "band"},
-                "style": {"color": "#0072b2", "weight": 1.5, "fillOpacity": 0, "fill": False},
-                "label": "Corridor band (outline)",
-                "shape": "area",
+                "when": {"state": "closed"},
+                "style": {"color": "#000000", "dashArray": "1 5"},
+                "label": "Corridor closed",
+            },
+            {
+                "when": {"state": "checkpoint"},
+                "style": {"color": "#e69f00"},
+                "label": "Corridor through a checkpoint",
+            },
+            {
+                "when": {"state": "agreed"},
+                "style": {"color": "#56b4e9", "dashArray": "2 6"},
+                "label": "Route agreed, not built",
+            },
+            {
+                "when": {"state": "announced"},
+                "style": {"color": "#56b4e9", "dashArray": "2 6"},
+                "label": "Route announced",
             },
         ],
     },
-    "peacekeeping_zones": {
+    "corridor_bands": {
+        "shape": "area",
+        "style": {"color": "#0072b2", "weight": 1.5, "fill": False, "fillOpacity": 0},
+        "label": "Corridor band (outline)",
+        "rules": [],
+    },
+    "mission_areas": {
         "shape": "area",
         "style": {
             "color": "#009e73",
@@ -145,19 +168,35 @@ STYLES: dict[str, dict[str, Any]] = {
             "fillOpacity": 1,
         },
         "label": "Peacekeeping or monitoring area (hatched over what it covers)",
-        "point": {
+        "rules": [],
+    },
+    "mission_posts": {
+        "shape": "point",
+        "style": {
             "radius": 6,
             "color": "#ffffff",
             "weight": 2,
             "fillColor": "#009e73",
             "fillOpacity": 1,
         },
-        "point_label": "Peacekeeping or monitoring post",
+        "label": "Peacekeeping or monitoring post",
         "rules": [],
+    },
+    "control_areas": {
+        "shape": "area",
+        "style": {"color": "#a9a398", "weight": 0.5, "fillColor": "#e4dcc6", "fillOpacity": 1},
+        "label": "Held by Azerbaijan (Nagorno-Karabakh and the districts)",
+        "rules": [
+            {
+                "when": {"held_by": "Republic of Artsakh (de facto)"},
+                "style": {"fillColor": "#f3c270"},
+                "label": "Held by the de facto authorities (Artsakh)",
+            }
+        ],
     },
     "disputed_areas": {
         "shape": "area",
-        "style": {"color": "#a0522d", "weight": 1, "fillColor": "#f3c270", "fillOpacity": 1},
+        "style": {"color": "#a0522d", "weight": 2, "fill": False, "fillOpacity": 0},
         "rules": [
             {
                 "when": {"area_kind": kind},
@@ -165,9 +204,9 @@ STYLES: dict[str, dict[str, Any]] = {
                 "label": label,
             }
             for kind, label in (
-                ("held_area", "Area held by a de facto authority"),
-                ("occupied_district", "Occupied district"),
-                ("held_across_border", "Held across the border"),
+                ("held_area", "Area held by a de facto authority (outline)"),
+                ("occupied_district", "Occupied district (outline)"),
+                ("held_across_border", "Held across the border (outline)"),
             )
         ]
         + [
@@ -292,13 +331,13 @@ def legend_entries() -> list[tuple[str, list[tuple[Markup, str]]]]:
             base = spec["point"] if shape == "point" and "point" in spec else spec["style"]
             rows.append((_swatch(shape, {**base, **rule["style"]}), rule["label"]))
         sections.append((LAYERS[lid].title, rows))
-    held = STYLES["disputed_areas"]["style"]["fillColor"]
+    held = STYLES["control_areas"]["rules"][0]["style"]["fillColor"]
     sections.append(
         (
             "Where layers overlap",
             [
                 (
-                    _swatch("area", STYLES["peacekeeping_zones"]["style"], under=held),
+                    _swatch("area", STYLES["mission_areas"]["style"], under=held),
                     "Peacekeeping area over a held area",
                 ),
                 (_swatch("area", {"color": "#a9a398", "fillColor": SEA}), "Sea or no data"),

@@ -92,9 +92,9 @@ def test_bad_lengths_queries_are_400(client, query):
 
 
 def test_overlaps_of_two_layers_are_the_engines(client, catalog):
-    url = "/api/overlaps?a=corridors&b=peacekeeping_zones&as_of=2021-06-01"
+    url = "/api/overlaps?a=corridor_routes&b=mission_areas&as_of=2021-06-01"
     got = ok_json(client.get(url))
-    assert got == measure.overlaps(catalog, "corridors", "peacekeeping_zones", as_of="2021-06-01")
+    assert got == measure.overlaps(catalog, "corridor_routes", "mission_areas", as_of="2021-06-01")
     pairs = {(r["a"]["id"], r["b"]["mission"]) for r in got["results"]}
     assert any("lachin" in a and m == "russian_peacekeeping_nk" for a, m in pairs)
     assert all("geometry" not in r for r in got["results"])
@@ -110,7 +110,7 @@ def test_overlaps_of_two_layers_are_the_engines(client, catalog):
             "MultiPoint",
         )
     # After the mission left (June 2024) nothing overlaps it.
-    later = ok_json(client.get("/api/overlaps?a=corridors&b=peacekeeping_zones&as_of=2024-09-01"))
+    later = ok_json(client.get("/api/overlaps?a=corridor_routes&b=mission_areas&as_of=2024-09-01"))
     assert not any(r["b"].get("mission") == "russian_peacekeeping_nk" for r in later["results"])
 
 
@@ -118,14 +118,14 @@ def test_overlaps_of_two_layers_are_the_engines(client, catalog):
     "query",
     [
         "",
-        "a=corridors",
-        "b=corridors",
-        "a=nope&b=corridors",
-        "a=corridors&b=",
-        "a=corridors&b=borders&as_of=x",
-        "a=corridors&b=borders&geometry=maybe",
-        "a=corridors&b=borders&layers=borders",
-        "a=corridors&b=borders&zzz=1",
+        "a=corridor_routes",
+        "b=corridor_routes",
+        "a=nope&b=corridor_routes",
+        "a=corridor_routes&b=",
+        "a=corridor_routes&b=borders&as_of=x",
+        "a=corridor_routes&b=borders&geometry=maybe",
+        "a=corridor_routes&b=borders&layers=borders",
+        "a=corridor_routes&b=borders&zzz=1",
     ],
 )
 def test_bad_overlap_queries_are_400(client, query):
@@ -146,10 +146,13 @@ def post(client, body, query="", **kwargs):
 
 
 def test_posted_geometry_feature_and_collection(client, catalog):
-    query = "?layers=corridors,peacekeeping_zones&as_of=2021-06-01"
+    query = "?layers=corridor_routes,mission_areas&as_of=2021-06-01"
     plain = ok_json(post(client, LACHIN_BOX, query))
     assert plain == measure.overlaps(
-        catalog, geometry=LACHIN_BOX, layers=["corridors", "peacekeeping_zones"], as_of="2021-06-01"
+        catalog,
+        geometry=LACHIN_BOX,
+        layers=["corridor_routes", "mission_areas"],
+        as_of="2021-06-01",
     )
     hit_ids = {r["b"]["id"] for r in plain["results"]}
     assert any("lachin-original" in i for i in hit_ids)
@@ -163,7 +166,7 @@ def test_posted_geometry_feature_and_collection(client, catalog):
     )
     assert all("geometry" in r for r in detailed["results"])
     every_layer = ok_json(post(client, LACHIN_BOX, "?as_of=2021-06-01"))
-    assert set(every_layer["layers"]) >= {"borders", "corridors", "countries"}
+    assert set(every_layer["layers"]) >= {"borders", "corridor_routes", "countries"}
 
 
 @pytest.mark.parametrize(

@@ -223,7 +223,7 @@ def test_every_layer_drawn_offline_without_errors(page, catalog):
     for layer_id in LAYER_ORDER:
         if layer_id != "events":  # no event on that day
             assert drawn.get(layer_id), f"no {layer_id} drawn on 2021-06-01"
-    assert page.count("path.gs-peacekeeping_zones.gs-point") > 0  # posts as circle markers
+    assert page.count("path.gs-mission_posts.gs-point") > 0  # posts as circle markers
     assert page.blocked == [], "the page asked a host other than the loopback"
     assert page.console_errors == []
     assert page.page_errors == []
@@ -258,21 +258,21 @@ def test_borders_coloured_by_status_and_kind(page, catalog):
 
 
 def test_date_change_removes_peacekeeping_zone_and_lachin_corridor(page, catalog):
-    peacekeeping = ids_where(catalog, "peacekeeping_zones", "mission", "russian_peacekeeping_nk")
-    lachin = ids_where(catalog, "corridors", "corridor", "lachin")
+    peacekeeping = ids_where(catalog, "mission_areas", "mission", "russian_peacekeeping_nk")
+    lachin = ids_where(catalog, "corridor_routes", "corridor", "lachin")
     assert peacekeeping and lachin
 
     page.open("?date=2021-06-01")
     page.wait_drawn("2021-06-01")
     drawn = page.drawn()
-    assert peacekeeping & set(drawn["peacekeeping_zones"])
-    assert lachin & set(drawn["corridors"])
+    assert peacekeeping & set(drawn["mission_areas"])
+    assert lachin & set(drawn["corridor_routes"])
     page.screenshot("map-2021-06-01.png")
 
     page.set_date("2024-07-01")
     drawn = page.drawn()
-    assert not peacekeeping & set(drawn.get("peacekeeping_zones", []))
-    assert not lachin & set(drawn.get("corridors", []))
+    assert not peacekeeping & set(drawn.get("mission_areas", []))
+    assert not lachin & set(drawn.get("corridor_routes", []))
     assert_drawn_as_catalog(page, catalog, "2024-07-01")
     assert "date=2024-07-01" in page.page.url
 

@@ -62,14 +62,14 @@ def test_length_table_lists_pairs_statuses_and_segments(catalog):
 
 
 def test_overlap_of_two_layers(catalog):
-    done = run("overlap", "corridors", "peacekeeping_zones", "--as-of", "2021-06-01", "--json")
+    done = run("overlap", "corridor_routes", "mission_areas", "--as-of", "2021-06-01", "--json")
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert result == measure.overlaps(
-        catalog, "corridors", "peacekeeping_zones", as_of=dt.date(2021, 6, 1)
+        catalog, "corridor_routes", "mission_areas", as_of=dt.date(2021, 6, 1)
     )
     assert any(h["a"].get("corridor") == "lachin" for h in result["results"])
-    table = run("overlap", "corridors", "peacekeeping_zones", "--as-of", "2021-06-01")
+    table = run("overlap", "corridor_routes", "mission_areas", "--as-of", "2021-06-01")
     assert table.returncode == 0, table.stderr
     for hit in result["results"]:
         assert f"{hit['a']['layer']}/{hit['a']['id']}" in table.stdout
@@ -126,13 +126,13 @@ BAD = [
     (["length", "--as-of"], "requires an argument"),
     (["length", "--colour"], "No such option"),
     (["overlap"], "give two layers"),
-    (["overlap", "corridors", "roads"], "unknown layer 'roads'"),
-    (["overlap", "corridors", "borders", "countries"], "at most two layers"),
+    (["overlap", "corridor_routes", "roads"], "unknown layer 'roads'"),
+    (["overlap", "corridor_routes", "borders", "countries"], "at most two layers"),
     (["overlap", "--geometry", "/no/such/file.geojson"], "No such file or directory"),
     (["overlap", "--geometry", "{dir}"], "cannot read"),
     (["overlap", "--geometry", "{notjson}"], "not valid JSON"),
     (["overlap", "--geometry", "{bowtie}"], "polygon is not valid: Self-intersection"),
-    (["overlap", "--geometry", "{area}", "corridors", "borders"], "not both"),
+    (["overlap", "--geometry", "{area}", "corridor_routes", "borders"], "not both"),
     (["overlap", "--geometry", "{area}", "--layers", "roads"], "unknown layer 'roads'"),
 ]
 

@@ -60,22 +60,22 @@ def props(features, fid):
     ("layer", "change", "expected"),
     [
         (
-            "corridors",
+            "corridor_bands",
             lambda fs: props(fs, "lachin-original-band").update(accuracy="guessed"),
             "lachin-original-band: accuracy 'guessed' is not one of",
         ),
         (
-            "corridors",
+            "corridor_bands",
             lambda fs: props(fs, "lachin-original-band").update(sources=[]),
             "lachin-original-band: sources must be a non-empty list",
         ),
         (
-            "peacekeeping_zones",
+            "mission_areas",
             lambda fs: props(fs, "EUMA").update(valid_from="2023-02-20", valid_to="2020-01-01"),
             "EUMA: valid_from 2023-02-20 is not before valid_to 2020-01-01",
         ),
         (
-            "peacekeeping_zones",
+            "mission_areas",
             lambda fs: props(fs, "EUMA").update(valid_from="20 Feb 2023"),
             "EUMA: valid_from '20 Feb 2023' is not a date",
         ),
@@ -124,9 +124,9 @@ def props(features, fid):
             "coordinates outside lon -180..180",
         ),
         (
-            "corridors",
+            "corridor_routes",
             lambda fs: fs.append(json.loads(json.dumps(fs[0]))),
-            "id also used in corridors.geojson",
+            "id also used in corridor_routes.geojson",
         ),
     ],
 )
@@ -169,8 +169,8 @@ def test_missing_directory_is_one_line(tmp_path):
 
 
 def test_unreadable_file_is_reported(broken):
-    path = broken("corridors", lambda fs: None)
-    (path / "corridors.geojson").write_text("{not json")
+    path = broken("corridor_routes", lambda fs: None)
+    (path / "corridor_routes.geojson").write_text("{not json")
     result = run_validate(path)
     assert result.returncode == 1
-    assert "corridors.geojson: not valid JSON" in result.stdout
+    assert "corridor_routes.geojson: not valid JSON" in result.stdout

@@ -12,7 +12,7 @@ import xstatic.pkg.leaflet as xstatic_leaflet
 
 from geoservice.app import create_app
 from geoservice.layers import LAYERS
-from geoservice.vocabulary import KINDS, SKETCHED_ACCURACIES, STATUSES
+from geoservice.vocabulary import CORRIDOR_STATES, KINDS, SKETCHED_ACCURACIES, STATUSES
 from geoservice.webmap import STYLES, legend_entries
 
 
@@ -98,11 +98,10 @@ def test_style_table_in_page_covers_every_vocabulary_value(page):
     # Each status and kind gets a colour of its own.
     colours = [r["style"]["color"] for r in rules]
     assert len(set(colours)) == len(colours)
-    assert {r["when"]["part"] for r in styles["layers"]["corridors"]["rules"]} == {
-        "centreline",
-        "band",
-    }
-    assert "point" in styles["layers"]["peacekeeping_zones"]
+    assert {r["when"]["state"] for r in styles["layers"]["corridor_routes"]["rules"]} == set(
+        CORRIDOR_STATES
+    ) - {"open"}
+    assert styles["layers"]["mission_posts"]["shape"] == "point"
 
 
 def test_legend_explains_every_style(page):
@@ -199,8 +198,8 @@ def test_line_colours_stay_apart_for_deuteranopes():
     """The line colours a reader must tell apart, seen through a deuteranopia simulation."""
     rules = STYLES["borders"]["rules"]
     colours = {r["label"]: r["style"]["color"] for r in rules}
-    colours["corridor"] = STYLES["corridors"]["style"]["color"]
-    colours["peacekeeping"] = STYLES["peacekeeping_zones"]["style"]["color"]
+    colours["corridor"] = STYLES["corridor_routes"]["style"]["color"]
+    colours["peacekeeping"] = STYLES["mission_areas"]["style"]["color"]
     seen = {k: _simulate(v) for k, v in colours.items()}
     names = sorted(seen)
     for i, a in enumerate(names):

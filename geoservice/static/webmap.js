@@ -478,15 +478,21 @@
       }
       if (p.kind === "line_of_contact") { contact += 1; }
     });
-    var held = (counts.disputed_areas || []).filter(function (f) {
-      return ["held_area", "occupied_district", "held_across_border"].indexOf(f.properties.area_kind) >= 0;
+    var held = (counts.control_areas || []).filter(function (f) {
+      return f.properties.held_by && f.properties.held_by !== "AZE";
+    }).length + (counts.disputed_areas || []).filter(function (f) {
+      return ["held_area", "held_across_border"].indexOf(f.properties.area_kind) >= 0;
     }).length;
-    var missions = (counts.peacekeeping_zones || []).length;
+    var missions = {};
+    (counts.mission_areas || []).concat(counts.mission_posts || []).forEach(function (f) {
+      missions[f.properties.mission || f.properties.id] = true;
+    });
+    missions = Object.keys(missions).length;
     var events = (counts.events || []).map(function (f) { return f.properties.name; });
     var parts = [
       fmt(disputedKm, 0) + " km of international border disputed (" + disputed + " stretches)",
       contact ? contact + " line" + (contact > 1 ? "s" : "") + " of contact" : "no line of contact",
-      held + " held area" + (held === 1 ? "" : "s"),
+      held + " area" + (held === 1 ? "" : "s") + " held by a de facto authority",
       missions + " peacekeeping or monitoring mission" + (missions === 1 ? "" : "s"),
     ];
     if (events.length) { parts.push("on this date: " + events.join("; ")); }
