@@ -288,9 +288,14 @@ def test_readout_follows_the_view_and_a_clicked_pair(page, catalog, day):
     page.open(f"?date={day}#9/39.9/70.6")  # the Fergana valley's southern rim
     page.wait_drawn(day)
     page.page.wait_for_selector("#gs-readout[data-bbox]")
-    box = tuple(float(v) for v in page.page.get_attribute("#gs-readout", "data-bbox").split(","))
+    page.page.wait_for_load_state("networkidle")
+    raw, shown = page.page.evaluate(
+        """() => [document.getElementById("gs-readout").dataset.bbox,
+                  Object.fromEntries([...document.querySelectorAll(".gs-readout-item")]
+                    .map(e => [e.dataset.status, parseFloat(e.dataset.km)]))]"""
+    )
+    box = tuple(float(v) for v in raw.split(","))
     answer = measure.border_lengths(catalog, as_of=dt.date.fromisoformat(day), bbox=box)
-    shown = page.readout_km()
     for status, entry in answer["by_status"].items():
         assert shown[status] == pytest.approx(entry["length_km"], abs=0.05)
     assert "in view" in page.page.inner_text("#gs-readout")

@@ -530,6 +530,7 @@
 
   /** Lengths by status of the international borders inside the visible area. */
   function updateReadout() {
+    if (state.pair) { return Promise.resolve(); }  // a clicked pair's lengths stay while its popup is open
     var date = state.date, generation = state.generation;
     var box = viewBox();
     return getJson(cfg.lengthsUrl + "?as_of=" + encodeURIComponent(date) + "&bbox=" + box.join(","))
@@ -548,6 +549,7 @@
     var pair = props.countries || [];
     if (pair.length !== 2) { return; }
     var date = state.date;
+    state.pair = pair;
     getJson(cfg.lengthsUrl + "?countries=" + pair.join(",") + "&as_of=" + encodeURIComponent(date))
       .then(function (answer) {
         showReadout(countryNames(pair) + " border on " + longDate(date), date, answer);
@@ -624,6 +626,7 @@
     var generation = ++state.generation;
     document.body.setAttribute("data-state", "loading");
     setStatus("loading…", "loading");
+    state.pair = null;
     updateReadout();
     return Promise.all([ensureGeometry(), updateCompare()]).then(function () {
       if (generation !== state.generation) { return; }  // a later date was asked for
@@ -843,6 +846,9 @@
     setupControls();
     setupSearch();
     setupBasemap();
+    state.map.on("popupclose", function () {
+      if (state.pair) { state.pair = null; updateReadout(); }
+    });
     state.map.on("moveend", function () {
       writeUrl();
       drawLabels();
