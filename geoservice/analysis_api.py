@@ -14,6 +14,7 @@ from collections import OrderedDict
 import orjson
 from flask import Blueprint, Response, current_app, request
 
+from . import changes as changes_module
 from . import cost, measure
 from .app import state
 from .errors import BadRequest, PayloadTooLarge, Unprocessable, UnsupportedMediaType
@@ -253,4 +254,13 @@ def overlaps_post() -> Response:
         as_of=as_of,
         include_geometry=include_geometry,
     )
+    return json_response(result)
+
+
+@bp.get("/changes")
+def changes() -> Response:
+    """What changed from ``from`` to ``to`` (dates): features that began or ended, km² changing
+    hands per side, border km changing status, the events in between (geodesic, WGS84)."""
+    check_params({"from", "to", "view"})
+    result = run(changes_module.changes, optional("from"), optional("to"), view=optional("view"))
     return json_response(result)

@@ -83,6 +83,11 @@ class _LazyCatalog:
             self._catalog = load_catalog()
         return self._catalog[layer_id]
 
+    def __contains__(self, layer_id: str) -> bool:
+        from .layers import LAYERS
+
+        return layer_id in LAYERS
+
 
 def _print_result(result: dict, as_json: bool, as_text) -> None:
     if as_json:
@@ -119,6 +124,23 @@ def length(countries, status, kind, as_of, as_json) -> None:
     except measure.QueryError as exc:
         raise UserError(str(exc)) from None
     _print_result(result, as_json, measure.format_lengths)
+
+
+@cli.command(cls=_OneLineUsage)
+@click.option("--from", "start", required=True, help="First date, YYYY-MM-DD.")
+@click.option("--to", "end", required=True, help="Second date, YYYY-MM-DD.")
+@click.option("--view", help="Point of view (default: on_the_ground).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a report.")
+def changes(start, end, view, as_json) -> None:
+    """What changed between two dates: km² changing hands, border status, features, events."""
+    from . import changes as changes_module
+    from . import measure
+
+    try:
+        result = changes_module.changes(_LazyCatalog(), start, end, view=view)
+    except measure.QueryError as exc:
+        raise UserError(str(exc)) from None
+    _print_result(result, as_json, changes_module.format_changes)
 
 
 def _read_geojson(path: str) -> bytes:
