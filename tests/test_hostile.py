@@ -221,3 +221,46 @@ def test_accept_image_png_is_406(client, path):
     response = client.get(path, headers={"Accept": "image/png"})
     assert response.status_code == 406
     assert orjson.loads(response.data)["status"] == 406
+
+
+# --- the pages' own scripts pass the CSP, in Chromium ----------------------------------------
+
+
+@pytest.mark.browser
+@pytest.mark.server
+@pytest.mark.parametrize("path", ["/", "/api/collections/borders/items?f=html&limit=5"])
+def test_pages_run_under_their_csp_in_chromium(catalog, path):
+    """No CSP violation on the map page and an API page, and the map page still draws."""
+    from test_browser import CHROMIUM, CHROMIUM_ARGS, LiveServer, _require_browser
+
+    _require_browser()
+    from playwright.sync_api import sync_playwright
+
+    server = LiveServer(create_app({"CATALOG": catalog}))
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            page = browser.new_page()
+            page.route(
+                "**/*",
+                lambda route: (
+                    route.continue_() if route.request.url.startswith(server.url) else route.abort()
+                ),
+            )
+            messages: list[str] = []
+            page.on("console", lambda m: messages.append(m.text))
+            page.add_init_script(
+                "window.__csp = []; document.addEventListener('securitypolicyviolation',"
+                " e => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));"
+            )
+            page.goto(server.url + path)
+            if path == "/":
+                page.wait_for_selector("body[data-state=ready]", timeout=60_000)
+            else:
+                page.wait_for_load_state("load")
+            violations = page.evaluate("window.__csp")
+            browser.close()
+    finally:
+        server.close()
+    assert violations == []
+    assert not [m for m in messages if "Content Security Policy" in m]
