@@ -114,9 +114,18 @@ def secure(response: Response) -> Response:
     return response
 
 
+def drop_date(response: Response) -> Response:
+    """Leave the one Date header to the HTTP server (werkzeug's server added its own to the
+    one flask-compress puts on compressed answers: two)."""
+    response.headers.pop("Date", None)
+    return response
+
+
 def install(app: Flask) -> None:
     """Trusted links and security headers for ``app``. Call after ``Compress(app)``: Flask runs
     after-request hooks last-registered first, so the nonce goes in before compression."""
     app.wsgi_app = TrustedHost(app.wsgi_app, os.environ.get(BASE_URL_ENV) or None)
     app.after_request(secure)
+    # Runs last (hooks run last-registered first): after compression, which adds a Date.
+    app.after_request_funcs.setdefault(None, []).insert(0, drop_date)
     app.jinja_env.globals["csp_nonce"] = csp_nonce

@@ -264,3 +264,46 @@ def test_pages_run_under_their_csp_in_chromium(catalog, path):
         server.close()
     assert violations == []
     assert not [m for m in messages if "Content Security Policy" in m]
+
+
+# --- against `geoservice serve` itself ------------------------------------------------------
+
+
+def _connection(api_server):
+    import http.client
+
+    host, port = api_server.removeprefix("http://").split(":")
+    return http.client.HTTPConnection(host, int(port), timeout=30)
+
+
+@pytest.mark.server
+def test_serve_sends_one_date_header(api_server):
+    for encoding in ("gzip", "identity"):
+        conn = _connection(api_server)
+        conn.request("GET", "/api/collections", headers={"Accept-Encoding": encoding})
+        response = conn.getresponse()
+        response.read()
+        assert len(response.msg.get_all("Date")) == 1, encoding
+        conn.close()
+
+
+@pytest.mark.server
+def test_chunked_body_over_the_limit_is_413(api_server):
+    conn = _connection(api_server)
+    chunk = b" " * 65536
+    conn.putrequest("POST", "/api/overlaps")
+    conn.putheader("Content-Type", "application/json")
+    conn.putheader("Transfer-Encoding", "chunked")
+    conn.endheaders()
+    start = time.perf_counter()
+    try:
+        for _ in range(40):  # 2.5 MB, over the 2 MB limit
+            conn.send(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        conn.send(b"0\r\n\r\n")
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # the server may answer and close before reading it all
+    response = conn.getresponse()
+    assert response.status == 413
+    assert orjson.loads(response.read())["status"] == 413
+    assert time.perf_counter() - start < 10
+    conn.close()
