@@ -33,7 +33,7 @@ from .app import state
 from .catalog import Catalog, LayerData
 from .errors import BadRequest, NotFound
 from .layers import ALIASES, Layer
-from .vocabulary import ACCURACIES, KINDS, STATUSES
+from .vocabulary import ACCURACIES, EVENT_KINDS, KINDS, STATUSES
 
 bp = Blueprint("ogcapi", __name__, url_prefix="/api")
 
@@ -66,6 +66,15 @@ VOCABULARIES: dict[str, tuple[str, ...]] = {
     "kind": KINDS,
     "accuracy": ACCURACIES,
 }
+
+#: Where a layer's field has a vocabulary of its own (the events' ``kind``).
+LAYER_VOCABULARIES: dict[str, dict[str, tuple[str, ...]]] = {"events": {"kind": EVENT_KINDS}}
+
+
+def vocabulary(layer: Layer, name: str) -> tuple[str, ...] | None:
+    """The controlled values of a layer's field, or None if it has none."""
+    return LAYER_VOCABULARIES.get(layer.id, {}).get(name) or VOCABULARIES.get(name)
+
 
 LINE_TYPES = frozenset({"LineString", "MultiLineString"})
 AREA_TYPES = frozenset({"Polygon", "MultiPolygon"})
@@ -120,7 +129,9 @@ def display_bytes(served: ServedLayer, level: int) -> list[bytes]:
     """
     pixel_deg = 360.0 / (256 * 2**level)
     decimals = max(0, math.ceil(-math.log10(pixel_deg / 10)))
-    geoms = shapely.simplify(served.data.frame.geometry.values, pixel_deg / 2, True)
+    geoms = shapely.simplify(
+        served.data.frame.geometry.values, pixel_deg / 2, preserve_topology=True
+    )
     # Snapped to the grid (not rounded): polygons stay valid, as in geodata/derive.py.
     geoms = shapely.set_precision(geoms, 10.0**-decimals)
     # The grid's values as the shortest decimals (46.75, not 46.750000000000014).
@@ -306,7 +317,7 @@ def parse_items_query(layer: Layer) -> ItemsQuery:
         values = [v.strip() for v in request.args[name].split(",") if v.strip()]
         if not values:
             raise BadRequest(f"{name}= is empty")
-        allowed = VOCABULARIES.get(name)
+        allowed = vocabulary(layer, name)
         for value in values:
             if allowed is not None and value not in allowed:
                 raise BadRequest(f"{name}={value!r} is not one of: {', '.join(allowed)}")
@@ -506,7 +517,7 @@ def queryables_doc(served: ServedLayer) -> dict:
     props = {}
     for name in layer.queryables:
         values = sorted(served.filters[name])
-        allowed = list(VOCABULARIES.get(name) or values)
+        allowed = list(vocabulary(layer, name) or values)
         if field_type(layer, name) == "array":
             props[name] = {
                 "title": name,

@@ -427,7 +427,7 @@ def _vertices(n):
             "mixed geometry dimensions",
         ),
         ({**AREA, "crs": {"type": "name", "properties": {"name": "EPSG:3857"}}}, "unsupported crs"),
-        (_box(0, 0, 90, 10), "spans more than"),
+        (_box(0, 0, 90, 10), "the limit is 60° each"),
         (_vertices(measure.MAX_VERTICES + 1), "too many vertices"),
         (
             {
