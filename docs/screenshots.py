@@ -17,7 +17,7 @@ from werkzeug.serving import make_server
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from geoservice.app import create_app  # noqa: E402
+from geoservice.app import create_app
 
 DATES = [dt.date.today().isoformat(), "2021-06-01", "2020-10-15", "2015-01-01"]
 SIZES = {"desktop": (1400, 900), "phone": (390, 844)}
