@@ -552,7 +552,21 @@ def karabakh_features(kb: karabakh.Karabakh, layer: str) -> list[dict]:
     ]
 
 
+def one_geometry_type(features: list[dict]) -> list[dict]:
+    """Features whose geometries mix X and MultiX all as MultiX, so that GDAL and QGIS see one
+    geometry type per collection (GDAL's OAPIF driver says "Unknown (any)" for a mix)."""
+    types = {f["geometry"]["type"] for f in features}
+    for single in ("Point", "LineString", "Polygon"):
+        if {single, f"Multi{single}"} <= types:
+            for f in features:
+                if f["geometry"]["type"] == single:
+                    coords = f["geometry"]["coordinates"]
+                    f["geometry"] = {"type": f"Multi{single}", "coordinates": [coords]}
+    return features
+
+
 def write(layer: str, features: list[dict]) -> None:
+    features = one_geometry_type(features)
     path = HERE / f"{layer}.geojson"
     with open(path, "w") as out:
         out.write('{"type": "FeatureCollection",\n"features": [\n')

@@ -26,7 +26,7 @@ import numpy as np
 import orjson
 import shapely
 
-from . import geodesy, overlay, timeline
+from . import cost, geodesy, overlay, timeline
 from .layers import ALIASES, LAYERS
 from .vocabulary import COUNTRY_NAMES, KINDS, STATUSES
 
@@ -360,10 +360,28 @@ def parse_user_geometry(obj) -> shapely.Geometry:
         geometry = shapely.multilinestrings(parts) if len(parts) > 1 else parts[0]
     else:
         geometry = shapely.multipoints(parts) if len(parts) > 1 else parts[0]
-    minx, miny, maxx, maxy = geometry.bounds
-    if max(maxx - minx, maxy - miny) > MAX_EXTENT_DEG:
-        raise LimitError(f"geometry spans more than {MAX_EXTENT_DEG:g} degrees")
+    _check_extent(geometry)
     return geometry
+
+
+def _check_extent(geometry: shapely.Geometry) -> None:
+    """Refuse a geometry over :data:`MAX_EXTENT_DEG`, saying so plainly when it is small but
+    crosses the antimeridian (written with longitudes on both sides of 180°)."""
+    minx, miny, maxx, maxy = geometry.bounds
+    if max(maxx - minx, maxy - miny) <= MAX_EXTENT_DEG:
+        return
+    lons = shapely.get_coordinates(geometry)[:, 0]
+    shifted = np.where(lons < 0, lons + 360.0, lons)
+    if maxx - minx > 180 and shifted.max() - shifted.min() <= MAX_EXTENT_DEG:
+        raise QueryError(
+            "the geometry crosses the antimeridian (180°), which the analysis does not "
+            "support: its layers lie between 26°E and 88°E; send the part east or west of "
+            "180° alone"
+        )
+    raise LimitError(
+        f"the geometry spans {maxx - minx:.1f}° of longitude and {maxy - miny:.1f}° of "
+        f"latitude; the limit is {MAX_EXTENT_DEG:g}° each: send a smaller area, or split it"
+    )
 
 
 # --- buffers ---------------------------------------------------------------------------------
@@ -490,6 +508,8 @@ def overlaps(
     layers: list[str] | None = None,
     as_of: dt.date | None = None,
     include_geometry: bool = False,
+    max_work: int | None = None,
+    deadline: cost.Deadline | None = None,
 ) -> dict:
     """Overlaps between two layers, or between a user geometry and layers, on ``as_of``.
 
@@ -505,8 +525,12 @@ def overlaps(
     with points: the ``points`` inside or on the other feature. Lengths/areas are geodesic
     on WGS84 (see the module docstring for the error of the planar intersection step).
     ``include_geometry`` adds each intersection as GeoJSON.
+
+    ``max_work``: refuse (:class:`cost.BudgetError`) a query estimated over that many vertex
+    operations before doing it; ``deadline``: stop (:class:`cost.DeadlineError`) once it passes.
     """
     day = _as_of(as_of)
+    check = deadline.check if deadline is not None else overlay.no_deadline
     a_ids = _layer_ids([a] if a else [])
     b_ids = _layer_ids([b] if b else [])
     extra = _layer_ids(layers)
@@ -518,7 +542,9 @@ def overlaps(
         if not (a_ids and b_ids):
             raise QueryError("give two layers, or a geometry to overlap with layers")
         result.update(a=a_ids[0], b=b_ids[0])
-        result["results"] = _layer_pairs(catalog, a_ids[0], b_ids[0], day, include_geometry)
+        result["results"] = _layer_pairs(
+            catalog, a_ids[0], b_ids[0], day, include_geometry, max_work, check
+        )
     else:
         if b_ids:
             raise QueryError("give either a second layer or a geometry, not both")
@@ -526,18 +552,30 @@ def overlaps(
             geometry = parse_user_geometry(geometry)
         targets = [lid for lid in a_ids + extra if lid] or list(LAYERS)
         targets = list(dict.fromkeys(targets))
+        if max_work is not None:
+            cost.estimate_geometry(
+                catalog, geometry, targets, lambda layer: _valid_rows(layer, day)
+            ).check(max_work)
         user = _user_ref(geometry)
         result.update(geometry=user, layers=targets)
         result["results"] = [
             hit
             for lid in targets
-            for hit in _geometry_layer(catalog[lid], geometry, user, day, include_geometry)
+            for hit in _geometry_layer(catalog[lid], geometry, user, day, include_geometry, check)
         ]
     result["count"] = len(result["results"])
     return result
 
 
-def _layer_pairs(catalog, a_id: str, b_id: str, day: dt.date, include_geometry: bool) -> list:
+def _layer_pairs(
+    catalog,
+    a_id: str,
+    b_id: str,
+    day: dt.date,
+    include_geometry: bool,
+    max_work: int | None = None,
+    check=overlay.no_deadline,
+) -> list:
     la, lb = catalog[a_id], catalog[b_id]
     ca, cb = _layer_columns(la), _layer_columns(lb)
     rows_a = _valid_rows(la, day)
@@ -553,11 +591,14 @@ def _layer_pairs(catalog, a_id: str, b_id: str, day: dt.date, include_geometry: 
     ia, ib = ia[keep], ib[keep]
     order = np.lexsort((ib, ia))
     ia, ib = ia[order], ib[order]
+    if max_work is not None:
+        cost.estimate_pairs(la, lb, ia, ib).check(max_work)
     inters = overlay.intersect_pairs(
-        ca["geoms"][ia], cb["geoms"][ib], ca["bounds"][ia], cb["bounds"][ib]
+        ca["geoms"][ia], cb["geoms"][ib], ca["bounds"][ia], cb["bounds"][ib], check
     )
     out = []
     for i, j, inter in zip(ia, ib, inters):
+        check()
         if inter is None or inter.is_empty:
             continue
         hit_ = _measure(
@@ -573,17 +614,19 @@ def _layer_pairs(catalog, a_id: str, b_id: str, day: dt.date, include_geometry: 
     return out
 
 
-def _geometry_layer(layer, geometry, user: dict, day: dt.date, include_geometry: bool) -> list:
+def _geometry_layer(
+    layer, geometry, user: dict, day: dt.date, include_geometry: bool, check
+) -> list:
     cols = _layer_columns(layer)
-    bounds = np.array(geometry.bounds)
-    rows = layer.tree.query(shapely.box(*overlay.expand(bounds)))
-    rows = np.sort(rows[layer.valid(day)[rows]])
+    rows = np.unique(layer.tree.query(shapely.box(*overlay.part_boxes(geometry).T))[1])
+    rows = rows[layer.valid(day)[rows]]
     if not len(rows):
         return []
-    inters = overlay.intersect_with(geometry, cols["geoms"][rows], cols["bounds"][rows])
+    inters = overlay.intersect_with(geometry, cols["geoms"][rows], cols["bounds"][rows], check)
     dim_user = int(shapely.get_dimensions(geometry))
     out = []
     for row, inter in zip(rows, inters):
+        check()
         if inter is None or inter.is_empty:
             continue
         hit = _measure(

@@ -137,9 +137,11 @@ def display_bytes(served: ServedLayer, level: int) -> list[bytes]:
     # The grid's values as the shortest decimals (46.75, not 46.750000000000014).
     geoms = shapely.transform(geoms, lambda xy: np.round(xy, decimals))
     # A multi-part shape whose small parts collapse stays multi-part: one type per collection.
-    original = served.data.frame.geometry.values
-    collapsed = (shapely.get_type_id(original) == 6) & (shapely.get_type_id(geoms) == 3)
-    geoms[collapsed] = shapely.multipolygons(geoms[collapsed][:, None]) if collapsed.any() else []
+    original = shapely.get_type_id(served.data.frame.geometry.values)
+    for multi, single, make in ((6, 3, shapely.multipolygons), (5, 1, shapely.multilinestrings)):
+        collapsed = (original == multi) & (shapely.get_type_id(geoms) == single)
+        if collapsed.any():
+            geoms[collapsed] = make(geoms[collapsed][:, None])
     out = []
     for feature, props, geom in zip(served.data.features, served.properties, geoms):
         geometry = orjson.loads(shapely.to_geojson(geom)) if feature.get("geometry") else None

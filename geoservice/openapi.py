@@ -560,8 +560,8 @@ def _components() -> dict:
             "description": "The day (YYYY-MM-DD); default today.",
             "schema": DATE,
         },
-        "geometry": {
-            "name": "geometry",
+        "include_geometry": {
+            "name": "include_geometry",
             "in": "query",
             "required": False,
             "description": "true: add each intersection as GeoJSON.",
@@ -692,7 +692,7 @@ def build_document(server_url: str) -> dict:
                 {"name": "a", "in": "query", "required": True, "schema": layer_enum},
                 {"name": "b", "in": "query", "required": True, "schema": layer_enum},
                 _param("as_of"),
-                _param("geometry"),
+                _param("include_geometry"),
             ],
             "responses": {
                 "200": {"description": "Overlaps", "content": {JSON: {"schema": _ref("Overlaps")}}},
@@ -714,7 +714,7 @@ def build_document(server_url: str) -> dict:
                     "schema": {"type": "array", "items": layer_enum, "minItems": 1},
                 },
                 _param("as_of"),
-                _param("geometry"),
+                _param("include_geometry"),
             ],
             "requestBody": {
                 "required": True,
