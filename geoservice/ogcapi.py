@@ -29,10 +29,10 @@ from flask import (
 from markupsafe import Markup
 
 from . import timeline
-from .app import state
 from .catalog import Catalog, LayerData
 from .errors import BadRequest, NotAcceptable, NotFound
 from .layers import ALIASES, Layer
+from .state import state
 from .userinput import shown
 from .vocabulary import ACCURACIES, EVENT_KINDS, KINDS, STATUSES
 
