@@ -18,7 +18,7 @@ from . import changes as changes_module
 from . import cost, measure
 from .app import state
 from .errors import BadRequest, PayloadTooLarge, Unprocessable, UnsupportedMediaType
-from .ogcapi import check_params, json_response, parse_bbox
+from .ogcapi import check_params, json_response, parse_bbox, require_json
 from .userinput import shown
 from .vocabulary import DEFAULT_KIND
 
@@ -77,6 +77,7 @@ def lengths() -> Response:
     ``bbox=minLon,minLat,maxLon,maxLat`` counts only what lies inside that box (a map view).
     """
     check_params({"countries", "status", "kind", "as_of", "bbox"})
+    require_json()
     kind = optional("kind") or DEFAULT_KIND
     bbox = optional("bbox")
     result = run(
@@ -147,6 +148,7 @@ def overlaps_get() -> Response:
     (:data:`OVERLAP_CACHE_BYTES`), answered with an ETag; within the work budget and deadline
     of :mod:`geoservice.cost`."""
     check_params({"a", "b", "as_of", "include_geometry"})
+    require_json()
     a, b = optional("a"), optional("b")
     if a is None or b is None:
         raise BadRequest("give two layers: a=<layer>&b=<layer> (or POST a GeoJSON geometry)")
@@ -238,6 +240,7 @@ def overlaps_post() -> Response:
     The work is estimated first and refused over the budget (422), then run within the
     deadline (:mod:`geoservice.cost`)."""
     check_params({"layers", "as_of", "include_geometry"})
+    require_json()
     doc = read_json_body()
     try:
         geometry = measure.parse_user_geometry(doc)

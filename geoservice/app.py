@@ -14,6 +14,7 @@ from flask import Flask, current_app
 from flask_compress import Compress
 from flask_cors import CORS
 
+from . import cost, headers
 from .catalog import Catalog, load_catalog
 from .errors import register_error_handlers
 from .resources import TEMPLATES_DIR
@@ -71,10 +72,15 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     catalog = app.config.get("CATALOG") or load_catalog(app.config["DATA_DIR"])
     app.extensions["geoservice"] = ServiceState(catalog=catalog, layers=serve_catalog(catalog))
+    # The edge indexes the cost model counts crossings with: built here, before gunicorn's
+    # --preload forks, so the workers share them and no request pays for them.
+    for data in catalog.layers.values():
+        cost.layer_edges(data)
 
     register_error_handlers(app)
     CORS(app, resources={r"/api/*": {"origins": "*"}}, expose_headers=["ETag", "Link"])
     Compress(app)
+    headers.install(app)
 
     from . import analysis_api, ogcapi, openapi, webmap
 

@@ -37,14 +37,14 @@ T = TypeVar("T")
 MAX_WORK = 2_500_000
 #: Most places where lines cross (user edges with each other or with the layers' edges): each
 #: is a node in GEOS and a piece of the answer, the costly part (about 20 us each).
-MAX_CROSSINGS = 30_000
+MAX_CROSSINGS = 15_000
 #: Longest an accepted overlap may compute (wall-clock seconds) before it is stopped.
 ANALYSIS_SECONDS = 5.0
 #: The same for a layer x layer overlap, which is computed once per set of valid features and
 #: then answered from the cache (countries x borders: 2-5 s on this machine).
 LAYER_PAIR_SECONDS = 15.0
 #: User edges whose crossings are counted exactly; the rest is scaled from them.
-CROSSING_SAMPLE = 400
+CROSSING_SAMPLE = 200
 #: Longest piece (degrees) a sampled edge is cut into before it is looked up in an edge index.
 PIECE_DEG = 0.25
 

@@ -28,6 +28,7 @@ import shapely
 
 from . import cost, geodesy, overlay, timeline
 from .layers import ALIASES, LAYERS
+from .userinput import shown
 from .vocabulary import COUNTRY_NAMES, KINDS, STATUSES
 
 #: Largest user geometry accepted: vertices in total, features of a FeatureCollection,
@@ -88,7 +89,7 @@ def _countries(countries: list[str] | str | None) -> list[str] | None:
             continue
         if code not in COUNTRY_NAMES:
             known = ", ".join(sorted(COUNTRY_NAMES))
-            raise QueryError(f"unknown country code {raw!r}; known codes: {known}")
+            raise QueryError(f"unknown country code {shown(raw)}; known codes: {known}")
         if code not in codes:
             codes.append(code)
     return codes or None
@@ -98,7 +99,7 @@ def _choice(value: str | None, allowed: tuple[str, ...], what: str) -> str | Non
     if value is None:
         return None
     if value not in allowed:
-        raise QueryError(f"unknown {what} {value!r}; one of: {', '.join(allowed)}")
+        raise QueryError(f"unknown {what} {shown(value)}; one of: {', '.join(allowed)}")
     return value
 
 
@@ -112,7 +113,7 @@ def _layer_ids(ids: list[str] | str | None) -> list[str]:
             continue
         lid = ALIASES.get(lid, (lid,))[0]  # an old collection id: its first successor
         if lid not in LAYERS:
-            raise QueryError(f"unknown layer {raw!r}; one of: {', '.join(LAYERS)}")
+            raise QueryError(f"unknown layer {shown(raw)}; one of: {', '.join(LAYERS)}")
         if lid not in out:
             out.append(lid)
     return out
@@ -202,8 +203,18 @@ def border_lengths(
     if bbox is not None:
         rows = np.intersect1d(rows, borders.bbox_rows(bbox), assume_unique=True)
         lengths = lengths.copy()
-        inside = shapely.clip_by_rect(borders.frame.geometry.values[rows], *bbox)
-        lengths[rows] = geodesy.lengths_km(inside)
+        # Segments wholly inside keep their measured length; only those crossing the edge
+        # are clipped and measured again.
+        bounds = shapely.bounds(borders.frame.geometry.values[rows])
+        minx, miny, maxx, maxy = bbox
+        crossing = rows[
+            (bounds[:, 0] < minx)
+            | (bounds[:, 1] < miny)
+            | (bounds[:, 2] > maxx)
+            | (bounds[:, 3] > maxy)
+        ]
+        inside = shapely.clip_by_rect(borders.frame.geometry.values[crossing], *bbox)
+        lengths[crossing] = geodesy.lengths_km(inside)
         rows = rows[lengths[rows] > 0]
     statuses = (status,) if status else STATUSES
 
@@ -270,7 +281,7 @@ def _geometry_members(obj: dict) -> list:
     if kind in GEOMETRY_TYPES:
         return [obj]
     raise QueryError(
-        f"unsupported GeoJSON type {kind!r}; send a geometry, a Feature or a FeatureCollection"
+        f"unsupported GeoJSON type {shown(kind)}; send a geometry, a Feature or a FeatureCollection"
     )
 
 
@@ -281,7 +292,9 @@ def _check_crs(obj: dict) -> None:
     props = crs.get("properties") if isinstance(crs, dict) else None
     name = str(props.get("name", "")) if isinstance(props, dict) else ""
     if not name.endswith(("CRS84", "4326")):
-        raise QueryError(f"unsupported crs {name or crs!r}; coordinates must be EPSG:4326 lon/lat")
+        raise QueryError(
+            f"unsupported crs {shown(name or crs)}; coordinates must be EPSG:4326 lon/lat"
+        )
 
 
 def parse_user_geometry(obj) -> shapely.Geometry:
@@ -389,7 +402,7 @@ def buffer_m(geometry: shapely.Geometry, metres: float, quad_segs: int = 16) -> 
     try:
         metres = float(metres)
     except (TypeError, ValueError):
-        raise QueryError(f"buffer distance {metres!r} is not a number") from None
+        raise QueryError(f"buffer distance {shown(metres)} is not a number") from None
     if not math.isfinite(metres) or not 0 <= metres <= MAX_BUFFER_M:
         raise QueryError(f"buffer distance must be 0..{MAX_BUFFER_M:g} m, not {metres:g}")
     if geometry is None or geometry.is_empty:

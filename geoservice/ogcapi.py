@@ -31,8 +31,9 @@ from markupsafe import Markup
 from . import timeline
 from .app import state
 from .catalog import Catalog, LayerData
-from .errors import BadRequest, NotFound
+from .errors import BadRequest, NotAcceptable, NotFound
 from .layers import ALIASES, Layer
+from .userinput import shown
 from .vocabulary import ACCURACIES, EVENT_KINDS, KINDS, STATUSES
 
 bp = Blueprint("ogcapi", __name__, url_prefix="/api")
@@ -218,9 +219,9 @@ def check_params(allowed: set[str] | frozenset[str]) -> None:
     for name in request.args:
         if name not in allowed:
             known = ", ".join(sorted(allowed)) or "none"
-            raise BadRequest(f"unknown query parameter {name!r}; this resource takes: {known}")
+            raise BadRequest(f"unknown query parameter {shown(name)}; this resource takes: {known}")
         if len(request.args.getlist(name)) > 1:
-            raise BadRequest(f"query parameter {name!r} given more than once")
+            raise BadRequest(f"query parameter {shown(name)} given more than once")
 
 
 def negotiate(json_type: str = JSON) -> str:
@@ -228,10 +229,25 @@ def negotiate(json_type: str = JSON) -> str:
     f = request.args.get("f")
     if f is not None:
         if f not in ("json", "html"):
-            raise BadRequest(f"f={f!r}: must be 'json' or 'html'")
+            raise BadRequest(f"f={shown(f)}: must be 'json' or 'html'")
         return f
-    best = request.accept_mimetypes.best_match([json_type, JSON, HTML], default=json_type)
+    if not request.accept_mimetypes:  # no Accept header: JSON
+        return "json"
+    best = request.accept_mimetypes.best_match([json_type, JSON, HTML])
+    if best is None:
+        raise NotAcceptable(
+            f"Accept {shown(request.headers.get('Accept', ''))}: this resource is "
+            f"{', '.join(dict.fromkeys([json_type, JSON, HTML]))} (or ask with f=json or f=html)"
+        )
     return "html" if best == HTML else "json"
+
+
+def require_json() -> None:
+    """406 unless the ``Accept`` header (if any) takes JSON."""
+    if request.accept_mimetypes and request.accept_mimetypes.best_match([JSON]) is None:
+        raise NotAcceptable(
+            f"Accept {shown(request.headers.get('Accept', ''))}: this resource is {JSON} only"
+        )
 
 
 def parse_int(name: str, default: int, minimum: int, maximum: int | None = None) -> int:
@@ -242,7 +258,7 @@ def parse_int(name: str, default: int, minimum: int, maximum: int | None = None)
     try:
         value = int(raw.strip())
     except ValueError:
-        raise BadRequest(f"{name}={raw!r} is not an integer") from None
+        raise BadRequest(f"{name}={shown(raw)} is not an integer") from None
     if value < minimum or (maximum is not None and value > maximum):
         upper = f"..{maximum}" if maximum is not None else " or more"
         raise BadRequest(f"{name}={value} is out of range ({minimum}{upper})")
@@ -253,22 +269,22 @@ def parse_bbox(raw: str) -> tuple[float, float, float, float]:
     """``minLon,minLat,maxLon,maxLat`` (or 6 numbers with heights, ignored), CRS84 degrees."""
     parts = raw.split(",")
     if len(parts) not in (4, 6):
-        raise BadRequest(f"bbox={raw!r}: give 4 numbers minLon,minLat,maxLon,maxLat (or 6)")
+        raise BadRequest(f"bbox={shown(raw)}: give 4 numbers minLon,minLat,maxLon,maxLat (or 6)")
     try:
         values = [float(p) for p in parts]
     except ValueError:
-        raise BadRequest(f"bbox={raw!r}: not all parts are numbers") from None
+        raise BadRequest(f"bbox={shown(raw)}: not all parts are numbers") from None
     if not all(math.isfinite(v) for v in values):
-        raise BadRequest(f"bbox={raw!r}: numbers must be finite")
+        raise BadRequest(f"bbox={shown(raw)}: numbers must be finite")
     if len(values) == 6:
         values = [values[0], values[1], values[3], values[4]]
     minx, miny, maxx, maxy = values
     if not (-180 <= minx <= 180 and -180 <= maxx <= 180):
-        raise BadRequest(f"bbox={raw!r}: longitudes must be within -180..180")
+        raise BadRequest(f"bbox={shown(raw)}: longitudes must be within -180..180")
     if not (-90 <= miny <= 90 and -90 <= maxy <= 90):
-        raise BadRequest(f"bbox={raw!r}: latitudes must be within -90..90")
+        raise BadRequest(f"bbox={shown(raw)}: latitudes must be within -90..90")
     if miny > maxy:
-        raise BadRequest(f"bbox={raw!r}: minimum latitude is above maximum latitude")
+        raise BadRequest(f"bbox={shown(raw)}: minimum latitude is above maximum latitude")
     return minx, miny, maxx, maxy
 
 
@@ -289,7 +305,7 @@ def check_crs(*names: str) -> None:
     for name in names:
         value = request.args.get(name)
         if value is not None and value.strip("<>") != CRS84:
-            raise BadRequest(f"{name}={value!r}: only {CRS84} (lon, lat) is supported")
+            raise BadRequest(f"{name}={shown(value)}: only {CRS84} (lon, lat) is supported")
 
 
 def parse_items_query(layer: Layer) -> ItemsQuery:
@@ -320,7 +336,7 @@ def parse_items_query(layer: Layer) -> ItemsQuery:
         allowed = vocabulary(layer, name)
         for value in values:
             if allowed is not None and value not in allowed:
-                raise BadRequest(f"{name}={value!r} is not one of: {', '.join(allowed)}")
+                raise BadRequest(f"{name}={shown(value)} is not one of: {', '.join(allowed)}")
         query.filters[name] = values
     return query
 
@@ -374,7 +390,9 @@ def get_served(collection_id: str) -> ServedLayer:
     """The served layer of a collection id, or 404."""
     served = state().layers.get(collection_id)
     if served is None:
-        raise NotFound(f"no collection {collection_id!r}; collections: {', '.join(state().layers)}")
+        raise NotFound(
+            f"no collection {shown(collection_id)}; collections: {', '.join(state().layers)}"
+        )
     return served
 
 
@@ -738,7 +756,7 @@ def item(collection_id: str, feature_id: str) -> Response:
     fmt = negotiate(GEOJSON)
     row = served.data.index_by_id.get(feature_id)
     if row is None:
-        raise NotFound(f"collection {collection_id!r} has no feature {feature_id!r}")
+        raise NotFound(f"collection {shown(collection_id)} has no feature {shown(feature_id)}")
 
     def build() -> Response:
         values = {"collection_id": collection_id, "feature_id": feature_id}

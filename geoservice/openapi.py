@@ -6,7 +6,7 @@ feature schema. The server URL is the one the request came in on (``<host>/api``
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, request, url_for
 
 from . import __version__
 from .layers import LAYERS, Layer
@@ -753,7 +753,7 @@ def document() -> Response:
     """The OpenAPI document (JSON), or a readable list of its operations (HTML)."""
     check_params({"f"})
     fmt = negotiate(OPENAPI_JSON)
-    doc = build_document(request.host_url.rstrip("/") + "/api")
+    doc = build_document(url_for("ogcapi.landing", _external=True).rstrip("/"))
     if fmt == "html":
         return html_response("ogc_openapi.html", doc=doc, json_url=request.base_url + "?f=json")
     return json_response(doc, OPENAPI_JSON)

@@ -57,6 +57,9 @@ SLIDER_START = "1991-12-26"
 #: The opening view when the URL names none: Moldova to Kyrgyzstan ((lat, lon) corners).
 OPENING_BOUNDS: tuple[tuple[float, float], tuple[float, float]] = ((37.0, 26.6), (48.6, 80.3))
 DEFAULT_CENTER: tuple[float, float] = (42.8, 53.4)
+#: On a phone (too narrow for that): the Caucasus to the Fergana valley.
+PHONE_CENTER: tuple[float, float] = (40.6, 57.0)
+PHONE_ZOOM = 4
 DEFAULT_ZOOM = 5
 
 #: The order layers are drawn in (bottom first); countries is the always-on base layer.
@@ -589,6 +592,7 @@ def page_config(date: str | None, lang: str = "en") -> dict[str, Any]:
         "areaLabels": area_labels(catalog),
         "sources": source_table(catalog),
         "openingBounds": OPENING_BOUNDS,
+        "phoneView": {"center": PHONE_CENTER, "zoom": PHONE_ZOOM},
         "levels": list(DETAIL_LEVELS),
         "bboxFromLevel": 7,
         "itemsUrl": "/api/collections/{id}/items",

@@ -374,10 +374,18 @@
   function redraw() {
     var date = state.date;
     var counts = {};
+    state.drawn = state.drawn || {};
+    var compareKey = state.compare ? JSON.stringify(Object.keys(state.compare.began)) : "";
     cfg.layers.forEach(function (lid) {
       var features = featuresOn(lid, date);
       counts[lid] = features;
-      draw(lid, features);
+      // Redraw a layer only when its set of features (or their geometry, or compare) changed.
+      var key = features.map(function (f) { return f.id + ":" + state.store[lid][f.id].rank; }).join(",") +
+        "|" + compareKey;
+      if (state.drawn[lid] !== key) {
+        draw(lid, features);
+        state.drawn[lid] = key;
+      }
     });
     drawEnded();
     addPatterns();
@@ -478,11 +486,16 @@
       }
       if (p.kind === "line_of_contact") { contact += 1; }
     });
-    var held = (counts.control_areas || []).filter(function (f) {
-      return f.properties.held_by && f.properties.held_by !== "AZE";
-    }).length + (counts.disputed_areas || []).filter(function (f) {
-      return ["held_area", "held_across_border"].indexOf(f.properties.area_kind) >= 0;
-    }).length;
+    // km² held by de facto authorities: the day's control areas, else the held areas
+    var heldKm2 = 0;
+    (counts.control_areas || []).forEach(function (f) {
+      if (f.properties.held_by && f.properties.held_by !== "AZE") { heldKm2 += f.properties.area_km2 || 0; }
+    });
+    if (!heldKm2) {
+      (counts.disputed_areas || []).forEach(function (f) {
+        if (f.properties.area_kind === "held_area") { heldKm2 += f.properties.area_km2 || 0; }
+      });
+    }
     var missions = {};
     (counts.mission_areas || []).concat(counts.mission_posts || []).forEach(function (f) {
       missions[f.properties.mission || f.properties.id] = true;
@@ -492,7 +505,7 @@
     var parts = [
       fmt(disputedKm, 0) + " km of international border disputed (" + disputed + " stretches)",
       contact ? contact + " line" + (contact > 1 ? "s" : "") + " of contact" : "no line of contact",
-      held + " area" + (held === 1 ? "" : "s") + " held by a de facto authority",
+      fmt(heldKm2, 0) + " km² held by de facto authorities",
       missions + " peacekeeping or monitoring mission" + (missions === 1 ? "" : "s"),
     ];
     if (events.length) { parts.push("on this date: " + events.join("; ")); }
@@ -841,7 +854,11 @@
       state.map.setView(view.center, view.zoom, { animate: false });
     } else {
       var ob = cfg.openingBounds;
-      state.map.fitBounds([ob[0], ob[1]], { animate: false, padding: phone ? [0, 0] : [10, 10] });
+      if (phone) {  // too narrow for Moldova to Kyrgyzstan: the Caucasus to the Fergana valley
+        state.map.setView(cfg.phoneView.center, cfg.phoneView.zoom, { animate: false });
+      } else {
+        state.map.fitBounds([ob[0], ob[1]], { animate: false, padding: [10, 10] });
+      }
     }
     setupControls();
     setupSearch();
