@@ -350,15 +350,7 @@ def select_rows(served: ServedLayer, query: ItemsQuery) -> np.ndarray:
             mask &= np.logical_or.reduce(masks)
     rows = np.flatnonzero(mask)
     if query.bbox is not None:
-        minx, miny, maxx, maxy = query.bbox
-        if minx <= maxx:
-            in_box = data.bbox_rows((minx, miny, maxx, maxy))
-        else:  # crosses the antimeridian
-            in_box = np.union1d(
-                data.bbox_rows((minx, miny, 180.0, maxy)),
-                data.bbox_rows((-180.0, miny, maxx, maxy)),
-            )
-        rows = np.intersect1d(rows, in_box, assume_unique=True)
+        rows = np.intersect1d(rows, data.bbox_rows(query.bbox), assume_unique=True)
     return rows
 
 
