@@ -244,8 +244,8 @@ def overlaps_post() -> Response:
     doc = read_json_body()
     try:
         geometry = measure.parse_user_geometry(doc)
-    except measure.LimitError as exc:
-        raise PayloadTooLarge(str(exc)) from None
+    except measure.LimitError:
+        raise  # over the size limits: 413 by the status table (errors.py)
     except measure.QueryError as exc:
         raise Unprocessable(str(exc)) from None
     layers = optional("layers")

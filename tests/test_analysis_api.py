@@ -242,3 +242,14 @@ def test_lengths_in_a_map_view_count_only_what_lies_inside(client, catalog):
         assert borders.frame.geometry.values[row].intersects(box)
         assert segment["length_km"] <= borders.length_km[row] + 0.001  # rounded to the metre
     assert client.get("/api/lengths?bbox=1,2,3").status_code == 400
+
+
+def test_every_engine_error_maps_to_its_status_in_one_table(client):
+    """The exception types carry their HTTP status in errors.STATUS_TABLE, not in messages."""
+    from geoservice.errors import handle_exception
+    from geoservice.timeline import TimeError
+
+    with client.application.test_request_context():
+        assert handle_exception(measure.LimitError("too big")).status_code == 413
+        assert handle_exception(measure.QueryError("bad")).status_code == 400
+        assert handle_exception(TimeError("bad date")).status_code == 400
