@@ -12,12 +12,15 @@ All coordinates EPSG:4326 (lon, lat), rounded to 1e-5 degrees (~1 m, the source'
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 import itertools
 import json
 import os
 import subprocess
 import sys
 import tarfile
+import time
 import tomllib
 from pathlib import Path
 
@@ -30,9 +33,10 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from geoservice import geodesy, overlay
-from geoservice.vocabulary import COUNTRY_NAMES, FOCUS_COUNTRIES
+from geoservice.vocabulary import COUNTRY_NAMES
 
 CACHE = HERE / ".cache"
+START = time.perf_counter()
 RECORD_DIR = HERE / "record"
 
 
@@ -62,9 +66,13 @@ def read_record(directory: Path = RECORD_DIR) -> dict:
 RECORD = read_record()
 DATASET = RECORD["dataset"]
 SOURCES = RECORD["sources"]
-#: Whole polygons are kept for these; the other neighbours are clipped to the region.
-WHOLE = set(FOCUS_COUNTRIES) | {"MDA"}
-READ_BBOX = (25.5, 34.0, 88.5, 56.5)
+REGION = RECORD["region"]
+#: Whole polygons are kept for these; every land border of theirs is in the borders layer.
+WHOLE = frozenset(REGION["whole"])
+#: Countries cut to a box (lon_min, lat_min, lon_max, lat_max), plus the margin around WHOLE.
+BOXED = {code: tuple(box) for code, box in REGION["boxed"].items()}
+#: What is read from the data set (degrees): every country above lies within it.
+READ_BBOX = (19.0, 25.0, 88.5, 62.0)
 PRECISION = 1e-5
 
 
@@ -90,9 +98,35 @@ def source_file() -> Path:
     return target
 
 
+def coverage_cache() -> Path:
+    """The cached coverage's file, named by a hash of everything that shapes it.
+
+    The cache folder is shared between checkouts: another region or cleaning step must not read
+    (or overwrite) this one's polygons.
+    """
+    key = json.dumps(
+        [
+            sorted(COUNTRY_NAMES),
+            sorted(WHOLE),
+            BOXED,
+            READ_BBOX,
+            DATASET,
+            REGION,
+            [inspect.getsource(f) for f in (clip_to_region, cut_out_enclaves, fill_gaps)],
+        ],
+        sort_keys=True,
+    )
+    return CACHE / f"coverage-{hashlib.sha256(key.encode()).hexdigest()[:12]}.wkb.json"
+
+
+def step(what: str) -> None:
+    """Progress on stderr, with the seconds since the start."""
+    print(f"derive: {time.perf_counter() - START:6.1f} s  {what}", file=sys.stderr, flush=True)
+
+
 def cleaned_countries() -> dict[str, shapely.Geometry]:
     """The region's country polygons as a clean coverage, cached as WKB."""
-    cache = CACHE / "coverage.wkb.json"
+    cache = coverage_cache()
     if cache.exists():
         data = json.loads(cache.read_text())
         return {
@@ -102,27 +136,68 @@ def cleaned_countries() -> dict[str, shapely.Geometry]:
     import pyogrio
 
     os.environ.setdefault("OGR_GEOJSON_MAX_OBJ_SIZE", "0")
-    frame = pyogrio.read_dataframe(source_file(), bbox=READ_BBOX)
-    frame = frame[frame["A3"].isin(COUNTRY_NAMES)]
+    names = ", ".join(f"'{code}'" for code in sorted(COUNTRY_NAMES))
+    frame = pyogrio.read_dataframe(source_file(), bbox=READ_BBOX, where=f"A3 IN ({names})")
     codes = list(frame["A3"])
-    geoms = [
-        g if code in WHOLE else shapely.clip_by_rect(g, *READ_BBOX)
-        for code, g in zip(codes, frame.geometry.values)
-    ]
-    geoms = shapely.make_valid(np.array(geoms), method="structure", keep_collapsed=False)
+    step(f"read {len(codes)} countries")
+    geoms = clip_to_region(codes, frame.geometry.values)
+    step("clipped and made valid")
     geoms = cut_out_enclaves(geoms)
+    step("enclaves cut out of their hosts")
     # Automatic snapping distance: a fixed 30 m one made GEOS merge Iran into Turkey.
     geoms = shapely.coverage_clean(geoms, gap_width=DATASET["snap_gap_deg"])
+    step("coverage cleaned")
     geoms = fill_gaps(geoms, DATASET["gap_width_deg"])
-    whole = shapely.union_all([g for c, g in zip(codes, geoms) if c in WHOLE])
-    window = shapely.buffer(whole, DATASET["neighbour_margin_deg"], quad_segs=4)
-    countries = {}
-    for code, geom in zip(codes, geoms):
-        if code not in WHOLE:
-            geom = shapely.intersection(geom, window)
-        countries[code] = polygons_only(shapely.set_precision(geom, PRECISION))
+    step("gaps shared out")
+    countries = {
+        code: polygons_only(shapely.set_precision(geom, PRECISION))
+        for code, geom in zip(codes, geoms)
+    }
     cache.write_text(json.dumps({k: shapely.to_wkb(v).hex() for k, v in countries.items()}))
     return countries
+
+
+def clip_to_region(codes: list[str], geoms) -> np.ndarray:
+    """Valid polygons: whole countries whole; boxed ones cut to their box; the rest to the margin.
+
+    The margin (``neighbour_margin_deg`` around the whole countries) keeps each neighbour's
+    side of its borders with them, so those borders are complete. Clipping comes before the
+    coverage is cleaned, so the cut edges are the only ones no neighbour shares.
+    """
+    geoms = [without_small_holes(g, DATASET["gap_width_deg"]) for g in geoms]
+    geoms = [
+        g if code in WHOLE else shapely.clip_by_rect(g, *READ_BBOX) for code, g in zip(codes, geoms)
+    ]
+    geoms = shapely.make_valid(np.array(geoms), method="structure", keep_collapsed=False)
+    whole = [shapely.simplify(g, 0.01) for c, g in zip(codes, geoms) if c in WHOLE]
+    window = shapely.buffer(shapely.union_all(whole), REGION["neighbour_margin_deg"], quad_segs=4)
+    out = []
+    for code, geom in zip(codes, geoms):
+        if code not in WHOLE:
+            keep = window
+            if code in BOXED:
+                keep = shapely.union(keep, shapely.box(*BOXED[code]))
+            geom = polygons_only(shapely.intersection(geom, keep))
+        out.append(geom)
+    return np.array(out, dtype=object)
+
+
+def without_small_holes(geom: shapely.Geometry, max_width_deg: float) -> shapely.Geometry:
+    """The polygons with every hole too small to hold a circle ``max_width_deg`` wide filled.
+
+    Such holes (ponds and river channels inside one country) are what :func:`fill_gaps` would
+    give back to the country anyway; filling them first spares the clipping and validity steps
+    Russia's 190,000 of them. Enclaves' holes come back in :func:`cut_out_enclaves`.
+    """
+    smallest = np.pi * (max_width_deg / 2) ** 2  # a hole smaller than this circle is narrower
+    polygons = []
+    for part in shapely.get_parts(geom):
+        rings = shapely.get_rings(part)
+        holes = rings[1:]
+        if len(holes):
+            holes = holes[shapely.area(shapely.polygons(holes)) >= smallest]
+        polygons.append(shapely.polygons(rings[0], holes=holes if len(holes) else None))
+    return shapely.multipolygons(polygons)
 
 
 def cut_out_enclaves(geoms: np.ndarray, max_area_deg2: float = 0.05) -> np.ndarray:
@@ -157,8 +232,16 @@ def fill_gaps(geoms: np.ndarray, max_width_deg: float) -> np.ndarray:
     """
     union = shapely.coverage_union_all(geoms)
     holes = [Polygon(r) for p in shapely.get_parts(union) for r in p.interiors]
+    # Seas the region encloses (the Caspian, Azov) are far too big to be a gap: skip them before
+    # the inscribed-circle test, which would take minutes on them.
+    # A coarse inscribed circle first (cheap), the fine one only near the threshold.
     holes = [
-        h for h in holes if 2 * shapely.maximum_inscribed_circle(h, 1e-5).length <= max_width_deg
+        h
+        for h in holes
+        if h.area < 0.5
+        and 2 * shapely.maximum_inscribed_circle(h, max_width_deg / 10).length
+        <= 1.2 * max_width_deg
+        and 2 * shapely.maximum_inscribed_circle(h, 1e-5).length <= max_width_deg
     ]
     extra: dict[int, list] = {}
     tree = shapely.STRtree(geoms)
@@ -288,7 +371,19 @@ def common(entry: dict, geometry_source: bool = False) -> dict:
 def country_features(countries: dict) -> list[dict]:
     out = []
     for code in sorted(countries):
-        clipped = code not in WHOLE
+        if code in WHOLE:
+            notes = ""
+        elif code in BOXED:
+            notes = (
+                f"Clipped to lon {BOXED[code][0]:g}..{BOXED[code][2]:g}, "
+                f"lat {BOXED[code][1]:g}..{BOXED[code][3]:g} and to "
+                f"{REGION['neighbour_margin_deg']:g} degrees around the countries drawn whole."
+            )
+        else:
+            notes = (
+                f"Clipped to {REGION['neighbour_margin_deg']:g} degrees around the countries "
+                "drawn whole (the border region)."
+            )
         out.append(
             feature(
                 shapely.MultiPolygon(list(shapely.get_parts(polygons_only(countries[code])))),
@@ -299,17 +394,17 @@ def country_features(countries: dict) -> list[dict]:
                 valid_to=None,
                 sources=[DATASET["citation"]],
                 accuracy="derived",
-                notes=("Clipped to the region around the focus countries." if clipped else ""),
+                notes=notes,
             )
         )
     return out
 
 
 def shared_borders(countries: dict) -> dict[tuple[str, str], shapely.Geometry]:
-    """Common boundary of each adjacent pair where one side is a focus country."""
+    """Common boundary of each adjacent pair where one side is drawn whole (so it is complete)."""
     pairs = {}
     for a, b in itertools.combinations(sorted(countries), 2):
-        if a not in FOCUS_COUNTRIES and b not in FOCUS_COUNTRIES:
+        if a not in WHOLE and b not in WHOLE:
             continue
         A, B = countries[a], countries[b]
         if not A.intersects(B):

@@ -61,7 +61,11 @@ LAYER_ORDER: tuple[str, ...] = (
 SKETCHED_STYLE: dict[str, Any] = {"dashArray": "7 6"}
 
 #: Colour of each border status (international borders).
-STATUS_COLOURS: dict[str, str] = {"settled": "#1a9850", "disputed": "#d73027"}
+STATUS_COLOURS: dict[str, str] = {
+    "settled": "#1a9850",
+    "disputed": "#d73027",
+    "unresearched": "#8c8c8c",
+}
 
 # Each layer: a base Leaflet path style, then rules applied in order when every property in
 # ``when`` matches (later rules win), each with the label the legend shows. ``point`` is the

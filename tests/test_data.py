@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import tomllib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,6 +17,7 @@ from geoservice.timeline import is_valid_on
 from geoservice.vocabulary import ACCURACIES, FOCUS_COUNTRIES
 
 D = dt.date
+DATA = Path(__file__).resolve().parent.parent / "geodata"
 
 
 def pair_km(catalog, pair, day, status=None):
@@ -117,8 +120,23 @@ def test_every_focus_country_has_its_land_borders(catalog):
         ("TKM", "UZB"),
     }
     assert expected <= pairs, expected - pairs
+    # ... and the countries the disputes of issue 11 touch, with their neighbours.
+    assert {
+        ("MDA", "UKR"),
+        ("MDA", "ROU"),
+        ("ROU", "UKR"),
+        ("BLR", "UKR"),
+        ("BLR", "RUS"),
+        ("RUS", "UKR"),
+        ("AFG", "TKM"),
+        ("IRN", "TKM"),
+        ("AFG", "IRN"),
+        ("IRN", "TUR"),
+    } <= pairs
+    whole = set(tomllib.loads((DATA / "record" / "borders.toml").read_text())["region"]["whole"])
+    assert set(FOCUS_COUNTRIES) <= whole
     for pair in pairs:
-        assert set(pair) & set(FOCUS_COUNTRIES)
+        assert set(pair) & whole, pair  # the pair's line is complete
 
 
 def test_lachin_corridor_2021_reaches_from_stepanakert_to_armenia_and_is_5_km_wide(catalog):
