@@ -74,6 +74,8 @@ BOXED = {code: tuple(box) for code, box in REGION["boxed"].items()}
 #: What is read from the data set (degrees): every country above lies within it.
 READ_BBOX = (19.0, 25.0, 88.5, 62.0)
 PRECISION = 1e-5
+#: Key of the split lakes beside the countries in :func:`cleaned_countries`.
+LAKES = "_lakes"
 
 
 # --- the boundary data set --------------------------------------------------------------------
@@ -125,7 +127,11 @@ def step(what: str) -> None:
 
 
 def cleaned_countries() -> dict[str, shapely.Geometry]:
-    """The region's country polygons as a clean coverage, cached as WKB."""
+    """The region's country polygons as a clean coverage, cached as WKB.
+
+    Under the key :data:`LAKES`: the lakes and reservoirs between countries that
+    :func:`fill_gaps` split along their median line.
+    """
     cache = coverage_cache()
     if cache.exists():
         data = json.loads(cache.read_text())
@@ -147,12 +153,13 @@ def cleaned_countries() -> dict[str, shapely.Geometry]:
     # Automatic snapping distance: a fixed 30 m one made GEOS merge Iran into Turkey.
     geoms = shapely.coverage_clean(geoms, gap_width=DATASET["snap_gap_deg"])
     step("coverage cleaned")
-    geoms = fill_gaps(geoms, DATASET["gap_width_deg"])
+    geoms, lakes = fill_gaps(geoms, DATASET["gap_width_deg"])
     step("gaps shared out")
     countries = {
         code: polygons_only(shapely.set_precision(geom, PRECISION))
         for code, geom in zip(codes, geoms)
     }
+    countries[LAKES] = lakes
     cache.write_text(json.dumps({k: shapely.to_wkb(v).hex() for k, v in countries.items()}))
     return countries
 
@@ -220,30 +227,24 @@ def cut_out_enclaves(geoms: np.ndarray, max_area_deg2: float = 0.05) -> np.ndarr
     return shapely.make_valid(np.array(out), method="structure", keep_collapsed=False)
 
 
-def fill_gaps(geoms: np.ndarray, max_width_deg: float) -> np.ndarray:
-    """Share out the gaps between countries, so that a border crosses rivers and reservoirs.
+def fill_gaps(geoms: np.ndarray, max_width_deg: float) -> tuple[np.ndarray, shapely.Geometry]:
+    """Share out the gaps between countries, so that a border crosses rivers, lakes, reservoirs.
 
-    The land polygons leave river channels, reservoirs and slivers uncovered, which would break
-    a shared border into pieces. A gap is an enclosed hole of the countries' union no wider
-    than ``max_width_deg`` (largest inscribed circle's diameter). A gap edged by one country
-    goes to it; a gap edged by several is split along its median line (Voronoi cells of its
-    densified edge, each cell to the country whose edge generated it). Wider holes (large
-    lakes) stay holes: the data set has no line through them.
+    The land polygons leave river channels, reservoirs, lakes and slivers uncovered, which
+    would break a shared border into pieces. A gap is an enclosed hole of the countries' union
+    smaller than a sea (``lake_max_area_deg2``). A gap no wider than ``max_width_deg`` (largest
+    inscribed circle's diameter) edged by one country goes to it; a gap edged by several, of any
+    width (the Sarygamysh lake, the Tuyamuyun reservoir), is split along its median line
+    (Voronoi cells of its densified edge, each cell to the country whose edge generated it).
+    Wider gaps inside one country (its lakes) stay holes. Returns the polygons and the split
+    gaps wider than ``max_width_deg`` (where the border is a median line, not the data set's).
     """
     union = shapely.coverage_union_all(geoms)
     holes = [Polygon(r) for p in shapely.get_parts(union) for r in p.interiors]
-    # Seas the region encloses (the Caspian, Azov) are far too big to be a gap: skip them before
-    # the inscribed-circle test, which would take minutes on them.
-    # A coarse inscribed circle first (cheap), the fine one only near the threshold.
-    holes = [
-        h
-        for h in holes
-        if h.area < 0.5
-        and 2 * shapely.maximum_inscribed_circle(h, max_width_deg / 10).length
-        <= 1.2 * max_width_deg
-        and 2 * shapely.maximum_inscribed_circle(h, 1e-5).length <= max_width_deg
-    ]
+    # Seas the region encloses (the Caspian, Azov) are no gap: skip them first.
+    holes = [h for h in holes if h.area < DATASET["lake_max_area_deg2"]]
     extra: dict[int, list] = {}
+    lakes = []
     tree = shapely.STRtree(geoms)
     shapely.prepare(geoms)
     for hole in holes:
@@ -254,9 +255,18 @@ def fill_gaps(geoms: np.ndarray, max_width_deg: float) -> np.ndarray:
         touching = [k for k in range(len(near)) if on[k].any()]
         if not touching:
             continue
+        # A coarse inscribed circle first (cheap), the fine one only near the threshold.
+        narrow = (
+            2 * shapely.maximum_inscribed_circle(hole, max_width_deg / 10).length
+            <= 1.2 * max_width_deg
+            and 2 * shapely.maximum_inscribed_circle(hole, 1e-5).length <= max_width_deg
+        )
         if len(touching) == 1:
-            extra.setdefault(int(near[touching[0]]), []).append(hole)
+            if narrow:
+                extra.setdefault(int(near[touching[0]]), []).append(hole)
             continue
+        if not narrow:
+            lakes.append(hole)
         owner = np.array([next((k for k in touching if on[k, j]), -1) for j in range(len(edge))])
         keep = owner >= 0
         cells = shapely.get_parts(
@@ -271,11 +281,15 @@ def fill_gaps(geoms: np.ndarray, max_width_deg: float) -> np.ndarray:
             part = polygons_only(shapely.intersection(mine, hole))
             if not part.is_empty:
                 extra.setdefault(int(near[k]), []).append(part)
-    print(f"derive: {len(holes)} gaps shared out", file=sys.stderr)
+    print(
+        f"derive: {sum(map(len, extra.values()))} gap parts shared out, {len(lakes)} of them "
+        "lakes and reservoirs between countries",
+        file=sys.stderr,
+    )
     out = geoms.copy()
     for i, parts in extra.items():
         out[i] = polygons_only(shapely.make_valid(shapely.union_all([geoms[i], *parts])))
-    return out
+    return out, shapely.union_all(lakes) if lakes else Polygon()
 
 
 # --- helpers ------------------------------------------------------------------------------------
@@ -324,9 +338,15 @@ def main_part(geom: shapely.Geometry, near: tuple[float, float] | None = None) -
 
 
 def cut(line: LineString, start: float, end: float) -> LineString:
-    """Part of ``line`` between two positions along it (degrees, as line.project gives)."""
-    start, end = sorted((max(0.0, start), min(line.length, end)))
-    return shapely.ops.substring(line, start, end)
+    """Part of ``line`` between two positions along it (degrees, as line.project gives).
+
+    Each end moves to the line's nearest vertex, so the piece has no vertex that the country
+    polygons lack (it lies exactly on their shared edge).
+    """
+    xy = np.asarray(line.coords)
+    along = np.concatenate([[0], np.cumsum(np.hypot(*np.diff(xy, axis=0).T))])
+    i, j = sorted(int(np.argmin(np.abs(along - p))) for p in (start, end))
+    return LineString(xy[i : j + 1])
 
 
 def along_km(line: LineString, position: float, km: float) -> float:
@@ -416,6 +436,71 @@ def shared_borders(countries: dict) -> dict[tuple[str, str], shapely.Geometry]:
     return pairs
 
 
+def unresearched_pair(
+    pair: tuple[str, str], line: shapely.Geometry, lakes: shapely.Geometry
+) -> list[dict]:
+    """A pair the record says nothing about: its line, and apart the median line in its lakes."""
+    on_land, in_lakes = split_by_area(line, lakes)
+    names = f"{COUNTRY_NAMES[pair[0]]}-{COUNTRY_NAMES[pair[1]]} border"
+    parts = [(f"{pair[0]}-{pair[1]}-1", names, on_land, "derived", UNRESEARCHED_NOTE)]
+    if not in_lakes.is_empty:
+        note = (
+            f"Across lakes and reservoirs ({len(shapely.get_parts(in_lakes))} pieces) the data set "
+            "has no line: this is the median line between the two countries' shores, "
+            f"placed by derive.py. {UNRESEARCHED_NOTE}"
+        )
+        parts.append(
+            (f"{pair[0]}-{pair[1]}-lakes-1", f"{names} (lakes)", in_lakes, "approximate", note)
+        )
+    return [
+        feature(
+            geom,
+            id=fid,
+            name=name,
+            valid_from=None,
+            valid_to=None,
+            sources=[DATASET["citation"]],
+            accuracy=accuracy,
+            notes=notes,
+            countries=list(pair),
+            status="unresearched",
+            kind="international",
+            parties=[],
+            reported_length_km=None,
+            reported_length_source=None,
+            stretch=fid,
+        )
+        for fid, name, geom, accuracy, notes in parts
+        if not geom.is_empty
+    ]
+
+
+def split_by_area(
+    line: shapely.Geometry, area: shapely.Geometry
+) -> tuple[shapely.Geometry, shapely.Geometry]:
+    """The line's segments outside and inside ``area`` (by each segment's midpoint).
+
+    Whole segments only, so that both parts keep exactly the line's vertices.
+    """
+    outside, inside = [], []
+    for part in shapely.get_parts(line):
+        xy = np.asarray(part.coords)
+        mid = (xy[:-1] + xy[1:]) / 2
+        flags = shapely.contains_xy(area, mid[:, 0], mid[:, 1]) if not area.is_empty else None
+        if flags is None or not flags.any():
+            outside.append(part)
+            continue
+        start = 0
+        for k in range(1, len(flags) + 1):
+            if k == len(flags) or flags[k] != flags[start]:
+                (inside if flags[start] else outside).append(LineString(xy[start : k + 1]))
+                start = k
+    return (
+        shapely.line_merge(shapely.MultiLineString(outside)) if outside else LineString(),
+        shapely.line_merge(shapely.MultiLineString(inside)) if inside else LineString(),
+    )
+
+
 def stretch_geometries(
     pair_line: shapely.Geometry, stretches: list[dict]
 ) -> dict[str, shapely.Geometry]:
@@ -450,12 +535,18 @@ def stretch_geometries(
     rest = [s for s in stretches if s.get("rest")]
     if rest:
         used = shapely.union_all(list(out.values())) if out else shapely.LineString()
-        remainder = lines_only(shapely.difference(pair_line, shapely.buffer(used, 1e-7)))
+        remainder = lines_only(shapely.difference(pair_line, used))  # the same vertices
         out[rest[0]["id"]] = remainder
     return out
 
 
-def border_features(countries: dict) -> list[dict]:
+UNRESEARCHED_NOTE = (
+    "The record says nothing about this border's status (delimitation, disputes): shown "
+    "`unresearched`, counted apart from settled."
+)
+
+
+def border_features(countries: dict, lakes: shapely.Geometry) -> list[dict]:
     pairs = shared_borders(countries)
     by_pair: dict[tuple, list] = {}
     for s in RECORD["stretch"]:
@@ -464,25 +555,7 @@ def border_features(countries: dict) -> list[dict]:
     for pair, line in sorted(pairs.items()):
         stretches = by_pair.get(pair)
         if not stretches:
-            out.append(
-                feature(
-                    line,
-                    id=f"{pair[0]}-{pair[1]}-1",
-                    name=f"{COUNTRY_NAMES[pair[0]]}-{COUNTRY_NAMES[pair[1]]} border",
-                    valid_from=None,
-                    valid_to=None,
-                    sources=[DATASET["citation"]],
-                    accuracy="derived",
-                    notes="No dispute over this border is in the project's record; shown as settled.",
-                    countries=list(pair),
-                    status="settled",
-                    kind="international",
-                    parties=[],
-                    reported_length_km=None,
-                    reported_length_source=None,
-                    stretch=f"{pair[0]}-{pair[1]}-1",
-                )
-            )
+            out += unresearched_pair(pair, line, lakes)
             continue
         geoms = stretch_geometries(line, stretches)
         for s in stretches:
@@ -652,11 +725,13 @@ def write(layer: str, features: list[dict]) -> None:
 
 
 def main() -> None:
-    base = country_features(cleaned_countries())
+    cleaned = cleaned_countries()
+    lakes = cleaned.pop(LAKES)
+    base = country_features(cleaned)
     write("countries", base)
     # Everything else is cut from the polygons exactly as written, so the files agree.
     countries = {f["id"]: shapely.geometry.shape(f["geometry"]) for f in base}
-    write("borders", border_features(countries))
+    write("borders", border_features(countries, lakes))
     for layer, features in other_features(countries).items():
         write(layer, features)
 
