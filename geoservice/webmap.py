@@ -115,6 +115,11 @@ STYLES: dict[str, dict[str, Any]] = {
                 "label": "International border, disputed (not delimited)",
             },
             {
+                "when": {"kind": "international", "status": "unresearched"},
+                "style": {"color": STATUS_COLOURS["unresearched"], "weight": 1.3},
+                "label": "International border, status not in the record (unresearched)",
+            },
+            {
                 "when": {"kind": "line_of_contact"},
                 "style": {"color": "#cc79a7", "weight": 4.5},
                 "label": "Line of contact",
