@@ -12,10 +12,13 @@ All coordinates EPSG:4326 (lon, lat), rounded to 1e-5 degrees (~1 m, the source'
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 import itertools
 import json
 import os
 import sys
+import time
 import tomllib
 from pathlib import Path
 
@@ -35,9 +38,10 @@ import places  # the gazetteer (geodata/places.py)
 
 from geoservice import geodesy, overlay
 from geoservice.layers import SPLIT
-from geoservice.vocabulary import COUNTRY_NAMES, FOCUS_COUNTRIES
+from geoservice.vocabulary import COUNTRY_NAMES
 
 CACHE = HERE / ".cache"
+START = time.perf_counter()
 RECORD_DIR = HERE / "record"
 
 
@@ -67,10 +71,16 @@ def read_record(directory: Path = RECORD_DIR) -> dict:
 RECORD = read_record()
 DATASET = RECORD["dataset"]
 SOURCES = RECORD["sources"]
-#: Whole polygons are kept for these; the other neighbours are clipped to the region.
-WHOLE = set(FOCUS_COUNTRIES) | {"MDA"}
-READ_BBOX = (25.5, 34.0, 88.5, 56.5)
+REGION = RECORD["region"]
+#: Whole polygons are kept for these; every land border of theirs is in the borders layer.
+WHOLE = frozenset(REGION["whole"])
+#: Countries cut to a box (lon_min, lat_min, lon_max, lat_max), plus the margin around WHOLE.
+BOXED = {code: tuple(box) for code, box in REGION["boxed"].items()}
+#: What is read from the data set (degrees): every country above lies within it.
+READ_BBOX = (19.0, 25.0, 88.5, 62.0)
 PRECISION = 1e-5
+#: Key of the split lakes beside the countries in :func:`cleaned_countries`.
+LAKES = "_lakes"
 
 
 # --- the boundary data set --------------------------------------------------------------------
@@ -82,9 +92,39 @@ def source_file() -> Path:
     return npm.fetch_member(DATASET["package"], DATASET["version"], "map.geo.json", target)
 
 
+def coverage_cache() -> Path:
+    """The cached coverage's file, named by a hash of everything that shapes it.
+
+    The cache folder is shared between checkouts: another region or cleaning step must not read
+    (or overwrite) this one's polygons.
+    """
+    key = json.dumps(
+        [
+            sorted(COUNTRY_NAMES),
+            sorted(WHOLE),
+            BOXED,
+            READ_BBOX,
+            DATASET,
+            REGION,
+            [inspect.getsource(f) for f in (clip_to_region, cut_out_enclaves, fill_gaps)],
+        ],
+        sort_keys=True,
+    )
+    return CACHE / f"coverage-{hashlib.sha256(key.encode()).hexdigest()[:12]}.wkb.json"
+
+
+def step(what: str) -> None:
+    """Progress on stderr, with the seconds since the start."""
+    print(f"derive: {time.perf_counter() - START:6.1f} s  {what}", file=sys.stderr, flush=True)
+
+
 def cleaned_countries() -> dict[str, shapely.Geometry]:
-    """The region's country polygons as a clean coverage, cached as WKB."""
-    cache = CACHE / "coverage.wkb.json"
+    """The region's country polygons as a clean coverage, cached as WKB.
+
+    Under the key :data:`LAKES`: the lakes and reservoirs between countries that
+    :func:`fill_gaps` split along their median line.
+    """
+    cache = coverage_cache()
     if cache.exists():
         data = json.loads(cache.read_text())
         return {
@@ -94,27 +134,69 @@ def cleaned_countries() -> dict[str, shapely.Geometry]:
     import pyogrio
 
     os.environ.setdefault("OGR_GEOJSON_MAX_OBJ_SIZE", "0")
-    frame = pyogrio.read_dataframe(source_file(), bbox=READ_BBOX)
-    frame = frame[frame["A3"].isin(COUNTRY_NAMES)]
+    names = ", ".join(f"'{code}'" for code in sorted(COUNTRY_NAMES))
+    frame = pyogrio.read_dataframe(source_file(), bbox=READ_BBOX, where=f"A3 IN ({names})")
     codes = list(frame["A3"])
-    geoms = [
-        g if code in WHOLE else shapely.clip_by_rect(g, *READ_BBOX)
-        for code, g in zip(codes, frame.geometry.values)
-    ]
-    geoms = shapely.make_valid(np.array(geoms), method="structure", keep_collapsed=False)
+    step(f"read {len(codes)} countries")
+    geoms = clip_to_region(codes, frame.geometry.values)
+    step("clipped and made valid")
     geoms = cut_out_enclaves(geoms)
+    step("enclaves cut out of their hosts")
     # Automatic snapping distance: a fixed 30 m one made GEOS merge Iran into Turkey.
     geoms = shapely.coverage_clean(geoms, gap_width=DATASET["snap_gap_deg"])
-    geoms = fill_gaps(geoms, DATASET["gap_width_deg"])
-    whole = shapely.union_all([g for c, g in zip(codes, geoms) if c in WHOLE])
-    window = shapely.buffer(whole, DATASET["neighbour_margin_deg"], quad_segs=4)
-    countries = {}
-    for code, geom in zip(codes, geoms):
-        if code not in WHOLE:
-            geom = shapely.intersection(geom, window)
-        countries[code] = polygons_only(shapely.set_precision(geom, PRECISION))
+    step("coverage cleaned")
+    geoms, lakes = fill_gaps(geoms, DATASET["gap_width_deg"])
+    step("gaps shared out")
+    countries = {
+        code: polygons_only(shapely.set_precision(geom, PRECISION))
+        for code, geom in zip(codes, geoms)
+    }
+    countries[LAKES] = lakes
     cache.write_text(json.dumps({k: shapely.to_wkb(v).hex() for k, v in countries.items()}))
     return countries
+
+
+def clip_to_region(codes: list[str], geoms) -> np.ndarray:
+    """Valid polygons: whole countries whole; boxed ones cut to their box; the rest to the margin.
+
+    The margin (``neighbour_margin_deg`` around the whole countries) keeps each neighbour's
+    side of its borders with them, so those borders are complete. Clipping comes before the
+    coverage is cleaned, so the cut edges are the only ones no neighbour shares.
+    """
+    geoms = [without_small_holes(g, DATASET["gap_width_deg"]) for g in geoms]
+    geoms = [
+        g if code in WHOLE else shapely.clip_by_rect(g, *READ_BBOX) for code, g in zip(codes, geoms)
+    ]
+    geoms = shapely.make_valid(np.array(geoms), method="structure", keep_collapsed=False)
+    whole = [shapely.simplify(g, 0.01) for c, g in zip(codes, geoms) if c in WHOLE]
+    window = shapely.buffer(shapely.union_all(whole), REGION["neighbour_margin_deg"], quad_segs=4)
+    out = []
+    for code, geom in zip(codes, geoms):
+        if code not in WHOLE:
+            keep = window
+            if code in BOXED:
+                keep = shapely.union(keep, shapely.box(*BOXED[code]))
+            geom = polygons_only(shapely.intersection(geom, keep))
+        out.append(geom)
+    return np.array(out, dtype=object)
+
+
+def without_small_holes(geom: shapely.Geometry, max_width_deg: float) -> shapely.Geometry:
+    """The polygons with every hole too small to hold a circle ``max_width_deg`` wide filled.
+
+    Such holes (ponds and river channels inside one country) are what :func:`fill_gaps` would
+    give back to the country anyway; filling them first spares the clipping and validity steps
+    Russia's 190,000 of them. Enclaves' holes come back in :func:`cut_out_enclaves`.
+    """
+    smallest = np.pi * (max_width_deg / 2) ** 2  # a hole smaller than this circle is narrower
+    polygons = []
+    for part in shapely.get_parts(geom):
+        rings = shapely.get_rings(part)
+        holes = rings[1:]
+        if len(holes):
+            holes = holes[shapely.area(shapely.polygons(holes)) >= smallest]
+        polygons.append(shapely.polygons(rings[0], holes=holes if len(holes) else None))
+    return shapely.multipolygons(polygons)
 
 
 def cut_out_enclaves(geoms: np.ndarray, max_area_deg2: float = 0.05) -> np.ndarray:
@@ -137,22 +219,24 @@ def cut_out_enclaves(geoms: np.ndarray, max_area_deg2: float = 0.05) -> np.ndarr
     return shapely.make_valid(np.array(out), method="structure", keep_collapsed=False)
 
 
-def fill_gaps(geoms: np.ndarray, max_width_deg: float) -> np.ndarray:
-    """Share out the gaps between countries, so that a border crosses rivers and reservoirs.
+def fill_gaps(geoms: np.ndarray, max_width_deg: float) -> tuple[np.ndarray, shapely.Geometry]:
+    """Share out the gaps between countries, so that a border crosses rivers, lakes, reservoirs.
 
-    The land polygons leave river channels, reservoirs and slivers uncovered, which would break
-    a shared border into pieces. A gap is an enclosed hole of the countries' union no wider
-    than ``max_width_deg`` (largest inscribed circle's diameter). A gap edged by one country
-    goes to it; a gap edged by several is split along its median line (Voronoi cells of its
-    densified edge, each cell to the country whose edge generated it). Wider holes (large
-    lakes) stay holes: the data set has no line through them.
+    The land polygons leave river channels, reservoirs, lakes and slivers uncovered, which
+    would break a shared border into pieces. A gap is an enclosed hole of the countries' union
+    smaller than a sea (``lake_max_area_deg2``). A gap no wider than ``max_width_deg`` (largest
+    inscribed circle's diameter) edged by one country goes to it; a gap edged by several, of any
+    width (the Sarygamysh lake, the Tuyamuyun reservoir), is split along its median line
+    (Voronoi cells of its densified edge, each cell to the country whose edge generated it).
+    Wider gaps inside one country (its lakes) stay holes. Returns the polygons and the split
+    gaps wider than ``max_width_deg`` (where the border is a median line, not the data set's).
     """
     union = shapely.coverage_union_all(geoms)
     holes = [Polygon(r) for p in shapely.get_parts(union) for r in p.interiors]
-    holes = [
-        h for h in holes if 2 * shapely.maximum_inscribed_circle(h, 1e-5).length <= max_width_deg
-    ]
+    # Seas the region encloses (the Caspian, Azov) are no gap: skip them first.
+    holes = [h for h in holes if h.area < DATASET["lake_max_area_deg2"]]
     extra: dict[int, list] = {}
+    lakes = []
     tree = shapely.STRtree(geoms)
     shapely.prepare(geoms)
     for hole in holes:
@@ -163,9 +247,18 @@ def fill_gaps(geoms: np.ndarray, max_width_deg: float) -> np.ndarray:
         touching = [k for k in range(len(near)) if on[k].any()]
         if not touching:
             continue
+        # A coarse inscribed circle first (cheap), the fine one only near the threshold.
+        narrow = (
+            2 * shapely.maximum_inscribed_circle(hole, max_width_deg / 10).length
+            <= 1.2 * max_width_deg
+            and 2 * shapely.maximum_inscribed_circle(hole, 1e-5).length <= max_width_deg
+        )
         if len(touching) == 1:
-            extra.setdefault(int(near[touching[0]]), []).append(hole)
+            if narrow:
+                extra.setdefault(int(near[touching[0]]), []).append(hole)
             continue
+        if not narrow:
+            lakes.append(hole)
         owner = np.array([next((k for k in touching if on[k, j]), -1) for j in range(len(edge))])
         keep = owner >= 0
         cells = shapely.get_parts(
@@ -180,11 +273,15 @@ def fill_gaps(geoms: np.ndarray, max_width_deg: float) -> np.ndarray:
             part = polygons_only(shapely.intersection(mine, hole))
             if not part.is_empty:
                 extra.setdefault(int(near[k]), []).append(part)
-    print(f"derive: {len(holes)} gaps shared out", file=sys.stderr)
+    print(
+        f"derive: {sum(map(len, extra.values()))} gap parts shared out, {len(lakes)} of them "
+        "lakes and reservoirs between countries",
+        file=sys.stderr,
+    )
     out = geoms.copy()
     for i, parts in extra.items():
         out[i] = polygons_only(shapely.make_valid(shapely.union_all([geoms[i], *parts])))
-    return out
+    return out, shapely.union_all(lakes) if lakes else Polygon()
 
 
 # --- helpers ------------------------------------------------------------------------------------
@@ -232,10 +329,22 @@ def main_part(geom: shapely.Geometry, near: tuple[float, float] | None = None) -
     return max(parts, key=lambda p: p.area if p.area else p.length)
 
 
-def cut(line: LineString, start: float, end: float) -> LineString:
-    """Part of ``line`` between two positions along it (degrees, as line.project gives)."""
-    start, end = sorted((max(0.0, start), min(line.length, end)))
-    return shapely.ops.substring(line, start, end)
+def cut(line: LineString, start: float, end: float, km: float | None = None) -> LineString:
+    """Part of ``line`` between two positions along it (degrees, as line.project gives).
+
+    Each end moves to a vertex of the line, so the piece has no vertex that the country
+    polygons lack (it lies exactly on their shared edge): the start to the nearest one, the end
+    to the nearest one or, when ``km`` is given, to the one that makes the piece closest to
+    ``km`` geodesic km long.
+    """
+    xy = np.asarray(line.coords)
+    along = np.concatenate([[0], np.cumsum(np.hypot(*np.diff(xy, axis=0).T))])
+    i, j = sorted(int(np.argmin(np.abs(along - p))) for p in (start, end))
+    if km is not None:
+        seg_km = geodesy.WGS84.inv(xy[:-1, 0], xy[:-1, 1], xy[1:, 0], xy[1:, 1])[2] / 1000
+        from_i = np.concatenate([[0], np.cumsum(seg_km[i:])])
+        j = i + int(np.argmin(np.abs(from_i - km)))
+    return LineString(xy[i : j + 1])
 
 
 def along_km(line: LineString, position: float, km: float) -> float:
@@ -280,7 +389,19 @@ def common(entry: dict, geometry_source: bool = False) -> dict:
 def country_features(countries: dict) -> list[dict]:
     out = []
     for code in sorted(countries):
-        clipped = code not in WHOLE
+        if code in WHOLE:
+            notes = ""
+        elif code in BOXED:
+            notes = (
+                f"Clipped to lon {BOXED[code][0]:g}..{BOXED[code][2]:g}, "
+                f"lat {BOXED[code][1]:g}..{BOXED[code][3]:g} and to "
+                f"{REGION['neighbour_margin_deg']:g} degrees around the countries drawn whole."
+            )
+        else:
+            notes = (
+                f"Clipped to {REGION['neighbour_margin_deg']:g} degrees around the countries "
+                "drawn whole (the border region)."
+            )
         out.append(
             feature(
                 shapely.MultiPolygon(list(shapely.get_parts(polygons_only(countries[code])))),
@@ -291,17 +412,17 @@ def country_features(countries: dict) -> list[dict]:
                 valid_to=None,
                 sources=[DATASET["citation"]],
                 accuracy="derived",
-                notes=("Clipped to the region around the focus countries." if clipped else ""),
+                notes=notes,
             )
         )
     return out
 
 
 def shared_borders(countries: dict) -> dict[tuple[str, str], shapely.Geometry]:
-    """Common boundary of each adjacent pair where one side is a focus country."""
+    """Common boundary of each adjacent pair where one side is drawn whole (so it is complete)."""
     pairs = {}
     for a, b in itertools.combinations(sorted(countries), 2):
-        if a not in FOCUS_COUNTRIES and b not in FOCUS_COUNTRIES:
+        if a not in WHOLE and b not in WHOLE:
             continue
         A, B = countries[a], countries[b]
         if not A.intersects(B):
@@ -311,6 +432,71 @@ def shared_borders(countries: dict) -> dict[tuple[str, str], shapely.Geometry]:
             continue
         pairs[(a, b)] = line
     return pairs
+
+
+def unresearched_pair(
+    pair: tuple[str, str], line: shapely.Geometry, lakes: shapely.Geometry
+) -> list[dict]:
+    """A pair the record says nothing about: its line, and apart the median line in its lakes."""
+    on_land, in_lakes = split_by_area(line, lakes)
+    names = f"{COUNTRY_NAMES[pair[0]]}-{COUNTRY_NAMES[pair[1]]} border"
+    parts = [(f"{pair[0]}-{pair[1]}-1", names, on_land, "derived", UNRESEARCHED_NOTE)]
+    if not in_lakes.is_empty:
+        note = (
+            f"Across lakes and reservoirs ({len(shapely.get_parts(in_lakes))} pieces) the data set "
+            "has no line: this is the median line between the two countries' shores, "
+            f"placed by derive.py. {UNRESEARCHED_NOTE}"
+        )
+        parts.append(
+            (f"{pair[0]}-{pair[1]}-lakes-1", f"{names} (lakes)", in_lakes, "approximate", note)
+        )
+    return [
+        feature(
+            geom,
+            id=fid,
+            name=name,
+            valid_from=None,
+            valid_to=None,
+            sources=[DATASET["citation"]],
+            accuracy=accuracy,
+            notes=notes,
+            countries=list(pair),
+            status="unresearched",
+            kind="international",
+            parties=[],
+            reported_length_km=None,
+            reported_length_source=None,
+            stretch=fid,
+        )
+        for fid, name, geom, accuracy, notes in parts
+        if not geom.is_empty
+    ]
+
+
+def split_by_area(
+    line: shapely.Geometry, area: shapely.Geometry
+) -> tuple[shapely.Geometry, shapely.Geometry]:
+    """The line's segments outside and inside ``area`` (by each segment's midpoint).
+
+    Whole segments only, so that both parts keep exactly the line's vertices.
+    """
+    outside, inside = [], []
+    for part in shapely.get_parts(line):
+        xy = np.asarray(part.coords)
+        mid = (xy[:-1] + xy[1:]) / 2
+        flags = shapely.contains_xy(area, mid[:, 0], mid[:, 1]) if not area.is_empty else None
+        if flags is None or not flags.any():
+            outside.append(part)
+            continue
+        start = 0
+        for k in range(1, len(flags) + 1):
+            if k == len(flags) or flags[k] != flags[start]:
+                (inside if flags[start] else outside).append(LineString(xy[start : k + 1]))
+                start = k
+    return (
+        shapely.line_merge(shapely.MultiLineString(outside)) if outside else LineString(),
+        shapely.line_merge(shapely.MultiLineString(inside)) if inside else LineString(),
+    )
 
 
 def stretch_geometries(
@@ -338,7 +524,7 @@ def stretch_geometries(
             km = s["disputed_total_km"] - taken_km
             sign = 1 if line.project(Point(s["toward"])) > a else -1
             b = along_km(line, a, sign * km)
-        geom = cut(line, a, b)
+        geom = cut(line, a, b, km=s.get("length_km"))
         rings = [main_part(pair_line, near=tuple(p)) for p in s.get("with_enclaves", [])]
         if rings:
             geom = shapely.MultiLineString([geom, *rings])
@@ -347,12 +533,18 @@ def stretch_geometries(
     rest = [s for s in stretches if s.get("rest")]
     if rest:
         used = shapely.union_all(list(out.values())) if out else shapely.LineString()
-        remainder = lines_only(shapely.difference(pair_line, shapely.buffer(used, 1e-7)))
+        remainder = lines_only(shapely.difference(pair_line, used))  # the same vertices
         out[rest[0]["id"]] = remainder
     return out
 
 
-def border_features(countries: dict) -> list[dict]:
+UNRESEARCHED_NOTE = (
+    "The record says nothing about this border's status (delimitation, disputes): shown "
+    "`unresearched`, counted apart from settled."
+)
+
+
+def border_features(countries: dict, lakes: shapely.Geometry) -> list[dict]:
     pairs = shared_borders(countries)
     by_pair: dict[tuple, list] = {}
     for s in RECORD["stretch"]:
@@ -361,25 +553,7 @@ def border_features(countries: dict) -> list[dict]:
     for pair, line in sorted(pairs.items()):
         stretches = by_pair.get(pair)
         if not stretches:
-            out.append(
-                feature(
-                    line,
-                    id=f"{pair[0]}-{pair[1]}-1",
-                    name=f"{COUNTRY_NAMES[pair[0]]}-{COUNTRY_NAMES[pair[1]]} border",
-                    valid_from=None,
-                    valid_to=None,
-                    sources=[DATASET["citation"]],
-                    accuracy="derived",
-                    notes="No dispute over this border is in the project's record; shown as settled.",
-                    countries=list(pair),
-                    status="settled",
-                    kind="international",
-                    parties=[],
-                    reported_length_km=None,
-                    reported_length_source=None,
-                    stretch=f"{pair[0]}-{pair[1]}-1",
-                )
-            )
+            out += unresearched_pair(pair, line, lakes)
             continue
         geoms = stretch_geometries(line, stretches)
         for s in stretches:
@@ -576,7 +750,9 @@ def write(layer: str, features: list[dict]) -> None:
 
 
 def main() -> None:
-    base = country_features(cleaned_countries())
+    cleaned = cleaned_countries()
+    lakes = cleaned.pop(LAKES)
+    base = country_features(cleaned)
     write("countries", base)
     # Everything else is cut from the polygons exactly as written, so the files agree.
     countries = {f["id"]: shapely.geometry.shape(f["geometry"]) for f in base}
@@ -588,7 +764,10 @@ def main() -> None:
         {f["id"]: f for f in towns},
         corridor_band=build_geometry("band lachin_original 5000 AZE", countries, None),
     )
-    write("borders", border_features(countries) + line_of_contact_features(kb.line_features(cite)))
+    write(
+        "borders",
+        border_features(countries, lakes) + line_of_contact_features(kb.line_features(cite)),
+    )
     layers = other_features(countries, kb)
     layers["disputed_areas"] = karabakh_features(kb, "disputed_areas") + layers["disputed_areas"]
     layers["control_areas"] = karabakh_features(kb, "control_areas")

@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from .catalog import DataError
+from .vocabulary import STATUSES
 
 
 class UserError(click.ClickException):
@@ -100,7 +101,7 @@ def _print_result(result: dict, as_json: bool, as_text) -> None:
 
 @cli.command(cls=_OneLineUsage)
 @click.option("--countries", help="ISO3 codes, comma-separated: a country, a pair, or more.")
-@click.option("--status", help="settled or disputed (default: both).")
+@click.option("--status", help=f"{', '.join(STATUSES)} (default: all).")
 @click.option(
     "--kind",
     default="international",

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-#: Status of a border segment on a given date.
-STATUSES: tuple[str, ...] = ("settled", "disputed")
+#: Status of a border segment on a given date. ``settled``: delimited or agreed, as the record
+#: says; ``disputed``: undelimited or contested, as the record says; ``unresearched``: the record
+#: says nothing about the stretch on that date (counted apart from ``settled``, never as it).
+STATUSES: tuple[str, ...] = ("settled", "disputed", "unresearched")
 
 #: What kind of line a border segment is. Lengths of a country pair count only
 #: ``international`` unless another kind is asked for.
@@ -122,12 +124,14 @@ COUNTRY_NAMES: dict[str, str] = {
     "AFG": "Afghanistan",
     "ARM": "Armenia",
     "AZE": "Azerbaijan",
+    "BLR": "Belarus",
     "CHN": "China",
     "GEO": "Georgia",
     "IRN": "Iran",
     "KAZ": "Kazakhstan",
     "KGZ": "Kyrgyzstan",
     "MDA": "Moldova",
+    "ROU": "Romania",
     "RUS": "Russia",
     "TJK": "Tajikistan",
     "TKM": "Turkmenistan",
@@ -136,7 +140,8 @@ COUNTRY_NAMES: dict[str, str] = {
     "UZB": "Uzbekistan",
 }
 
-#: The countries whose every land border the data set covers.
+#: The post-Soviet countries the project started from; each is drawn whole, with every land
+#: border (the full list of countries drawn whole is ``[region]`` in geodata/record/borders.toml).
 FOCUS_COUNTRIES: tuple[str, ...] = ("ARM", "AZE", "GEO", "KAZ", "KGZ", "TJK", "UZB")
 
 

@@ -81,10 +81,15 @@ SKETCHED_STYLE: dict[str, Any] = {"dashArray": "7 6"}
 #: The palette: Okabe and Ito's colour-blind-safe set (vermillion, blue, bluish green, orange,
 #: reddish purple, black), checked on screenshots with a deuteranopia simulation (see
 #: tests/test_browser.py). Fills are opaque or hatched, never blended: every colour the map
-#: shows is in the legend.
+#: shows is in the legend. A border the record says nothing about (``unresearched``) is a light
+#: grey, apart from the dark grey of ``settled`` by lightness alone.
 LAND = "#efece3"
 SEA = "#cfdde6"
-STATUS_COLOURS: dict[str, str] = {"settled": "#555555", "disputed": "#d55e00"}
+STATUS_COLOURS: dict[str, str] = {
+    "settled": "#555555",
+    "disputed": "#d55e00",
+    "unresearched": "#a8a8a8",
+}
 HATCH_PEACEKEEPING = "gs-hatch-peacekeeping"
 
 # Each layer: a base Leaflet path style, then rules applied in order when every property in
@@ -111,6 +116,11 @@ STYLES: dict[str, dict[str, Any]] = {
                 "when": {"kind": "international", "status": "disputed"},
                 "style": {"color": STATUS_COLOURS["disputed"], "weight": 4.5},
                 "label": "International border, disputed (not delimited)",
+            },
+            {
+                "when": {"kind": "international", "status": "unresearched"},
+                "style": {"color": STATUS_COLOURS["unresearched"], "weight": 1.3},
+                "label": "International border, status not in the record (unresearched)",
             },
             {
                 "when": {"kind": "line_of_contact"},
