@@ -68,7 +68,8 @@ def _errors(*codes: int) -> dict:
         400: "Bad request",
         404: "Not found",
         413: "Payload too large",
-        422: "Unprocessable content",
+        415: "Unsupported media type",
+        422: "Unprocessable content (e.g. a request over the work budget)",
         500: "Internal error",
     }
     return {
@@ -696,7 +697,7 @@ def build_document(server_url: str) -> dict:
             ],
             "responses": {
                 "200": {"description": "Overlaps", "content": {JSON: {"schema": _ref("Overlaps")}}},
-                **_errors(400),
+                **_errors(400, 422),
             },
         },
         "post": {
@@ -727,7 +728,7 @@ def build_document(server_url: str) -> dict:
             },
             "responses": {
                 "200": {"description": "Overlaps", "content": {JSON: {"schema": _ref("Overlaps")}}},
-                **_errors(400, 413, 422),
+                **_errors(400, 413, 415, 422),
             },
         },
     }
