@@ -15,7 +15,7 @@ from flask_compress import Compress
 from flask_cors import CORS
 
 from . import cost, headers
-from .catalog import Catalog, load_catalog
+from .catalog import Catalog, DataError, load_catalog
 from .errors import register_error_handlers
 from .resources import TEMPLATES_DIR
 
@@ -59,6 +59,20 @@ def state() -> ServiceState:
     return current_app.extensions["geoservice"]
 
 
+def load_checked_catalog(path) -> Catalog:
+    """The catalog of a data directory that passes the structural checks of ``geoservice
+    validate`` (:func:`geoservice.validate.check_structure`: fields, vocabularies, dates, ids;
+    not topology or geometry validity, which take longer than the load itself); else
+    :class:`DataError` listing every problem, one per line (the service does not start)."""
+    from .validate import check_structure
+
+    problems, _ = check_structure(path, geometry=False)
+    if problems:
+        lines = "\n".join(f"  {p}" for p in problems)
+        raise DataError(f"the data has {len(problems)} problem(s); not starting:\n{lines}")
+    return load_catalog(path)
+
+
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the app: load the catalog (``DATA_DIR``), serialise it, register the blueprints."""
     # No app-level static folder: /static/... belongs to the web map blueprint.
@@ -70,7 +84,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     from .ogcapi import serve_catalog
 
-    catalog = app.config.get("CATALOG") or load_catalog(app.config["DATA_DIR"])
+    catalog = app.config.get("CATALOG") or load_checked_catalog(app.config["DATA_DIR"])
     app.extensions["geoservice"] = ServiceState(catalog=catalog, layers=serve_catalog(catalog))
     # The edge indexes the cost model counts crossings with: built here, before gunicorn's
     # --preload forks, so the workers share them and no request pays for them.
