@@ -28,6 +28,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
+import events
 import karabakh  # Nagorno-Karabakh: real lines and control (geodata/karabakh.py)
 import npm
 import places  # the gazetteer (geodata/places.py)
@@ -593,6 +594,7 @@ def main() -> None:
     layers["control_areas"] = karabakh_features(kb, "control_areas")
     for layer, features in layers.items():
         write(layer, features)
+    events.main(RECORD)
 
 
 if __name__ == "__main__":

@@ -162,9 +162,16 @@ class Karabakh:
         # puts Shusha town inside; FACTS.md (and the statement) put it outside: cut out.
         v5 = _polygons(_area(self.spec["areas_v5"]).intersection(self.held_1994))
         shusha = self.place(self.spec["shusha_place"])
-        self.shusha_cut = _polygons(
-            shapely.intersection(v5, _buffer_m(shusha, self.spec["shusha_cut_m"]))
+        # The town and a band of the same width to the nearest edge of the area (Natural
+        # Earth's line runs about 4 km south of the town): Shusha joins Azerbaijan's side.
+        edge = shapely.ops.nearest_points(shusha, v5.boundary)[1]
+        reach = shapely.convex_hull(
+            shapely.union(
+                _buffer_m(shusha, self.spec["shusha_cut_m"]),
+                _buffer_m(edge, self.spec["shusha_cut_m"]),
+            )
         )
+        self.shusha_cut = _polygons(shapely.intersection(v5, reach))
         held_2020 = _polygons(v5.difference(self.shusha_cut))
         outside = shapely.get_parts(held_2020.difference(self.nkao))
         lachin = self.place(self.spec["lachin_place"])

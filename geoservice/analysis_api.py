@@ -14,6 +14,7 @@ from collections import OrderedDict
 import orjson
 from flask import Blueprint, Response, current_app, request
 
+from . import changes as changes_module
 from . import cost, measure
 from .app import state
 from .errors import BadRequest, PayloadTooLarge, Unprocessable, UnsupportedMediaType
@@ -133,24 +134,25 @@ def _overlap_key(a: str, b: str) -> str:
         if served is None:
             return ""  # unknown layer: the engine says so
         parts += [lid, served.digest, hashlib.blake2b(served.data.valid(day).tobytes()).hexdigest()]
-    skip = ("a", "b", "as_of", "geometry")
+    skip = ("a", "b", "as_of", "include_geometry")
     others = sorted((k, v) for k, v in request.args.items(multi=True) if k not in skip)
     return hashlib.blake2b(orjson.dumps([parts, others]), digest_size=12).hexdigest()
 
 
 @bp.get("/overlaps")
 def overlaps_get() -> Response:
-    """Overlaps of two layers (``a``, ``b``) on ``as_of``; ``geometry=true`` adds GeoJSON.
+    """Overlaps of two layers (``a``, ``b``) on ``as_of``; ``include_geometry=true`` adds
+    GeoJSON.
 
     Computed once per (layers, features valid on the date, parameters) and kept
     (:data:`OVERLAP_CACHE_BYTES`), answered with an ETag; within the work budget and deadline
     of :mod:`geoservice.cost`."""
-    check_params({"a", "b", "as_of", "geometry"})
+    check_params({"a", "b", "as_of", "include_geometry"})
     require_json()
     a, b = optional("a"), optional("b")
     if a is None or b is None:
         raise BadRequest("give two layers: a=<layer>&b=<layer> (or POST a GeoJSON geometry)")
-    include_geometry = parse_bool("geometry")
+    include_geometry = parse_bool("include_geometry")
     as_of = optional("as_of")
     key = _overlap_key(a, b)
     etag = f"{key}-{int(include_geometry)}" if key else ""
@@ -233,11 +235,11 @@ def _read_at_most(stream, size: int) -> bytes:
 @bp.post("/overlaps")
 def overlaps_post() -> Response:
     """Overlaps of a GeoJSON body (geometry, Feature or FeatureCollection; EPSG:4326) with
-    ``layers`` (comma list, default all) on ``as_of``; ``geometry=true`` adds GeoJSON.
+    ``layers`` (comma list, default all) on ``as_of``; ``include_geometry=true`` adds GeoJSON.
 
     The work is estimated first and refused over the budget (422), then run within the
     deadline (:mod:`geoservice.cost`)."""
-    check_params({"layers", "as_of", "geometry"})
+    check_params({"layers", "as_of", "include_geometry"})
     require_json()
     doc = read_json_body()
     try:
@@ -248,11 +250,20 @@ def overlaps_post() -> Response:
         raise Unprocessable(str(exc)) from None
     layers = optional("layers")
     as_of = optional("as_of")
-    include_geometry = parse_bool("geometry")
+    include_geometry = parse_bool("include_geometry")
     result = run_overlaps(
         geometry=geometry,
         layers=layers.split(",") if layers else None,
         as_of=as_of,
         include_geometry=include_geometry,
     )
+    return json_response(result)
+
+
+@bp.get("/changes")
+def changes() -> Response:
+    """What changed from ``from`` to ``to`` (dates): features that began or ended, km² changing
+    hands per side, border km changing status, the events in between (geodesic, WGS84)."""
+    check_params({"from", "to", "view"})
+    result = run(changes_module.changes, optional("from"), optional("to"), view=optional("view"))
     return json_response(result)

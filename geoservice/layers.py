@@ -126,6 +126,24 @@ LAYERS: dict[str, Layer] = {
             },
             ("country", "name", "accuracy"),
         ),
+        Layer(
+            "events",
+            "Events",
+            "Dated events: wars, clashes, offensives, ceasefires, treaties, handovers, missions "
+            "arriving and leaving; a point where it happened (approximate), valid from its first "
+            "to its last day, with parties, casualties where a source gives them, and sources.",
+            ("Point",),
+            {
+                "kind": "string",
+                "date": "string",
+                "end_date": "string",
+                "parties": "array",
+                "place": "string",
+                "description": "string",
+                "casualties": "string",
+            },
+            ("kind", "parties", "accuracy"),
+        ),
     )
 }
 

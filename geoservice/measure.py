@@ -203,8 +203,18 @@ def border_lengths(
     if bbox is not None:
         rows = np.intersect1d(rows, borders.bbox_rows(bbox), assume_unique=True)
         lengths = lengths.copy()
-        inside = shapely.clip_by_rect(borders.frame.geometry.values[rows], *bbox)
-        lengths[rows] = geodesy.lengths_km(inside)
+        # Segments wholly inside keep their measured length; only those crossing the edge
+        # are clipped and measured again.
+        bounds = shapely.bounds(borders.frame.geometry.values[rows])
+        minx, miny, maxx, maxy = bbox
+        crossing = rows[
+            (bounds[:, 0] < minx)
+            | (bounds[:, 1] < miny)
+            | (bounds[:, 2] > maxx)
+            | (bounds[:, 3] > maxy)
+        ]
+        inside = shapely.clip_by_rect(borders.frame.geometry.values[crossing], *bbox)
+        lengths[crossing] = geodesy.lengths_km(inside)
         rows = rows[lengths[rows] > 0]
     statuses = (status,) if status else STATUSES
 

@@ -34,7 +34,7 @@ from .catalog import Catalog, LayerData
 from .errors import BadRequest, NotAcceptable, NotFound
 from .layers import ALIASES, Layer
 from .userinput import shown
-from .vocabulary import ACCURACIES, KINDS, STATUSES
+from .vocabulary import ACCURACIES, EVENT_KINDS, KINDS, STATUSES
 
 bp = Blueprint("ogcapi", __name__, url_prefix="/api")
 
@@ -67,6 +67,15 @@ VOCABULARIES: dict[str, tuple[str, ...]] = {
     "kind": KINDS,
     "accuracy": ACCURACIES,
 }
+
+#: Where a layer's field has a vocabulary of its own (the events' ``kind``).
+LAYER_VOCABULARIES: dict[str, dict[str, tuple[str, ...]]] = {"events": {"kind": EVENT_KINDS}}
+
+
+def vocabulary(layer: Layer, name: str) -> tuple[str, ...] | None:
+    """The controlled values of a layer's field, or None if it has none."""
+    return LAYER_VOCABULARIES.get(layer.id, {}).get(name) or VOCABULARIES.get(name)
+
 
 LINE_TYPES = frozenset({"LineString", "MultiLineString"})
 AREA_TYPES = frozenset({"Polygon", "MultiPolygon"})
@@ -324,7 +333,7 @@ def parse_items_query(layer: Layer) -> ItemsQuery:
         values = [v.strip() for v in request.args[name].split(",") if v.strip()]
         if not values:
             raise BadRequest(f"{name}= is empty")
-        allowed = VOCABULARIES.get(name)
+        allowed = vocabulary(layer, name)
         for value in values:
             if allowed is not None and value not in allowed:
                 raise BadRequest(f"{name}={shown(value)} is not one of: {', '.join(allowed)}")
@@ -526,7 +535,7 @@ def queryables_doc(served: ServedLayer) -> dict:
     props = {}
     for name in layer.queryables:
         values = sorted(served.filters[name])
-        allowed = list(VOCABULARIES.get(name) or values)
+        allowed = list(vocabulary(layer, name) or values)
         if field_type(layer, name) == "array":
             props[name] = {
                 "title": name,

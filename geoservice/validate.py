@@ -24,6 +24,7 @@ from .vocabulary import (
     CONTROL_HOLDERS,
     CORRIDOR_STATES,
     COUNTRY_NAMES,
+    EVENT_KINDS,
     KINDS,
     STATUSES,
 )
@@ -147,6 +148,8 @@ def _check_feature(layer: Layer, f: dict, props: dict, geometry: bool = True) ->
         problems.append("no geometry")
     if layer.id == "borders":
         problems += _check_border_fields(props)
+    if layer.id == "events":
+        problems += _check_event_fields(props)
     if "state" in layer.fields and props.get("state") not in CORRIDOR_STATES:
         problems.append(f"state {props.get('state')!r} is not one of {', '.join(CORRIDOR_STATES)}")
     if layer.id == "control_areas" and props.get("held_by") not in CONTROL_HOLDERS:
@@ -192,6 +195,19 @@ def _check_geometry(layer: Layer, geometry) -> list[str]:
     minx, miny, maxx, maxy = geom.bounds
     if minx < -180 or maxx > 180 or miny < -90 or maxy > 90:
         problems.append("coordinates outside lon -180..180 / lat -90..90 (not EPSG:4326?)")
+    return problems
+
+
+def _check_event_fields(props: dict) -> list[str]:
+    problems = []
+    if props.get("kind") not in EVENT_KINDS:
+        problems.append(f"kind {props.get('kind')!r} is not one of {', '.join(EVENT_KINDS)}")
+    if props.get("date") != props.get("valid_from"):
+        problems.append("date must equal valid_from (the first day of the event)")
+    if not (isinstance(props.get("description"), str) and props["description"].strip()):
+        problems.append("description must be a non-empty string")
+    if not isinstance(props.get("parties"), list):
+        problems.append("parties must be a list")
     return problems
 
 

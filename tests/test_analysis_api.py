@@ -98,7 +98,7 @@ def test_overlaps_of_two_layers_are_the_engines(client, catalog):
     pairs = {(r["a"]["id"], r["b"]["mission"]) for r in got["results"]}
     assert any("lachin" in a and m == "russian_peacekeeping_nk" for a, m in pairs)
     assert all("geometry" not in r for r in got["results"])
-    with_geometry = ok_json(client.get(url + "&geometry=true"))
+    with_geometry = ok_json(client.get(url + "&include_geometry=true"))
     for result in with_geometry["results"]:
         assert result["geometry"]["type"] in (
             "LineString",
@@ -123,7 +123,7 @@ def test_overlaps_of_two_layers_are_the_engines(client, catalog):
         "a=nope&b=corridor_routes",
         "a=corridor_routes&b=",
         "a=corridor_routes&b=borders&as_of=x",
-        "a=corridor_routes&b=borders&geometry=maybe",
+        "a=corridor_routes&b=borders&include_geometry=maybe",
         "a=corridor_routes&b=borders&layers=borders",
         "a=corridor_routes&b=borders&zzz=1",
     ],
@@ -162,7 +162,7 @@ def test_posted_geometry_feature_and_collection(client, catalog):
         assert ok_json(post(client, body, query))["results"] == plain["results"]
     # Plain JSON content type works too; geometry=true adds the intersections.
     detailed = ok_json(
-        post(client, LACHIN_BOX, query + "&geometry=true", content_type="application/json")
+        post(client, LACHIN_BOX, query + "&include_geometry=true", content_type="application/json")
     )
     assert all("geometry" in r for r in detailed["results"])
     every_layer = ok_json(post(client, LACHIN_BOX, "?as_of=2021-06-01"))
@@ -214,7 +214,14 @@ def test_body_over_the_size_limit_is_413(client):
 
 @pytest.mark.parametrize(
     "query",
-    ["?layers=nope", "?layers=", "?as_of=2022-02-30", "?b=borders", "?geometry=2", "?a=borders"],
+    [
+        "?layers=nope",
+        "?layers=",
+        "?as_of=2022-02-30",
+        "?b=borders",
+        "?include_geometry=2",
+        "?a=borders",
+    ],
 )
 def test_bad_post_queries_are_400(client, query):
     assert_problem(post(client, LACHIN_BOX, query), 400)

@@ -1,4 +1,5 @@
-"""`geoservice length` and `geoservice overlap`, run as the user runs them (a subprocess)."""
+"""`geoservice length` and `geoservice overlap`: in-process with click's CliRunner, and a few
+times end to end as a subprocess (stdin piped, a missing data directory)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,13 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+from click.testing import CliRunner
 
 from geoservice import measure
+from geoservice.cli import cli
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -23,7 +27,17 @@ ISFARA = {
 
 
 def run(*args: str, stdin: str | None = None, env: dict | None = None):
-    environment = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
+    """``geoservice ARGS`` in-process (click's CliRunner): ``.returncode``, ``.stdout``,
+    ``.stderr`` as a subprocess would give them."""
+    result = CliRunner().invoke(cli, list(args), input=stdin, env=env)
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception  # a traceback the user would have seen: the test must fail
+    return SimpleNamespace(returncode=result.exit_code, stdout=result.stdout, stderr=result.stderr)
+
+
+def run_subprocess(*args: str, stdin: str | None = None):
+    """``python -m geoservice ARGS`` as a separate process, end to end."""
+    environment = {**os.environ, "PYTHONPATH": str(REPO)}
     return subprocess.run(
         [sys.executable, "-m", "geoservice", *args],
         input=stdin,
@@ -104,7 +118,7 @@ def test_overlap_of_a_geojson_file_with_chosen_layers(catalog, tmp_path):
     )
     assert {h["b"]["layer"] for h in result["results"]} <= {"borders", "disputed_areas"}
     assert any(h["b"].get("countries") == ["KGZ", "TJK"] for h in result["results"])
-    piped = run(
+    piped = run_subprocess(
         "overlap",
         "--geometry",
         "-",
@@ -164,6 +178,7 @@ def test_bad_input_gives_one_line_on_stderr_and_nonzero_exit(tmp_path, args, mes
 
 def test_missing_data_directory_is_one_line_too(tmp_path):
     done = run("length", env={"GEOSERVICE_DATA": str(tmp_path / "nowhere")})
+    assert done.returncode == 1  # the configured data is missing: a data problem
     assert done.returncode != 0
     missing = tmp_path / "nowhere"
     assert done.stderr.splitlines() == [f"geoservice: error: {missing}: no such data directory"]

@@ -71,7 +71,7 @@ ROWS: list[Row] = [
     Row(
         "99k-vertex zigzag with geometry",
         "POST",
-        "/api/overlaps?geometry=true",
+        "/api/overlaps?include_geometry=true",
         422,
         body=body(hostile.zigzag(99_000)),
     ),
@@ -101,7 +101,7 @@ ROWS: list[Row] = [
     Row(
         "countries x borders, geometry",
         "GET",
-        "/api/overlaps?a=countries&b=borders&geometry=true",
+        "/api/overlaps?a=countries&b=borders&include_geometry=true",
         200,
         seconds=1,  # computed with the answer without geometry, kept in the cache
     ),

@@ -94,6 +94,9 @@ def test_areas_come_from_natural_earth_with_the_published_sizes(catalog):
     for code in ("ARM", "IRN"):
         assert geodesy.area_km2(held94.intersection(countries[code])) < 0.1
     assert geodesy.area_km2(held94.difference(countries["AZE"])) < 0.1
+    # Shusha is cut out to the area's edge, not left as an island inside it.
+    assert all(len(p.interiors) == 0 for p in shapely.get_parts(held20))
+    assert not held20.intersects(Point(46.7484, 39.7583))
 
 
 def test_schematic_share_of_held_and_disputed_area(catalog):

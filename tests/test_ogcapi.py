@@ -347,7 +347,10 @@ def test_html_pages_link_onward_and_map_with_local_leaflet(client):
         page = client.get(url).data.decode()
         assert 'src="/static/leaflet/leaflet.js"' in page
         assert 'href="/static/leaflet/leaflet.css"' in page
-        assert "L.geoJSON" in page and "https://" not in page.split("<body>")[0]
+        # the map is drawn by a script file from the package (no inline script, no CDN)
+        assert "/static/webmap/apimap.js" in page and "https://" not in page.split("<body>")[0]
+        assert 'type="application/json" id="geojson"' in page
+    assert b"L.geoJSON" in client.get("/static/webmap/apimap.js").data
     for asset in ("leaflet.js", "leaflet.css"):
         assert client.get(f"/static/leaflet/{asset}").status_code == 200
 
