@@ -42,7 +42,7 @@ MAX_CROSSINGS = 15_000
 ANALYSIS_SECONDS = 5.0
 #: The same for a layer x layer overlap, which is computed once per set of valid features and
 #: then answered from the cache (countries x borders: 2-5 s on this machine).
-LAYER_PAIR_SECONDS = 15.0
+LAYER_PAIR_SECONDS = 30.0
 #: User edges whose crossings are counted exactly; the rest is scaled from them.
 CROSSING_SAMPLE = 200
 #: Longest piece (degrees) a sampled edge is cut into before it is looked up in an edge index.
@@ -230,7 +230,7 @@ def estimate_pairs(la, lb, ia: np.ndarray, ib: np.ndarray) -> Estimate:
 # --- running accepted work: a few low-priority threads per process --------------------------
 
 #: Overlaps computed at once per process; more wait (their deadline runs while they wait).
-ANALYSIS_THREADS = 2
+ANALYSIS_THREADS = 1
 #: How much lower (Linux nice) the analysis threads run than the threads answering requests,
 #: so that a busy analysis does not slow the normal requests sharing the cores.
 ANALYSIS_NICE = 10

@@ -96,7 +96,7 @@ ROWS: list[Row] = [
         200,
         body=body(hostile.zigzag(1000)),
     ),
-    Row("countries x borders", "GET", "/api/overlaps?a=countries&b=borders", 200, seconds=20),
+    Row("countries x borders", "GET", "/api/overlaps?a=countries&b=borders", 200, seconds=60),
     Row("countries x borders again (cached)", "GET", "/api/overlaps?a=countries&b=borders", 200, 1),
     Row(
         "countries x borders, geometry",
