@@ -220,6 +220,9 @@ def estimate_geometry(catalog, geometry: shapely.Geometry, layer_ids, valid_rows
 def estimate_pairs(la, lb, ia: np.ndarray, ib: np.ndarray) -> Estimate:
     """The cost of intersecting features ``ia`` of layer ``la`` with ``ib`` of ``lb``."""
     va, vb = feature_vertices(la)[ia], feature_vertices(lb)[ib]
+    # A point against a shape is clipped to the point's box first: a few vertices, not all.
+    point = (va == 1) | (vb == 1)
+    va, vb = np.where(point, 1, va), np.where(point, 1, vb)
     return Estimate(
         candidates=len(np.unique(ia)) + len(np.unique(ib)),
         candidate_vertices=int(va.sum() + vb.sum()),
