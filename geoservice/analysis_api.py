@@ -16,9 +16,9 @@ from flask import Blueprint, Response, current_app, request
 
 from . import changes as changes_module
 from . import cost, measure
-from .app import state
 from .errors import BadRequest, PayloadTooLarge, Unprocessable, UnsupportedMediaType
 from .ogcapi import check_params, json_response, parse_bbox, require_json
+from .state import state
 from .userinput import shown
 from .vocabulary import DEFAULT_KIND
 

@@ -7,17 +7,17 @@ there too (see :mod:`geoservice.ogcapi`), so requests only select and join bytes
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask
 from flask_compress import Compress
 from flask_cors import CORS
 
-from . import cost, headers
+from . import analysis_api, cost, headers, ogcapi, openapi, webmap
 from .catalog import Catalog, DataError, load_catalog
 from .errors import register_error_handlers
 from .resources import TEMPLATES_DIR
+from .state import EXTENSION, ServiceState, state  # noqa: F401 (state: re-exported)
 
 #: Defaults; ``create_app(config)`` overrides any of them.
 DEFAULT_CONFIG: dict[str, Any] = {
@@ -46,19 +46,6 @@ DEFAULT_CONFIG: dict[str, Any] = {
 }
 
 
-@dataclass
-class ServiceState:
-    """What the blueprints share: the catalog and the pre-serialised layers (by layer id)."""
-
-    catalog: Catalog
-    layers: dict[str, Any]
-
-
-def state() -> ServiceState:
-    """The running app's :class:`ServiceState`."""
-    return current_app.extensions["geoservice"]
-
-
 def load_checked_catalog(path) -> Catalog:
     """The catalog of a data directory that passes the structural checks of ``geoservice
     validate`` (:func:`geoservice.validate.check_structure`: fields, vocabularies, dates, ids;
@@ -82,10 +69,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     if not app.logger.handlers:
         logging.basicConfig(level=logging.INFO)
 
-    from .ogcapi import serve_catalog
-
     catalog = app.config.get("CATALOG") or load_checked_catalog(app.config["DATA_DIR"])
-    app.extensions["geoservice"] = ServiceState(catalog=catalog, layers=serve_catalog(catalog))
+    app.extensions[EXTENSION] = ServiceState(catalog=catalog, layers=ogcapi.serve_catalog(catalog))
     # The edge indexes the cost model counts crossings with: built here, before gunicorn's
     # --preload forks, so the workers share them and no request pays for them.
     for data in catalog.layers.values():
@@ -95,8 +80,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     CORS(app, resources={r"/api/*": {"origins": "*"}}, expose_headers=["ETag", "Link"])
     Compress(app)
     headers.install(app)
-
-    from . import analysis_api, ogcapi, openapi, webmap
 
     app.register_blueprint(ogcapi.bp)
     app.register_blueprint(openapi.bp)

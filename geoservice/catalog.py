@@ -89,7 +89,16 @@ class LayerData:
         return timeline.mask_between(*self.validity_days, start, end)
 
     def bbox_rows(self, bbox: tuple[float, float, float, float]) -> np.ndarray:
-        """Sorted row numbers of the features whose geometry intersects ``bbox`` (lon/lat)."""
+        """Sorted row numbers of the features whose geometry intersects ``bbox`` (lon/lat).
+
+        A box whose min lon exceeds its max lon crosses the antimeridian (two boxes).
+        """
+        minx, miny, maxx, maxy = bbox
+        if minx > maxx:
+            return np.union1d(
+                self.bbox_rows((minx, miny, 180.0, maxy)),
+                self.bbox_rows((-180.0, miny, maxx, maxy)),
+            )
         rows = self.tree.query(shapely.box(*bbox), predicate="intersects")
         return np.sort(rows)
 

@@ -29,12 +29,12 @@ from flask import (
 from markupsafe import Markup
 
 from . import timeline
-from .app import state
 from .catalog import Catalog, LayerData
 from .errors import BadRequest, NotAcceptable, NotFound
 from .layers import ALIASES, Layer
+from .state import state
 from .userinput import shown
-from .vocabulary import ACCURACIES, EVENT_KINDS, KINDS, STATUSES
+from .vocabulary import field_vocabulary
 
 bp = Blueprint("ogcapi", __name__, url_prefix="/api")
 
@@ -61,20 +61,10 @@ MAX_LIMIT = 10_000
 DETAIL_LEVELS: tuple[int, ...] = (3, 5, 7, 9, 11)
 MAX_ZOOM = 24
 
-#: Controlled values of queryables (anything else is a 400 that lists them).
-VOCABULARIES: dict[str, tuple[str, ...]] = {
-    "status": STATUSES,
-    "kind": KINDS,
-    "accuracy": ACCURACIES,
-}
-
-#: Where a layer's field has a vocabulary of its own (the events' ``kind``).
-LAYER_VOCABULARIES: dict[str, dict[str, tuple[str, ...]]] = {"events": {"kind": EVENT_KINDS}}
-
 
 def vocabulary(layer: Layer, name: str) -> tuple[str, ...] | None:
-    """The controlled values of a layer's field, or None if it has none."""
-    return LAYER_VOCABULARIES.get(layer.id, {}).get(name) or VOCABULARIES.get(name)
+    """The controlled values of a layer's field (:mod:`geoservice.vocabulary`), or None."""
+    return field_vocabulary(layer.id, name)
 
 
 LINE_TYPES = frozenset({"LineString", "MultiLineString"})
@@ -360,15 +350,7 @@ def select_rows(served: ServedLayer, query: ItemsQuery) -> np.ndarray:
             mask &= np.logical_or.reduce(masks)
     rows = np.flatnonzero(mask)
     if query.bbox is not None:
-        minx, miny, maxx, maxy = query.bbox
-        if minx <= maxx:
-            in_box = data.bbox_rows((minx, miny, maxx, maxy))
-        else:  # crosses the antimeridian
-            in_box = np.union1d(
-                data.bbox_rows((minx, miny, 180.0, maxy)),
-                data.bbox_rows((-180.0, miny, maxx, maxy)),
-            )
-        rows = np.intersect1d(rows, in_box, assume_unique=True)
+        rows = np.intersect1d(rows, data.bbox_rows(query.bbox), assume_unique=True)
     return rows
 
 

@@ -19,14 +19,10 @@ from .catalog import DataError, data_dir, read_feature_collection
 from .layers import LAYERS, Layer
 from .timeline import TimeError, is_valid_on, parse_date
 from .vocabulary import (
-    ACCURACIES,
     COMMON_FIELDS,
     CONTROL_HOLDERS,
-    CORRIDOR_STATES,
     COUNTRY_NAMES,
-    EVENT_KINDS,
-    KINDS,
-    STATUSES,
+    field_vocabulary,
 )
 
 #: How far the border segments may stray from the countries' common boundary, in metres.
@@ -139,8 +135,7 @@ def _check_feature(layer: Layer, f: dict, props: dict, geometry: bool = True) ->
         isinstance(sources, list) and sources and all(isinstance(s, str) and s for s in sources)
     ):
         problems.append("sources must be a non-empty list of citations")
-    if "accuracy" in props and props["accuracy"] not in ACCURACIES:
-        problems.append(f"accuracy {props['accuracy']!r} is not one of {', '.join(ACCURACIES)}")
+    problems += _check_vocabularies(layer, props)
     problems += _check_dates(props)
     if geometry:
         problems += _check_geometry(layer, f.get("geometry"))
@@ -150,12 +145,23 @@ def _check_feature(layer: Layer, f: dict, props: dict, geometry: bool = True) ->
         problems += _check_border_fields(props)
     if layer.id == "events":
         problems += _check_event_fields(props)
-    if "state" in layer.fields and props.get("state") not in CORRIDOR_STATES:
-        problems.append(f"state {props.get('state')!r} is not one of {', '.join(CORRIDOR_STATES)}")
     if layer.id == "control_areas" and props.get("held_by") not in CONTROL_HOLDERS:
         problems.append(
             f"held_by {props.get('held_by')!r} is not one of {', '.join(CONTROL_HOLDERS)}"
         )
+    return problems
+
+
+def _check_vocabularies(layer: Layer, props: dict) -> list[str]:
+    """Every field with a controlled vocabulary (:mod:`geoservice.vocabulary`) holds one of its
+    values: ``accuracy`` when present, the layer's own vocabulary fields always."""
+    problems = []
+    for name in ("accuracy", *layer.fields):
+        allowed = field_vocabulary(layer.id, name)
+        if allowed is None or (name == "accuracy" and name not in props):
+            continue
+        if props.get(name) not in allowed:
+            problems.append(f"{name} {props.get(name)!r} is not one of {', '.join(allowed)}")
     return problems
 
 
@@ -200,8 +206,6 @@ def _check_geometry(layer: Layer, geometry) -> list[str]:
 
 def _check_event_fields(props: dict) -> list[str]:
     problems = []
-    if props.get("kind") not in EVENT_KINDS:
-        problems.append(f"kind {props.get('kind')!r} is not one of {', '.join(EVENT_KINDS)}")
     if props.get("date") != props.get("valid_from"):
         problems.append("date must equal valid_from (the first day of the event)")
     if not (isinstance(props.get("description"), str) and props["description"].strip()):
@@ -218,10 +222,6 @@ def _check_border_fields(props: dict) -> list[str]:
         problems.append("countries must be two ISO3 codes, sorted")
     elif any(c not in COUNTRY_NAMES for c in countries):
         problems.append(f"unknown country code in {countries}")
-    if props.get("status") not in STATUSES:
-        problems.append(f"status {props.get('status')!r} is not one of {', '.join(STATUSES)}")
-    if props.get("kind") not in KINDS:
-        problems.append(f"kind {props.get('kind')!r} is not one of {', '.join(KINDS)}")
     parties = props.get("parties", [])
     if not isinstance(parties, list):
         problems.append("parties must be a list")

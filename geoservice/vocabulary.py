@@ -78,6 +78,22 @@ CORRIDOR_STATES: tuple[str, ...] = (
     "closed",
 )
 
+#: What a polygon of ``disputed_areas`` (and ``control_areas``) is.
+AREA_KINDS: tuple[str, ...] = (
+    "held_area",
+    "former_oblast",
+    "occupied_district",
+    "enclave",
+    "held_across_border",
+    "control",
+)
+
+#: Which corridor or route a feature of ``corridor_routes`` / ``corridor_bands`` belongs to.
+CORRIDORS: tuple[str, ...] = ("lachin", "nakhchivan", "tripp")
+
+#: Which part of a corridor a feature is: the route's ``centreline`` or its ``band``.
+CORRIDOR_PARTS: tuple[str, ...] = ("centreline", "band")
+
 #: Who holds a piece of ``control_areas`` (Nagorno-Karabakh and the seven districts).
 CONTROL_HOLDERS: tuple[str, ...] = ("Republic of Artsakh (de facto)", "AZE")
 
@@ -122,3 +138,25 @@ COUNTRY_NAMES: dict[str, str] = {
 
 #: The countries whose every land border the data set covers.
 FOCUS_COUNTRIES: tuple[str, ...] = ("ARM", "AZE", "GEO", "KAZ", "KGZ", "TJK", "UZB")
+
+
+#: Field -> its controlled values, for every layer; :data:`LAYER_VOCABULARIES` overrides a
+#: field for one layer. Request parsing (a value outside is a 400 listing the allowed ones) and
+#: ``geoservice validate`` both read these two tables.
+FIELD_VOCABULARIES: dict[str, tuple[str, ...]] = {
+    "status": STATUSES,
+    "kind": KINDS,
+    "accuracy": ACCURACIES,
+    "area_kind": AREA_KINDS,
+    "corridor": CORRIDORS,
+    "part": CORRIDOR_PARTS,
+    "state": CORRIDOR_STATES,
+}
+
+#: Where a layer's field has a vocabulary of its own (the events' ``kind``).
+LAYER_VOCABULARIES: dict[str, dict[str, tuple[str, ...]]] = {"events": {"kind": EVENT_KINDS}}
+
+
+def field_vocabulary(layer_id: str, field: str) -> tuple[str, ...] | None:
+    """The controlled values of a layer's field, or None if the field has none."""
+    return LAYER_VOCABULARIES.get(layer_id, {}).get(field) or FIELD_VOCABULARIES.get(field)

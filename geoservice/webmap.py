@@ -25,12 +25,12 @@ from markupsafe import Markup, escape
 from shapely.ops import polylabel
 
 from . import timeline
-from .app import state
 from .catalog import Catalog
 from .errors import problem
 from .layers import LAYERS
 from .ogcapi import DETAIL_LEVELS
 from .resources import TEMPLATES_DIR
+from .state import state
 from .vocabulary import (
     COUNTRY_NAMES,
     DEFAULT_KIND,

@@ -418,7 +418,13 @@ def test_online_basemap_fails_harmlessly(page, catalog):
     page.open("?date=2021-06-01")
     page.wait_drawn("2021-06-01")
     page.page.hover(".leaflet-control-layers")
-    page.page.get_by_label("OpenStreetMap (online)").check()
+    # Leaflet's layer control redraws its inputs when a layer is added, so the element clicked
+    # may be replaced: click, then wait for the (new) input to be checked.
+    page.page.get_by_label("OpenStreetMap (online)").dispatch_event("click")
+    page.page.wait_for_function(
+        "[...document.querySelectorAll('.leaflet-control-layers-selector')]"
+        ".some(e => e.checked && e.parentElement.textContent.includes('OpenStreetMap'))"
+    )
     page.page.wait_for_function(
         "document.getElementById('gs-status').textContent.includes('basemap')"
     )

@@ -599,3 +599,18 @@ def test_zoom_above_the_last_level_is_the_full_geometry(client):
 @pytest.mark.parametrize("bad", ["-1", "25", "five", "5.5"])
 def test_bad_zoom_is_a_400(client, bad):
     assert_problem(client.get(f"/api/collections/borders/items?zoom={bad}"), 400)
+
+
+def test_no_module_imports_the_app_module_but_its_entry_points():
+    """The blueprints take the shared state from the running app (geoservice.state), so the
+    app module is imported only by the entry points (command line, WSGI): no import cycle."""
+    import ast
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parent.parent / "geoservice"
+    importers = set()
+    for path in package.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module == "app":
+                importers.add(path.name)
+    assert importers <= {"cli.py", "wsgi.py"}, importers
