@@ -251,6 +251,8 @@ def overlaps_post() -> Response:
     layers = optional("layers")
     as_of = optional("as_of")
     include_geometry = parse_bool("include_geometry")
+    # Refuse over budget here, before waiting for the analysis thread.
+    run(measure.check_budget, geometry, layers.split(",") if layers else None, as_of)
     result = run_overlaps(
         geometry=geometry,
         layers=layers.split(",") if layers else None,

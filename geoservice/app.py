@@ -14,7 +14,7 @@ from flask_compress import Compress
 from flask_cors import CORS
 
 from . import analysis_api, cost, headers, ogcapi, openapi, webmap
-from .catalog import load_catalog
+from .catalog import Catalog, DataError, load_catalog
 from .errors import register_error_handlers
 from .resources import TEMPLATES_DIR
 from .state import EXTENSION, ServiceState, state  # noqa: F401 (state: re-exported)
@@ -46,6 +46,20 @@ DEFAULT_CONFIG: dict[str, Any] = {
 }
 
 
+def load_checked_catalog(path) -> Catalog:
+    """The catalog of a data directory that passes the structural checks of ``geoservice
+    validate`` (:func:`geoservice.validate.check_structure`: fields, vocabularies, dates, ids;
+    not topology or geometry validity, which take longer than the load itself); else
+    :class:`DataError` listing every problem, one per line (the service does not start)."""
+    from .validate import check_structure
+
+    problems, _ = check_structure(path, geometry=False)
+    if problems:
+        lines = "\n".join(f"  {p}" for p in problems)
+        raise DataError(f"the data has {len(problems)} problem(s); not starting:\n{lines}")
+    return load_catalog(path)
+
+
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the app: load the catalog (``DATA_DIR``), serialise it, register the blueprints."""
     # No app-level static folder: /static/... belongs to the web map blueprint.
@@ -55,7 +69,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     if not app.logger.handlers:
         logging.basicConfig(level=logging.INFO)
 
-    catalog = app.config.get("CATALOG") or load_catalog(app.config["DATA_DIR"])
+    catalog = app.config.get("CATALOG") or load_checked_catalog(app.config["DATA_DIR"])
     app.extensions[EXTENSION] = ServiceState(catalog=catalog, layers=ogcapi.serve_catalog(catalog))
     # The edge indexes the cost model counts crossings with: built here, before gunicorn's
     # --preload forks, so the workers share them and no request pays for them.

@@ -42,7 +42,7 @@ MAX_CROSSINGS = 15_000
 ANALYSIS_SECONDS = 5.0
 #: The same for a layer x layer overlap, which is computed once per set of valid features and
 #: then answered from the cache (countries x borders: 2-5 s on this machine).
-LAYER_PAIR_SECONDS = 15.0
+LAYER_PAIR_SECONDS = 30.0
 #: User edges whose crossings are counted exactly; the rest is scaled from them.
 CROSSING_SAMPLE = 200
 #: Longest piece (degrees) a sampled edge is cut into before it is looked up in an edge index.
@@ -220,6 +220,9 @@ def estimate_geometry(catalog, geometry: shapely.Geometry, layer_ids, valid_rows
 def estimate_pairs(la, lb, ia: np.ndarray, ib: np.ndarray) -> Estimate:
     """The cost of intersecting features ``ia`` of layer ``la`` with ``ib`` of ``lb``."""
     va, vb = feature_vertices(la)[ia], feature_vertices(lb)[ib]
+    # A point against a shape is clipped to the point's box first: a few vertices, not all.
+    point = (va == 1) | (vb == 1)
+    va, vb = np.where(point, 1, va), np.where(point, 1, vb)
     return Estimate(
         candidates=len(np.unique(ia)) + len(np.unique(ib)),
         candidate_vertices=int(va.sum() + vb.sum()),
@@ -230,7 +233,7 @@ def estimate_pairs(la, lb, ia: np.ndarray, ib: np.ndarray) -> Estimate:
 # --- running accepted work: a few low-priority threads per process --------------------------
 
 #: Overlaps computed at once per process; more wait (their deadline runs while they wait).
-ANALYSIS_THREADS = 2
+ANALYSIS_THREADS = 1
 #: How much lower (Linux nice) the analysis threads run than the threads answering requests,
 #: so that a busy analysis does not slow the normal requests sharing the cores.
 ANALYSIS_NICE = 10

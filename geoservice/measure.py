@@ -570,6 +570,15 @@ def overlaps(
     return result
 
 
+def check_budget(catalog, geometry, layers=None, as_of=None, max_work: int = cost.MAX_WORK):
+    """Raise :class:`cost.BudgetError` if overlapping ``geometry`` (shapely) with ``layers``
+    (default all) on ``as_of`` is over the budget; cheap, so callers run it before queueing."""
+    day = _as_of(as_of)
+    targets = list(dict.fromkeys(_layer_ids(layers))) or list(LAYERS)
+    valid = lambda layer: _valid_rows(layer, day)
+    cost.estimate_geometry(catalog, geometry, targets, valid).check(max_work)
+
+
 def _layer_pairs(
     catalog,
     a_id: str,

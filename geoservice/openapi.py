@@ -68,8 +68,10 @@ def _errors(*codes: int) -> dict:
         400: "Bad request",
         404: "Not found",
         413: "Payload too large",
+        406: "Not acceptable",
         415: "Unsupported media type",
-        422: "Unprocessable content (e.g. a request over the work budget)",
+        422: "Unprocessable content (or over the work budget)",
+        503: "Stopped at the time limit (Retry-After)",
         500: "Internal error",
     }
     return {
@@ -697,7 +699,7 @@ def build_document(server_url: str) -> dict:
             ],
             "responses": {
                 "200": {"description": "Overlaps", "content": {JSON: {"schema": _ref("Overlaps")}}},
-                **_errors(400, 422),
+                **_errors(400, 406, 422, 503),
             },
         },
         "post": {
@@ -728,7 +730,7 @@ def build_document(server_url: str) -> dict:
             },
             "responses": {
                 "200": {"description": "Overlaps", "content": {JSON: {"schema": _ref("Overlaps")}}},
-                **_errors(400, 413, 415, 422),
+                **_errors(400, 406, 413, 415, 422, 503),
             },
         },
     }

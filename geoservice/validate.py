@@ -42,10 +42,30 @@ _LIST_FIELDS = ("sources",)
 
 
 def validate_directory(path: str | Path | None = None) -> list[str]:
-    """All problems found in a data directory (default: the shipped ``geodata/``)."""
+    """All problems found in a data directory (default: the shipped ``geodata/``): the
+    structural checks of :func:`check_structure`, then border topology and control coverage.
+    Never raises: a check that fails is itself reported as a problem line."""
+    problems, layers = check_structure(path)
+    if "borders" in layers and "countries" in layers and not problems:
+        problems += _guarded(
+            "border topology", check_border_topology, layers["borders"], layers["countries"]
+        )
+    if "control_areas" in layers and not problems:
+        problems += _guarded("control coverage", check_control_coverage, layers["control_areas"])
+    return problems
+
+
+def check_structure(
+    path: str | Path | None = None, geometry: bool = True
+) -> tuple[list[str], dict[str, list[dict]]]:
+    """Files, CRS, fields, vocabularies, dates, unique ids and (``geometry``) each geometry's
+    type and validity. Returns the problems (one line each) and the features read, by layer.
+
+    The service runs it at start-up with ``geometry=False`` (the geometry checks would double
+    the start-up time; unreadable geometry still stops the load)."""
     directory = data_dir(path)
     if not directory.is_dir():
-        return [f"{directory}: no such data directory"]
+        return [f"{directory}: no such data directory"], {}
     problems: list[str] = []
     layers: dict[str, list[dict]] = {}
     for layer in LAYERS.values():
@@ -55,21 +75,28 @@ def validate_directory(path: str | Path | None = None) -> list[str]:
         except DataError as exc:
             problems.append(str(exc))
             continue
-        problems += _check_crs(file)
-        problems += _check_layer(file.name, layer, features)
+        problems += _guarded(file.name, _check_crs, file)
+        problems += _guarded(file.name, _check_layer, file.name, layer, features, geometry)
         layers[layer.id] = features
-    ids = {}
+    ids: dict = {}
     for layer_id, features in layers.items():
-        for f in features:
-            fid = (f.get("properties") or {}).get("id")
+        for n, f in enumerate(features):
+            fid = (f.get("properties") or {}).get("id") if isinstance(f, dict) else None
+            if not isinstance(fid, str):
+                continue  # reported by the field checks
             if fid in ids:
-                problems.append(f"{layer_id}.geojson: {fid}: id also used in {ids[fid]}.geojson")
-            ids[fid] = layer_id
-    if "borders" in layers and "countries" in layers and not problems:
-        problems += check_border_topology(layers["borders"], layers["countries"])
-    if "control_areas" in layers and not problems:
-        problems += check_control_coverage(layers["control_areas"])
-    return problems
+                where = ids[fid]
+                problems.append(f"{layer_id}.geojson: {fid}: id also used in {where}")
+            ids[fid] = f"{layer_id}.geojson feature #{n}"
+    return problems, layers
+
+
+def _guarded(what: str, check, *args) -> list[str]:
+    """``check(*args)``, or one problem line if the check itself fails on this data."""
+    try:
+        return check(*args)
+    except Exception as exc:  # noqa: BLE001 - bad data must give a line, never a traceback
+        return [f"{what}: the check could not run on this data ({type(exc).__name__}: {exc})"]
 
 
 def _check_crs(file: Path) -> list[str]:
@@ -83,7 +110,7 @@ def _check_crs(file: Path) -> list[str]:
     return []
 
 
-def _check_layer(file: str, layer: Layer, features: list[dict]) -> list[str]:
+def _check_layer(file: str, layer: Layer, features: list[dict], geometry: bool = True) -> list[str]:
     problems = []
     for n, f in enumerate(features):
         props = f.get("properties") if isinstance(f, dict) else None
@@ -91,11 +118,11 @@ def _check_layer(file: str, layer: Layer, features: list[dict]) -> list[str]:
             problems.append(f"{file}: feature #{n}: no properties")
             continue
         fid = props.get("id") or f"feature #{n}"
-        problems += [f"{file}: {fid}: {p}" for p in _check_feature(layer, f, props)]
+        problems += [f"{file}: {fid}: {p}" for p in _check_feature(layer, f, props, geometry)]
     return problems
 
 
-def _check_feature(layer: Layer, f: dict, props: dict) -> list[str]:
+def _check_feature(layer: Layer, f: dict, props: dict, geometry: bool = True) -> list[str]:
     problems = []
     for name in COMMON_FIELDS:
         if name not in props:
@@ -110,7 +137,10 @@ def _check_feature(layer: Layer, f: dict, props: dict) -> list[str]:
         problems.append("sources must be a non-empty list of citations")
     problems += _check_vocabularies(layer, props)
     problems += _check_dates(props)
-    problems += _check_geometry(layer, f.get("geometry"))
+    if geometry:
+        problems += _check_geometry(layer, f.get("geometry"))
+    elif not isinstance(f.get("geometry"), dict):
+        problems.append("no geometry")
     if layer.id == "borders":
         problems += _check_border_fields(props)
     if layer.id == "events":

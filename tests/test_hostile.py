@@ -96,7 +96,7 @@ ROWS: list[Row] = [
         200,
         body=body(hostile.zigzag(1000)),
     ),
-    Row("countries x borders", "GET", "/api/overlaps?a=countries&b=borders", 200, seconds=20),
+    Row("countries x borders", "GET", "/api/overlaps?a=countries&b=borders", 200, seconds=60),
     Row("countries x borders again (cached)", "GET", "/api/overlaps?a=countries&b=borders", 200, 1),
     Row(
         "countries x borders, geometry",
@@ -307,3 +307,60 @@ def test_chunked_body_over_the_limit_is_413(api_server):
     assert orjson.loads(response.read())["status"] == 413
     assert time.perf_counter() - start < 10
     conn.close()
+
+
+# --- broken data stops the service (issue 10) -----------------------------------------------
+
+
+def _broken_data(tmp_path):
+    """The shipped data with four broken border features: no id, null properties, an
+    impossible date, and a duplicate id."""
+    import shutil
+
+    from geoservice.catalog import DEFAULT_DATA_DIR
+
+    for file in DEFAULT_DATA_DIR.glob("*.geojson"):
+        shutil.copy(file, tmp_path / file.name)
+    doc = orjson.loads((tmp_path / "borders.geojson").read_bytes())
+    features = doc["features"]
+    del features[0]["properties"]["id"]
+    features[1]["properties"] = None
+    features[2]["properties"]["valid_from"] = "2020-13-45"
+    features[3]["properties"]["id"] = features[4]["properties"]["id"]
+    (tmp_path / "borders.geojson").write_bytes(orjson.dumps(doc))
+    return tmp_path, features[4]["properties"]["id"]
+
+
+def test_broken_data_stops_serve_with_one_line_per_problem(tmp_path):
+    import subprocess
+    import sys
+
+    data, duplicate = _broken_data(tmp_path)
+    proc = subprocess.run(
+        [sys.executable, "-m", "geoservice", "serve", "--port", "0", "--data", str(data)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr
+    assert "missing field 'id'" in proc.stderr
+    assert "feature #1: no properties" in proc.stderr
+    assert "2020-13-45" in proc.stderr
+    assert f"{duplicate}: id also used in" in proc.stderr
+
+
+def test_validate_reports_the_same_without_a_traceback(tmp_path):
+    from click.testing import CliRunner
+
+    from geoservice.cli import cli
+
+    data, duplicate = _broken_data(tmp_path)
+    result = CliRunner().invoke(cli, ["validate", str(data)])
+    assert (
+        result.exit_code == 1
+        and result.exception is None
+        or isinstance(result.exception, SystemExit)
+    )
+    assert "2020-13-45" in result.output and f"{duplicate}: id also used in" in result.output
