@@ -347,7 +347,7 @@ def test_html_pages_link_onward_and_map_with_local_leaflet(client):
         page = client.get(url).data.decode()
         assert 'src="/static/leaflet/leaflet.js"' in page
         assert 'href="/static/leaflet/leaflet.css"' in page
-        assert "L.geoJSON" in page and "https://" not in page.split("<body>")[0]
+        assert "/static/webmap/apimap.js" in page and "https://" not in page.split("<body>")[0]
     for asset in ("leaflet.js", "leaflet.css"):
         assert client.get(f"/static/leaflet/{asset}").status_code == 200
 
