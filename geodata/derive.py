@@ -29,6 +29,8 @@ from shapely.geometry import LineString, Point, Polygon, mapping
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
+import breakaway
+
 from geoservice import geodesy, overlay
 from geoservice.vocabulary import COUNTRY_NAMES, FOCUS_COUNTRIES
 
@@ -561,8 +563,11 @@ def main() -> None:
     write("countries", base)
     # Everything else is cut from the polygons exactly as written, so the files agree.
     countries = {f["id"]: shapely.geometry.shape(f["geometry"]) for f in base}
-    write("borders", border_features(countries))
-    for layer, features in other_features(countries).items():
+    layers = other_features(countries)
+    layers["borders"] = border_features(countries)
+    for layer, features in breakaway.features(countries, sys.modules[__name__]).items():
+        layers.setdefault(layer, []).extend(features)
+    for layer, features in layers.items():
         write(layer, features)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import orjson
 from flask import Blueprint, Response, current_app, request
 
-from . import measure
+from . import measure, views
 from .app import state
 from .errors import BadRequest, PayloadTooLarge, Unprocessable
 from .ogcapi import check_params, json_response
@@ -59,7 +59,7 @@ def lengths() -> Response:
 
     ``kind`` defaults to ``international``; ``kind=all`` counts every kind of line.
     """
-    check_params({"countries", "status", "kind", "as_of"})
+    check_params({"countries", "status", "kind", "as_of", "view"})
     kind = optional("kind") or DEFAULT_KIND
     result = run(
         measure.border_lengths,
@@ -67,14 +67,22 @@ def lengths() -> Response:
         status=optional("status"),
         kind=None if kind == "all" else kind,
         as_of=optional("as_of"),
+        view=optional("view"),
     )
     return json_response(result)
+
+
+@bp.get("/views")
+def views_doc() -> Response:
+    """The points of view (``view=``) and label languages (``lang=``) every query takes."""
+    check_params(set())
+    return json_response(views.describe())
 
 
 @bp.get("/overlaps")
 def overlaps_get() -> Response:
     """Overlaps of two layers (``a``, ``b``) on ``as_of``; ``geometry=true`` adds GeoJSON."""
-    check_params({"a", "b", "as_of", "geometry"})
+    check_params({"a", "b", "as_of", "geometry", "view"})
     a, b = optional("a"), optional("b")
     if a is None or b is None:
         raise BadRequest("give two layers: a=<layer>&b=<layer> (or POST a GeoJSON geometry)")
@@ -84,6 +92,7 @@ def overlaps_get() -> Response:
         b=b,
         as_of=optional("as_of"),
         include_geometry=parse_bool("geometry"),
+        view=optional("view"),
     )
     return json_response(result)
 
@@ -92,7 +101,7 @@ def overlaps_get() -> Response:
 def overlaps_post() -> Response:
     """Overlaps of a GeoJSON body (geometry, Feature or FeatureCollection; EPSG:4326) with
     ``layers`` (comma list, default all) on ``as_of``; ``geometry=true`` adds GeoJSON."""
-    check_params({"layers", "as_of", "geometry"})
+    check_params({"layers", "as_of", "geometry", "view"})
     limit = current_app.config["MAX_CONTENT_LENGTH"]
     if request.content_length is not None and request.content_length > limit:
         raise PayloadTooLarge(f"body of {request.content_length} bytes; limit {limit} bytes")
@@ -117,5 +126,6 @@ def overlaps_post() -> Response:
         layers=layers.split(",") if layers else None,
         as_of=optional("as_of"),
         include_geometry=parse_bool("geometry"),
+        view=optional("view"),
     )
     return json_response(result)

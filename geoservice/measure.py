@@ -26,9 +26,9 @@ import numpy as np
 import orjson
 import shapely
 
-from . import geodesy, overlay, timeline
+from . import geodesy, overlay, timeline, views
 from .layers import LAYERS
-from .vocabulary import COUNTRY_NAMES, KINDS, STATUSES
+from .vocabulary import KINDS, PARTY_NAMES, STATUSES
 
 #: Largest user geometry accepted: vertices in total, features of a FeatureCollection,
 #: bytes of GeoJSON text, and extent in degrees of longitude or latitude.
@@ -86,12 +86,19 @@ def _countries(countries: list[str] | str | None) -> list[str] | None:
         code = str(raw).strip().upper()
         if not code:
             continue
-        if code not in COUNTRY_NAMES:
-            known = ", ".join(sorted(COUNTRY_NAMES))
+        if code not in PARTY_NAMES:
+            known = ", ".join(sorted(PARTY_NAMES))
             raise QueryError(f"unknown country code {raw!r}; known codes: {known}")
         if code not in codes:
             codes.append(code)
     return codes or None
+
+
+def _view(view: str | None) -> str:
+    try:
+        return views.parse_view(view)
+    except views.ViewError as exc:
+        raise QueryError(str(exc)) from None
 
 
 def _choice(value: str | None, allowed: tuple[str, ...], what: str) -> str | None:
@@ -135,8 +142,7 @@ def _border_table(borders) -> dict:
             "kind": np.array([p.get("kind") for p in props], dtype=object),
             "accuracy": [p.get("accuracy") for p in props],
             "members": {
-                code: np.array([code in pair for pair in pairs], dtype=bool)
-                for code in COUNTRY_NAMES
+                code: np.array([code in pair for pair in pairs], dtype=bool) for code in PARTY_NAMES
             },
         }
     return cache["_measure_table"]
@@ -162,8 +168,10 @@ def border_lengths(
     status: str | None = None,
     kind: str | None = "international",
     as_of: dt.date | None = None,
+    view: str | None = None,
 ) -> dict:
-    """Lengths in km on the WGS84 ellipsoid of the border segments valid on ``as_of``.
+    """Lengths in km on the WGS84 ellipsoid of the border segments valid on ``as_of``, as
+    seen in ``view`` (default on the ground; see :mod:`geoservice.views`).
 
     ``countries``: one ISO3 code (all that country's borders), a pair (that border), or more
     (the borders among them); None for all. ``status``/``kind`` filter on the vocabulary
@@ -175,10 +183,11 @@ def border_lengths(
     status = _choice(status, STATUSES, "status")
     kind = _choice(kind, KINDS, "kind")
     day = _as_of(as_of)
+    view = _view(view)
     borders = catalog["borders"]
     table = _border_table(borders)
 
-    mask = borders.valid(day)
+    mask = borders.valid(day) & views.view_mask(borders, view)
     if status is not None:
         mask &= table["status"] == status
     if kind is not None:
@@ -198,6 +207,7 @@ def border_lengths(
 
     result = {
         "as_of": day.isoformat(),
+        "view": view,
         "countries": codes,
         "status": status,
         "kind": kind,
@@ -456,8 +466,9 @@ def _share(part: float, whole: float | None) -> float | None:
     return round(min(part / whole, 1.0), 4) if whole else None
 
 
-def _valid_rows(layer, day: dt.date) -> np.ndarray:
-    return np.flatnonzero(layer.valid(day))
+def _in_force(layer, day: dt.date, view: str) -> np.ndarray:
+    """Mask of the features valid on ``day`` in ``view``."""
+    return layer.valid(day) & views.view_mask(layer, view)
 
 
 def overlaps(
@@ -468,8 +479,10 @@ def overlaps(
     layers: list[str] | None = None,
     as_of: dt.date | None = None,
     include_geometry: bool = False,
+    view: str | None = None,
 ) -> dict:
-    """Overlaps between two layers, or between a user geometry and layers, on ``as_of``.
+    """Overlaps between two layers, or between a user geometry and layers, on ``as_of``, in
+    ``view`` (default on the ground; see :mod:`geoservice.views`).
 
     Two layers: ``overlaps(catalog, "corridors", "peacekeeping_zones")``. A geometry
     (GeoJSON dict or text, or a shapely geometry; EPSG:4326) against layer ``a`` and/or
@@ -485,10 +498,11 @@ def overlaps(
     ``include_geometry`` adds each intersection as GeoJSON.
     """
     day = _as_of(as_of)
+    view = _view(view)
     a_ids = _layer_ids([a] if a else [])
     b_ids = _layer_ids([b] if b else [])
     extra = _layer_ids(layers)
-    result = {"as_of": day.isoformat(), "unit": {"length": "km", "area": "km2"}}
+    result = {"as_of": day.isoformat(), "view": view, "unit": {"length": "km", "area": "km2"}}
 
     if geometry is None:
         if extra:
@@ -496,7 +510,7 @@ def overlaps(
         if not (a_ids and b_ids):
             raise QueryError("give two layers, or a geometry to overlap with layers")
         result.update(a=a_ids[0], b=b_ids[0])
-        result["results"] = _layer_pairs(catalog, a_ids[0], b_ids[0], day, include_geometry)
+        result["results"] = _layer_pairs(catalog, a_ids[0], b_ids[0], day, view, include_geometry)
     else:
         if b_ids:
             raise QueryError("give either a second layer or a geometry, not both")
@@ -509,17 +523,19 @@ def overlaps(
         result["results"] = [
             hit
             for lid in targets
-            for hit in _geometry_layer(catalog[lid], geometry, user, day, include_geometry)
+            for hit in _geometry_layer(catalog[lid], geometry, user, day, view, include_geometry)
         ]
     result["count"] = len(result["results"])
     return result
 
 
-def _layer_pairs(catalog, a_id: str, b_id: str, day: dt.date, include_geometry: bool) -> list:
+def _layer_pairs(
+    catalog, a_id: str, b_id: str, day: dt.date, view: str, include_geometry: bool
+) -> list:
     la, lb = catalog[a_id], catalog[b_id]
     ca, cb = _layer_columns(la), _layer_columns(lb)
-    rows_a = _valid_rows(la, day)
-    valid_b = lb.valid(day)
+    rows_a = np.flatnonzero(_in_force(la, day, view))
+    valid_b = _in_force(lb, day, view)
     if not len(rows_a) or not valid_b.any():
         return []
     boxes = shapely.box(*ca["bounds"][rows_a].T)
@@ -551,11 +567,13 @@ def _layer_pairs(catalog, a_id: str, b_id: str, day: dt.date, include_geometry: 
     return out
 
 
-def _geometry_layer(layer, geometry, user: dict, day: dt.date, include_geometry: bool) -> list:
+def _geometry_layer(
+    layer, geometry, user: dict, day: dt.date, view: str, include_geometry: bool
+) -> list:
     cols = _layer_columns(layer)
     bounds = np.array(geometry.bounds)
     rows = layer.tree.query(shapely.box(*overlay.expand(bounds)))
-    rows = np.sort(rows[layer.valid(day)[rows]])
+    rows = np.sort(rows[_in_force(layer, day, view)[rows]])
     if not len(rows):
         return []
     inters = overlay.intersect_with(geometry, cols["geoms"][rows], cols["bounds"][rows])
@@ -598,6 +616,7 @@ def format_lengths(result: dict) -> str:
     filters = f"kind {result['kind'] or 'any'}"
     if result["status"]:
         filters += f", status {result['status']}"
+    filters += f", view {result['view']}"
     lines = [f"Border lengths as of {result['as_of']} ({filters}); km on the WGS84 ellipsoid", ""]
     summaries = result.get("pairs")
     if summaries is None:  # one pair was asked for
@@ -644,7 +663,11 @@ def format_overlaps(result: dict) -> str:
         what = f"your {result['geometry']['geometry_type']} x {', '.join(result['layers'])}"
     else:
         what = f"{result['a']} x {result['b']}"
-    lines = [f"Overlaps as of {result['as_of']}: {what}; km and km² on the WGS84 ellipsoid", ""]
+    lines = [
+        f"Overlaps as of {result['as_of']} (view {result['view']}): {what};"
+        + " km and km² on the WGS84 ellipsoid",
+        "",
+    ]
     if not result["results"]:
         return "\n".join(lines + ["no overlaps"])
 
