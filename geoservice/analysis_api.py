@@ -7,19 +7,22 @@ GeoJSON are 422, bodies or geometries over the limits 413.
 
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections import OrderedDict
+
 import orjson
 from flask import Blueprint, Response, current_app, request
 
-from . import measure, views
+from . import changes as changes_module
+from . import cost, measure, views
 from .app import state
-from .errors import BadRequest, PayloadTooLarge, Unprocessable
-from .ogcapi import check_params, json_response
+from .errors import BadRequest, PayloadTooLarge, Unprocessable, UnsupportedMediaType
+from .ogcapi import check_params, json_response, parse_bbox
+from .userinput import shown
 from .vocabulary import DEFAULT_KIND
 
 bp = Blueprint("analysis_api", __name__, url_prefix="/api")
-
-#: Words in a QueryError about a user geometry that mean "too big" rather than "invalid".
-_TOO_LARGE = ("too many", "too large", "spans more than")
 
 
 def parse_bool(name: str) -> bool:
@@ -32,7 +35,7 @@ def parse_bool(name: str) -> bool:
         return True
     if value in ("false", "0", "no"):
         return False
-    raise BadRequest(f"{name}={raw!r}: must be true or false")
+    raise BadRequest(f"{name}={shown(raw)}: must be true or false")
 
 
 def optional(name: str) -> str | None:
@@ -45,28 +48,216 @@ def optional(name: str) -> str | None:
     return raw.strip()
 
 
-def run(query, *args, **kwargs) -> dict:
-    """Call the engine; its QueryError is the caller's mistake: 400."""
+def run(query, *args, catalog=None, **kwargs) -> dict:
+    """Call the engine (on ``catalog``, default the app's); its QueryError is the caller's
+    mistake: 400."""
     try:
-        return query(state().catalog, *args, **kwargs)
+        return query(catalog or state().catalog, *args, **kwargs)
     except measure.QueryError as exc:
         raise BadRequest(str(exc)) from None
+
+
+def run_overlaps(seconds: float = cost.ANALYSIS_SECONDS, **kwargs) -> dict:
+    """:func:`measure.overlaps` within the work budget, on an analysis thread, before the
+    deadline of ``seconds`` (:mod:`geoservice.cost`)."""
+    catalog = state().catalog
+    return cost.run_bounded(
+        lambda deadline: run(
+            measure.overlaps, catalog=catalog, max_work=cost.MAX_WORK, deadline=deadline, **kwargs
+        ),
+        seconds,
+    )
 
 
 @bp.get("/lengths")
 def lengths() -> Response:
     """Border lengths (km, WGS84) by status and country pair, valid on ``as_of`` (default today).
 
-    ``kind`` defaults to ``international``; ``kind=all`` counts every kind of line.
+    ``kind`` defaults to ``international``; ``kind=all`` counts every kind of line;
+    ``bbox=minLon,minLat,maxLon,maxLat`` counts only what lies inside that box (a map view).
     """
-    check_params({"countries", "status", "kind", "as_of", "view"})
+    check_params({"countries", "status", "kind", "as_of", "bbox", "view"})
     kind = optional("kind") or DEFAULT_KIND
+    bbox = optional("bbox")
     result = run(
         measure.border_lengths,
         countries=optional("countries"),
         status=optional("status"),
         kind=None if kind == "all" else kind,
         as_of=optional("as_of"),
+        bbox=parse_bbox(bbox) if bbox else None,
+        view=optional("view"),
+    )
+    return json_response(result)
+
+
+#: Largest total size (bytes) of the layer x layer answers one process keeps.
+OVERLAP_CACHE_BYTES = 64 * 1024 * 1024
+
+
+class AnswerCache:
+    """Answers (JSON bytes) by key, least recently used dropped past ``limit`` bytes."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.size = 0
+        self.items: OrderedDict[str, bytes] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: str) -> bytes | None:
+        with self.lock:
+            value = self.items.get(key)
+            if value is not None:
+                self.items.move_to_end(key)
+            return value
+
+    def put(self, key: str, value: bytes) -> None:
+        with self.lock:
+            if key in self.items or len(value) > self.limit:
+                return
+            self.items[key] = value
+            self.size += len(value)
+            while self.size > self.limit:
+                self.size -= len(self.items.popitem(last=False)[1])
+
+
+_answers = AnswerCache(OVERLAP_CACHE_BYTES)
+
+
+def _overlap_key(a: str, b: str) -> str:
+    """What a layer x layer answer depends on: the two layers' data, the features valid on the
+    date (so every date between two changes shares one answer) and every other parameter."""
+    day = measure._as_of(optional("as_of"))
+    parts: list = []
+    for lid in (a, b):
+        served = state().layers.get(lid)
+        if served is None:
+            return ""  # unknown layer: the engine says so
+        parts += [lid, served.digest, hashlib.blake2b(served.data.valid(day).tobytes()).hexdigest()]
+    skip = ("a", "b", "as_of", "include_geometry")
+    others = sorted((k, v) for k, v in request.args.items(multi=True) if k not in skip)
+    return hashlib.blake2b(orjson.dumps([parts, others]), digest_size=12).hexdigest()
+
+
+@bp.get("/overlaps")
+def overlaps_get() -> Response:
+    """Overlaps of two layers (``a``, ``b``) on ``as_of``; ``include_geometry=true`` adds
+    GeoJSON.
+
+    Computed once per (layers, features valid on the date, parameters) and kept
+    (:data:`OVERLAP_CACHE_BYTES`), answered with an ETag; within the work budget and deadline
+    of :mod:`geoservice.cost`."""
+    check_params({"a", "b", "as_of", "include_geometry", "view"})
+    a, b = optional("a"), optional("b")
+    if a is None or b is None:
+        raise BadRequest("give two layers: a=<layer>&b=<layer> (or POST a GeoJSON geometry)")
+    include_geometry = parse_bool("include_geometry")
+    as_of = optional("as_of")
+    view = views.parse_view(optional("view"))  # checked by check_params
+    key = _overlap_key(a, b) if view == views.DEFAULT_VIEW else ""  # cache: default view only
+    etag = f"{key}-{int(include_geometry)}" if key else ""
+    if etag and request.if_none_match.contains_weak(etag):
+        return _with_cache_headers(Response(status=304), etag)
+    results = _answers.get(etag) if etag else None
+    if results is None:
+        # One computation (with geometry) gives both answers: with and without geometry.
+        result = run_overlaps(
+            cost.LAYER_PAIR_SECONDS, a=a, b=b, as_of=as_of, include_geometry=True, view=view
+        )
+        full = result["results"]
+        variants = {1: orjson.dumps(full), 0: orjson.dumps([_without_geometry(h) for h in full])}
+        if key:
+            for flag, value in variants.items():
+                _answers.put(f"{key}-{flag}", value)
+        results = variants[int(include_geometry)]
+    head = {
+        "as_of": measure._as_of(as_of).isoformat(),
+        "view": view,
+        "unit": {"length": "km", "area": "km2"},
+        "a": a,
+        "b": b,
+    }
+    count = results.count(b'"relation":')
+    body = orjson.dumps(head)[:-1] + b',"results":' + results + f',"count":{count}}}'.encode()
+    return _with_cache_headers(json_response(body), etag)
+
+
+def _without_geometry(hit: dict) -> dict:
+    return {k: v for k, v in hit.items() if k != "geometry"}
+
+
+def _with_cache_headers(response: Response, key: str) -> Response:
+    if key:
+        response.set_etag(key, weak=True)
+        response.cache_control.public = True
+        response.cache_control.max_age = current_app.config["CACHE_MAX_AGE"]
+    return response
+
+
+#: Media types a POST body may be declared as (GeoJSON is JSON).
+JSON_BODY_TYPES = ("application/json", "application/geo+json")
+
+
+def read_json_body() -> object:
+    """The request body as JSON: 415 unless declared JSON, 413 over ``MAX_CONTENT_LENGTH``
+    (also when sent chunked, without a length), 400 when empty or not JSON."""
+    mimetype = request.mimetype
+    if mimetype not in JSON_BODY_TYPES and not mimetype.endswith("+json"):
+        raise UnsupportedMediaType(
+            f"Content-Type {shown(request.content_type or '(none)')}: send the GeoJSON as "
+            f"{' or '.join(JSON_BODY_TYPES)}"
+        )
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadTooLarge(f"body of {request.content_length} bytes; limit {limit} bytes")
+    # Read one byte past the limit from the raw stream: a chunked body over it is a 413, not
+    # a body cut at the limit and then "not JSON".
+    stream = request.environ["wsgi.input"] if request.content_length is None else request.stream
+    body = _read_at_most(stream, limit + 1)
+    if len(body) > limit:
+        raise PayloadTooLarge(f"body over the limit of {limit} bytes (sent chunked)")
+    if not body.strip():
+        raise BadRequest("empty body: send a GeoJSON geometry, Feature or FeatureCollection")
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"body is not JSON: {exc}") from None
+
+
+def _read_at_most(stream, size: int) -> bytes:
+    chunks, got = [], 0
+    while got < size:
+        chunk = stream.read(min(65536, size - got))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        got += len(chunk)
+    return b"".join(chunks)
+
+
+@bp.post("/overlaps")
+def overlaps_post() -> Response:
+    """Overlaps of a GeoJSON body (geometry, Feature or FeatureCollection; EPSG:4326) with
+    ``layers`` (comma list, default all) on ``as_of``; ``include_geometry=true`` adds GeoJSON.
+
+    The work is estimated first and refused over the budget (422), then run within the
+    deadline (:mod:`geoservice.cost`)."""
+    check_params({"layers", "as_of", "include_geometry", "view"})
+    doc = read_json_body()
+    try:
+        geometry = measure.parse_user_geometry(doc)
+    except measure.LimitError as exc:
+        raise PayloadTooLarge(str(exc)) from None
+    except measure.QueryError as exc:
+        raise Unprocessable(str(exc)) from None
+    layers = optional("layers")
+    as_of = optional("as_of")
+    include_geometry = parse_bool("include_geometry")
+    result = run_overlaps(
+        geometry=geometry,
+        layers=layers.split(",") if layers else None,
+        as_of=as_of,
+        include_geometry=include_geometry,
         view=optional("view"),
     )
     return json_response(result)
@@ -79,53 +270,10 @@ def views_doc() -> Response:
     return json_response(views.describe())
 
 
-@bp.get("/overlaps")
-def overlaps_get() -> Response:
-    """Overlaps of two layers (``a``, ``b``) on ``as_of``; ``geometry=true`` adds GeoJSON."""
-    check_params({"a", "b", "as_of", "geometry", "view"})
-    a, b = optional("a"), optional("b")
-    if a is None or b is None:
-        raise BadRequest("give two layers: a=<layer>&b=<layer> (or POST a GeoJSON geometry)")
-    result = run(
-        measure.overlaps,
-        a=a,
-        b=b,
-        as_of=optional("as_of"),
-        include_geometry=parse_bool("geometry"),
-        view=optional("view"),
-    )
-    return json_response(result)
-
-
-@bp.post("/overlaps")
-def overlaps_post() -> Response:
-    """Overlaps of a GeoJSON body (geometry, Feature or FeatureCollection; EPSG:4326) with
-    ``layers`` (comma list, default all) on ``as_of``; ``geometry=true`` adds GeoJSON."""
-    check_params({"layers", "as_of", "geometry", "view"})
-    limit = current_app.config["MAX_CONTENT_LENGTH"]
-    if request.content_length is not None and request.content_length > limit:
-        raise PayloadTooLarge(f"body of {request.content_length} bytes; limit {limit} bytes")
-    body = request.get_data(cache=False)
-    if not body.strip():
-        raise BadRequest("empty body: send a GeoJSON geometry, Feature or FeatureCollection")
-    try:
-        doc = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise BadRequest(f"body is not JSON: {exc}") from None
-    try:
-        geometry = measure.parse_user_geometry(doc)
-    except measure.QueryError as exc:
-        message = str(exc)
-        if any(words in message for words in _TOO_LARGE):
-            raise PayloadTooLarge(message) from None
-        raise Unprocessable(message) from None
-    layers = optional("layers")
-    result = run(
-        measure.overlaps,
-        geometry=geometry,
-        layers=layers.split(",") if layers else None,
-        as_of=optional("as_of"),
-        include_geometry=parse_bool("geometry"),
-        view=optional("view"),
-    )
+@bp.get("/changes")
+def changes() -> Response:
+    """What changed from ``from`` to ``to`` (dates): features that began or ended, km² changing
+    hands per side, border km changing status, the events in between (geodesic, WGS84)."""
+    check_params({"from", "to", "view"})
+    result = run(changes_module.changes, optional("from"), optional("to"), view=optional("view"))
     return json_response(result)

@@ -1,11 +1,15 @@
 """The ``geoservice`` command line: one entry point, sub-commands by verb.
 
-Errors print one readable line on stderr and exit non-zero; no traceback reaches the user.
+One convention for every command: results (tables, JSON, the "ok" of ``validate``) go to
+stdout; messages (errors, the problems ``validate`` finds) go to stderr, one line each. Exit
+status 0 on success, 1 for a problem in the data, 2 for a usage error (a bad option or value,
+a missing file or directory). No traceback reaches the user.
 """
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
@@ -14,7 +18,7 @@ from .vocabulary import DEFAULT_VIEW, VIEWS
 
 
 class UserError(click.ClickException):
-    """An error the user can fix; printed as one line, exit status 2."""
+    """A usage error the user can fix (bad option, value or path): one line, exit status 2."""
 
     exit_code = 2
 
@@ -22,7 +26,19 @@ class UserError(click.ClickException):
         click.echo(f"geoservice: error: {self.format_message()}", err=True)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """The command group: a problem in the data (:class:`DataError`) is one line, exit 1,
+    whether the command runs from the console script or in-process (click's CliRunner)."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except DataError as exc:
+            click.echo(f"geoservice: error: {exc}", err=True)
+            ctx.exit(1)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="geoservice")
 def cli() -> None:
     """Border disputes in the former Soviet space: data, measurements, service."""
@@ -34,12 +50,15 @@ def validate(path: str | None) -> None:
     """Check a data directory (default: the shipped geodata/). One line per problem."""
     from .validate import validate_directory
 
+    if path is not None and not Path(path).is_dir():
+        raise UserError(f"{path}: no such data directory")
     problems = validate_directory(path)
     for problem in problems:
-        click.echo(problem)
+        click.echo(problem, err=True)
     if problems:
+        click.echo(f"geoservice: {len(problems)} problem(s) found", err=True)
         raise SystemExit(1)
-    click.echo("ok: no problems found", err=True)
+    click.echo("ok: no problems found")
 
 
 class _OneLineUsage(click.Command):
@@ -65,6 +84,11 @@ class _LazyCatalog:
             self._catalog = load_catalog()
         return self._catalog[layer_id]
 
+    def __contains__(self, layer_id: str) -> bool:
+        from .layers import LAYERS
+
+        return layer_id in LAYERS
+
 
 def _print_result(result: dict, as_json: bool, as_text) -> None:
     if as_json:
@@ -76,6 +100,32 @@ def _print_result(result: dict, as_json: bool, as_text) -> None:
 
 
 VIEW_HELP = "Point of view: " + ", ".join(VIEWS) + f" (default: {DEFAULT_VIEW})."
+
+
+@cli.command("view-tables", cls=_OneLineUsage)
+@click.option(
+    "--as-of",
+    "dates",
+    multiple=True,
+    help="Dates YYYY-MM-DD (repeat; default 2007-01-01, 2015-01-01 and today).",
+)
+@click.option("--pairs", help="Only these pairs, comma-separated (e.g. ABK-GEO,RUS-UKR).")
+def view_tables(dates, pairs) -> None:
+    """Markdown tables: km of international / disputed / de facto line per pair and view."""
+    import datetime as dt
+
+    from . import timeline, views
+
+    try:
+        days = [timeline.parse_date(d) for d in dates] or [
+            dt.date(2007, 1, 1),
+            dt.date(2015, 1, 1),
+            dt.date.today(),
+        ]
+    except timeline.TimeError as exc:
+        raise UserError(str(exc)) from None
+    wanted = [p.strip().upper() for p in pairs.split(",")] if pairs else None
+    click.echo(views.markdown_tables(_LazyCatalog(), days, wanted))
 
 
 @cli.command(cls=_OneLineUsage)
@@ -108,30 +158,21 @@ def length(countries, status, kind, as_of, view, as_json) -> None:
     _print_result(result, as_json, measure.format_lengths)
 
 
-@cli.command("view-tables", cls=_OneLineUsage)
-@click.option(
-    "--as-of",
-    "dates",
-    multiple=True,
-    help="Dates YYYY-MM-DD (repeat; default 2007-01-01, 2015-01-01 and today).",
-)
-@click.option("--pairs", help="Only these pairs, comma-separated (e.g. ABK-GEO,RUS-UKR).")
-def view_tables(dates, pairs) -> None:
-    """Markdown tables: km of international / disputed / de facto line per pair and view."""
-    import datetime as dt
-
-    from . import timeline, views
+@cli.command(cls=_OneLineUsage)
+@click.option("--from", "start", required=True, help="First date, YYYY-MM-DD.")
+@click.option("--to", "end", required=True, help="Second date, YYYY-MM-DD.")
+@click.option("--view", help="Point of view (default: on_the_ground).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a report.")
+def changes(start, end, view, as_json) -> None:
+    """What changed between two dates: km² changing hands, border status, features, events."""
+    from . import changes as changes_module
+    from . import measure
 
     try:
-        days = [timeline.parse_date(d) for d in dates] or [
-            dt.date(2007, 1, 1),
-            dt.date(2015, 1, 1),
-            dt.date.today(),
-        ]
-    except timeline.TimeError as exc:
+        result = changes_module.changes(_LazyCatalog(), start, end, view=view)
+    except measure.QueryError as exc:
         raise UserError(str(exc)) from None
-    wanted = [p.strip().upper() for p in pairs.split(",")] if pairs else None
-    click.echo(views.markdown_tables(_LazyCatalog(), days, wanted))
+    _print_result(result, as_json, changes_module.format_changes)
 
 
 def _read_geojson(path: str) -> bytes:
@@ -159,10 +200,10 @@ def _read_geojson(path: str) -> bytes:
 )
 @click.option("--layers", help="Layers for --geometry, comma-separated (default: all).")
 @click.option("--as-of", "as_of", help="Date YYYY-MM-DD (default: today).")
-@click.option("--with-geometry", is_flag=True, help="Add the intersections as GeoJSON (--json).")
+@click.option("--include-geometry", is_flag=True, help="Add the intersections as GeoJSON (--json).")
 @click.option("--view", help=VIEW_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def overlap(layer_ids, geometry_path, layers, as_of, with_geometry, view, as_json) -> None:
+def overlap(layer_ids, geometry_path, layers, as_of, include_geometry, view, as_json) -> None:
     """Overlaps of layers A and B, or of a GeoJSON file with layers, as of a date."""
     from . import measure
 
@@ -183,7 +224,7 @@ def overlap(layer_ids, geometry_path, layers, as_of, with_geometry, view, as_jso
             geometry=geometry,
             layers=layers,
             as_of=as_of,
-            include_geometry=with_geometry,
+            include_geometry=include_geometry,
             view=view,
         )
     except measure.QueryError as exc:
@@ -214,6 +255,8 @@ def serve(host: str, port: int, data_dir: str | None) -> None:
 
     from .app import create_app
 
+    if data_dir is not None and not Path(data_dir).is_dir():
+        raise UserError(f"{data_dir}: no such data directory")
     app = create_app({"DATA_DIR": data_dir})
     # Bind here, not in werkzeug, so a busy port or bad address is one line and exit status 2.
     try:
@@ -239,9 +282,5 @@ def serve(host: str, port: int, data_dir: str | None) -> None:
 
 
 def main() -> None:
-    """Console-script entry point: turns expected failures into one line and a non-zero exit."""
-    try:
-        cli.main(standalone_mode=True)
-    except DataError as exc:
-        click.echo(f"geoservice: error: {exc}", err=True)
-        sys.exit(2)
+    """Console-script entry point (``geoservice``)."""
+    cli.main(standalone_mode=True)

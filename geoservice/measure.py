@@ -26,9 +26,9 @@ import numpy as np
 import orjson
 import shapely
 
-from . import geodesy, overlay, timeline, views
-from .layers import LAYERS
-from .vocabulary import KINDS, PARTY_NAMES, STATUSES
+from . import cost, geodesy, overlay, timeline, views
+from .layers import ALIASES, LAYERS
+from .vocabulary import DEFAULT_VIEW, KINDS, PARTY_NAMES, STATUSES
 
 #: Largest user geometry accepted: vertices in total, features of a FeatureCollection,
 #: bytes of GeoJSON text, and extent in degrees of longitude or latitude.
@@ -117,6 +117,7 @@ def _layer_ids(ids: list[str] | str | None) -> list[str]:
         lid = str(raw).strip()
         if not lid:
             continue
+        lid = ALIASES.get(lid, (lid,))[0]  # an old collection id: its first successor
         if lid not in LAYERS:
             raise QueryError(f"unknown layer {raw!r}; one of: {', '.join(LAYERS)}")
         if lid not in out:
@@ -168,10 +169,14 @@ def border_lengths(
     status: str | None = None,
     kind: str | None = "international",
     as_of: dt.date | None = None,
+    bbox: tuple[float, float, float, float] | None = None,
     view: str | None = None,
 ) -> dict:
     """Lengths in km on the WGS84 ellipsoid of the border segments valid on ``as_of``, as
     seen in ``view`` (default on the ground; see :mod:`geoservice.views`).
+
+    ``bbox`` (min lon, min lat, max lon, max lat; EPSG:4326): only the parts of the segments
+    inside that box (a map view) are counted.
 
     ``countries``: one ISO3 code (all that country's borders), a pair (that border), or more
     (the borders among them); None for all. ``status``/``kind`` filter on the vocabulary
@@ -203,6 +208,12 @@ def border_lengths(
             mask &= both
     rows = np.flatnonzero(mask)
     lengths = borders.length_km
+    if bbox is not None:
+        rows = np.intersect1d(rows, borders.bbox_rows(bbox), assume_unique=True)
+        lengths = lengths.copy()
+        inside = shapely.clip_by_rect(borders.frame.geometry.values[rows], *bbox)
+        lengths[rows] = geodesy.lengths_km(inside)
+        rows = rows[lengths[rows] > 0]
     statuses = (status,) if status else STATUSES
 
     result = {
@@ -211,6 +222,7 @@ def border_lengths(
         "countries": codes,
         "status": status,
         "kind": kind,
+        **({"bbox": list(bbox)} if bbox is not None else {}),
         "unit": "km",
         "total_km": round(float(lengths[rows].sum()), 3),
         "by_status": _status_summary(rows, table, lengths, statuses),
@@ -348,10 +360,28 @@ def parse_user_geometry(obj) -> shapely.Geometry:
         geometry = shapely.multilinestrings(parts) if len(parts) > 1 else parts[0]
     else:
         geometry = shapely.multipoints(parts) if len(parts) > 1 else parts[0]
-    minx, miny, maxx, maxy = geometry.bounds
-    if max(maxx - minx, maxy - miny) > MAX_EXTENT_DEG:
-        raise LimitError(f"geometry spans more than {MAX_EXTENT_DEG:g} degrees")
+    _check_extent(geometry)
     return geometry
+
+
+def _check_extent(geometry: shapely.Geometry) -> None:
+    """Refuse a geometry over :data:`MAX_EXTENT_DEG`, saying so plainly when it is small but
+    crosses the antimeridian (written with longitudes on both sides of 180°)."""
+    minx, miny, maxx, maxy = geometry.bounds
+    if max(maxx - minx, maxy - miny) <= MAX_EXTENT_DEG:
+        return
+    lons = shapely.get_coordinates(geometry)[:, 0]
+    shifted = np.where(lons < 0, lons + 360.0, lons)
+    if maxx - minx > 180 and shifted.max() - shifted.min() <= MAX_EXTENT_DEG:
+        raise QueryError(
+            "the geometry crosses the antimeridian (180°), which the analysis does not "
+            "support: its layers lie between 26°E and 88°E; send the part east or west of "
+            "180° alone"
+        )
+    raise LimitError(
+        f"the geometry spans {maxx - minx:.1f}° of longitude and {maxy - miny:.1f}° of "
+        f"latitude; the limit is {MAX_EXTENT_DEG:g}° each: send a smaller area, or split it"
+    )
 
 
 # --- buffers ---------------------------------------------------------------------------------
@@ -466,9 +496,9 @@ def _share(part: float, whole: float | None) -> float | None:
     return round(min(part / whole, 1.0), 4) if whole else None
 
 
-def _in_force(layer, day: dt.date, view: str) -> np.ndarray:
-    """Mask of the features valid on ``day`` in ``view``."""
-    return layer.valid(day) & views.view_mask(layer, view)
+def _valid_rows(layer, day: dt.date, view: str = DEFAULT_VIEW) -> np.ndarray:
+    """Rows of the features valid on ``day`` in ``view``."""
+    return np.flatnonzero(layer.valid(day) & views.view_mask(layer, view))
 
 
 def overlaps(
@@ -479,12 +509,14 @@ def overlaps(
     layers: list[str] | None = None,
     as_of: dt.date | None = None,
     include_geometry: bool = False,
+    max_work: int | None = None,
+    deadline: cost.Deadline | None = None,
     view: str | None = None,
 ) -> dict:
     """Overlaps between two layers, or between a user geometry and layers, on ``as_of``, in
     ``view`` (default on the ground; see :mod:`geoservice.views`).
 
-    Two layers: ``overlaps(catalog, "corridors", "peacekeeping_zones")``. A geometry
+    Two layers: ``overlaps(catalog, "corridor_routes", "mission_areas")``. A geometry
     (GeoJSON dict or text, or a shapely geometry; EPSG:4326) against layer ``a`` and/or
     ``layers`` (default: every layer). ``as_of`` None means today; only features valid on
     that day take part.
@@ -496,9 +528,13 @@ def overlaps(
     with points: the ``points`` inside or on the other feature. Lengths/areas are geodesic
     on WGS84 (see the module docstring for the error of the planar intersection step).
     ``include_geometry`` adds each intersection as GeoJSON.
+
+    ``max_work``: refuse (:class:`cost.BudgetError`) a query estimated over that many vertex
+    operations before doing it; ``deadline``: stop (:class:`cost.DeadlineError`) once it passes.
     """
     day = _as_of(as_of)
     view = _view(view)
+    check = deadline.check if deadline is not None else overlay.no_deadline
     a_ids = _layer_ids([a] if a else [])
     b_ids = _layer_ids([b] if b else [])
     extra = _layer_ids(layers)
@@ -510,7 +546,9 @@ def overlaps(
         if not (a_ids and b_ids):
             raise QueryError("give two layers, or a geometry to overlap with layers")
         result.update(a=a_ids[0], b=b_ids[0])
-        result["results"] = _layer_pairs(catalog, a_ids[0], b_ids[0], day, view, include_geometry)
+        result["results"] = _layer_pairs(
+            catalog, a_ids[0], b_ids[0], day, include_geometry, max_work, check, view
+        )
     else:
         if b_ids:
             raise QueryError("give either a second layer or a geometry, not both")
@@ -518,24 +556,37 @@ def overlaps(
             geometry = parse_user_geometry(geometry)
         targets = [lid for lid in a_ids + extra if lid] or list(LAYERS)
         targets = list(dict.fromkeys(targets))
+        if max_work is not None:
+            cost.estimate_geometry(
+                catalog, geometry, targets, lambda layer: _valid_rows(layer, day, view)
+            ).check(max_work)
         user = _user_ref(geometry)
         result.update(geometry=user, layers=targets)
         result["results"] = [
             hit
             for lid in targets
-            for hit in _geometry_layer(catalog[lid], geometry, user, day, view, include_geometry)
+            for hit in _geometry_layer(
+                catalog[lid], geometry, user, day, include_geometry, check, view
+            )
         ]
     result["count"] = len(result["results"])
     return result
 
 
 def _layer_pairs(
-    catalog, a_id: str, b_id: str, day: dt.date, view: str, include_geometry: bool
+    catalog,
+    a_id: str,
+    b_id: str,
+    day: dt.date,
+    include_geometry: bool,
+    max_work: int | None = None,
+    check=overlay.no_deadline,
+    view: str = DEFAULT_VIEW,
 ) -> list:
     la, lb = catalog[a_id], catalog[b_id]
     ca, cb = _layer_columns(la), _layer_columns(lb)
-    rows_a = np.flatnonzero(_in_force(la, day, view))
-    valid_b = _in_force(lb, day, view)
+    rows_a = _valid_rows(la, day, view)
+    valid_b = lb.valid(day) & views.view_mask(lb, view)
     if not len(rows_a) or not valid_b.any():
         return []
     boxes = shapely.box(*ca["bounds"][rows_a].T)
@@ -547,11 +598,14 @@ def _layer_pairs(
     ia, ib = ia[keep], ib[keep]
     order = np.lexsort((ib, ia))
     ia, ib = ia[order], ib[order]
+    if max_work is not None:
+        cost.estimate_pairs(la, lb, ia, ib).check(max_work)
     inters = overlay.intersect_pairs(
-        ca["geoms"][ia], cb["geoms"][ib], ca["bounds"][ia], cb["bounds"][ib]
+        ca["geoms"][ia], cb["geoms"][ib], ca["bounds"][ia], cb["bounds"][ib], check
     )
     out = []
     for i, j, inter in zip(ia, ib, inters):
+        check()
         if inter is None or inter.is_empty:
             continue
         hit_ = _measure(
@@ -568,18 +622,24 @@ def _layer_pairs(
 
 
 def _geometry_layer(
-    layer, geometry, user: dict, day: dt.date, view: str, include_geometry: bool
+    layer,
+    geometry,
+    user: dict,
+    day: dt.date,
+    include_geometry: bool,
+    check,
+    view: str = DEFAULT_VIEW,
 ) -> list:
     cols = _layer_columns(layer)
-    bounds = np.array(geometry.bounds)
-    rows = layer.tree.query(shapely.box(*overlay.expand(bounds)))
-    rows = np.sort(rows[_in_force(layer, day, view)[rows]])
+    rows = np.unique(layer.tree.query(shapely.box(*overlay.part_boxes(geometry).T))[1])
+    rows = rows[(layer.valid(day) & views.view_mask(layer, view))[rows]]
     if not len(rows):
         return []
-    inters = overlay.intersect_with(geometry, cols["geoms"][rows], cols["bounds"][rows])
+    inters = overlay.intersect_with(geometry, cols["geoms"][rows], cols["bounds"][rows], check)
     dim_user = int(shapely.get_dimensions(geometry))
     out = []
     for row, inter in zip(rows, inters):
+        check()
         if inter is None or inter.is_empty:
             continue
         hit = _measure(

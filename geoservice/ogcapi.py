@@ -11,19 +11,36 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import math
+import threading
 from dataclasses import dataclass, field
 
 import numpy as np
 import orjson
-from flask import Blueprint, Response, current_app, render_template, request, url_for
+import shapely
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from markupsafe import Markup
 
 from . import timeline, views
 from .app import state
 from .catalog import Catalog, LayerData
 from .errors import BadRequest, NotFound
-from .layers import Layer
-from .vocabulary import ACCURACIES, DEFAULT_LANGUAGE, DEFAULT_VIEW, KINDS, STATUSES
+from .layers import ALIASES, Layer
+from .vocabulary import (
+    ACCURACIES,
+    DEFAULT_LANGUAGE,
+    DEFAULT_VIEW,
+    EVENT_KINDS,
+    KINDS,
+    STATUSES,
+)
 
 bp = Blueprint("ogcapi", __name__, url_prefix="/api")
 
@@ -45,12 +62,26 @@ CONFORMANCE = [
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 10_000
 
+#: Levels of detail of display geometry (``zoom=``): a request for Leaflet zoom z gets the
+#: smallest level >= z; above the last level, the full geometry.
+DETAIL_LEVELS: tuple[int, ...] = (3, 5, 7, 9, 11)
+MAX_ZOOM = 24
+
 #: Controlled values of queryables (anything else is a 400 that lists them).
 VOCABULARIES: dict[str, tuple[str, ...]] = {
     "status": STATUSES,
     "kind": KINDS,
     "accuracy": ACCURACIES,
 }
+
+#: Where a layer's field has a vocabulary of its own (the events' ``kind``).
+LAYER_VOCABULARIES: dict[str, dict[str, tuple[str, ...]]] = {"events": {"kind": EVENT_KINDS}}
+
+
+def vocabulary(layer: Layer, name: str) -> tuple[str, ...] | None:
+    """The controlled values of a layer's field, or None if it has none."""
+    return LAYER_VOCABULARIES.get(layer.id, {}).get(name) or VOCABULARIES.get(name)
+
 
 LINE_TYPES = frozenset({"LineString", "MultiLineString"})
 AREA_TYPES = frozenset({"Polygon", "MultiPolygon"})
@@ -69,10 +100,64 @@ class ServedLayer:
     digest: str
     #: queryable -> value -> boolean mask over the features (array fields: "contains value").
     filters: dict[str, dict[str, np.ndarray]] = field(repr=False)
+    #: detail level -> feature bytes with display geometry, built on first use.
+    levels: dict[int, list[bytes]] = field(default_factory=dict, repr=False)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def layer(self) -> Layer:
         return self.data.layer
+
+    def bytes_at(self, zoom: int | None) -> list[bytes]:
+        """Feature bytes for display at Leaflet zoom ``zoom`` (None: the full geometry)."""
+        level = detail_level(zoom)
+        if level is None:
+            return self.feature_bytes
+        with self.lock:  # built once per level, even when requests arrive together
+            if level not in self.levels:
+                self.levels[level] = display_bytes(self, level)
+            return self.levels[level]
+
+
+def detail_level(zoom: int | None) -> int | None:
+    """The detail level serving Leaflet zoom ``zoom``; None for the full geometry."""
+    if zoom is None:
+        return None
+    return next((level for level in DETAIL_LEVELS if level >= zoom), None)
+
+
+def display_bytes(served: ServedLayer, level: int) -> list[bytes]:
+    """Every feature with its geometry simplified for Leaflet zoom ``level``.
+
+    Tolerance: half a screen pixel at that zoom (a 256-px world, degrees of longitude);
+    coordinates are snapped to a tenth of a pixel. Lines and rings keep their topology
+    (``preserve_topology``), so small enclaves stay. The properties (with ``length_km`` and
+    ``area_km2`` of the full geometry) are unchanged: only the drawing is lighter.
+    """
+    pixel_deg = 360.0 / (256 * 2**level)
+    decimals = max(0, math.ceil(-math.log10(pixel_deg / 10)))
+    geoms = shapely.simplify(
+        served.data.frame.geometry.values, pixel_deg / 2, preserve_topology=True
+    )
+    # Snapped to the grid (not rounded): polygons stay valid, as in geodata/derive.py.
+    geoms = shapely.set_precision(geoms, 10.0**-decimals)
+    # The grid's values as the shortest decimals (46.75, not 46.750000000000014).
+    geoms = shapely.transform(geoms, lambda xy: np.round(xy, decimals))
+    # A multi-part shape whose small parts collapse stays multi-part: one type per collection.
+    original = shapely.get_type_id(served.data.frame.geometry.values)
+    for multi, single, make in ((6, 3, shapely.multipolygons), (5, 1, shapely.multilinestrings)):
+        collapsed = (original == multi) & (shapely.get_type_id(geoms) == single)
+        if collapsed.any():
+            geoms[collapsed] = make(geoms[collapsed][:, None])
+    out = []
+    for feature, props, geom in zip(served.data.features, served.properties, geoms):
+        geometry = orjson.loads(shapely.to_geojson(geom)) if feature.get("geometry") else None
+        out.append(
+            orjson.dumps(
+                {"type": "Feature", "id": props["id"], "geometry": geometry, "properties": props}
+            )
+        )
+    return out
 
 
 def measured_properties(data: LayerData, row: int) -> dict:
@@ -215,6 +300,7 @@ class ItemsQuery:
     filters: dict[str, list[str]] = field(default_factory=dict)
     limit: int = DEFAULT_LIMIT
     offset: int = 0
+    zoom: int | None = None
     view: str = DEFAULT_VIEW
     lang: str = DEFAULT_LANGUAGE
 
@@ -229,7 +315,9 @@ def check_crs(*names: str) -> None:
 
 def parse_items_query(layer: Layer) -> ItemsQuery:
     """Check and parse the query string of an items request on ``layer``."""
-    check_params({"f", "bbox", "bbox-crs", "crs", "datetime", "limit", "offset", *layer.queryables})
+    check_params(
+        {"f", "bbox", "bbox-crs", "crs", "datetime", "limit", "offset", "zoom", *layer.queryables}
+    )
     check_crs("crs", "bbox-crs")
     query = ItemsQuery(
         limit=parse_int("limit", DEFAULT_LIMIT, 1, MAX_LIMIT),
@@ -237,6 +325,8 @@ def parse_items_query(layer: Layer) -> ItemsQuery:
         view=views.parse_view(request.args.get("view")),
         lang=views.parse_lang(request.args.get("lang")),
     )
+    if "zoom" in request.args:
+        query.zoom = parse_int("zoom", 0, 0, MAX_ZOOM)
     if "bbox" in request.args:
         query.bbox = parse_bbox(request.args["bbox"])
     if "datetime" in request.args:
@@ -250,7 +340,7 @@ def parse_items_query(layer: Layer) -> ItemsQuery:
         values = [v.strip() for v in request.args[name].split(",") if v.strip()]
         if not values:
             raise BadRequest(f"{name}= is empty")
-        allowed = VOCABULARIES.get(name)
+        allowed = vocabulary(layer, name)
         for value in values:
             if allowed is not None and value not in allowed:
                 raise BadRequest(f"{name}={value!r} is not one of: {', '.join(allowed)}")
@@ -287,6 +377,25 @@ def select_rows(served: ServedLayer, query: ItemsQuery) -> np.ndarray:
             )
         rows = np.intersect1d(rows, in_box, assume_unique=True)
     return rows
+
+
+@bp.before_request
+def redirect_old_collection_ids() -> Response | None:
+    """An old collection id (:data:`geoservice.layers.ALIASES`) answers 308 Permanent Redirect
+    to the same URL under the collection that now holds it (for one feature: the collection
+    holding that feature), query string kept."""
+    args = request.view_args or {}
+    old = args.get("collection_id")
+    if old not in ALIASES:
+        return None
+    targets = ALIASES[old]
+    feature_id = args.get("feature_id")
+    target = next(
+        (t for t in targets if feature_id in state().layers[t].data.index_by_id), targets[0]
+    )
+    path = request.path.replace(f"/collections/{old}", f"/collections/{target}", 1)
+    query = request.query_string.decode()
+    return redirect(path + (f"?{query}" if query else ""), 308)
 
 
 # --- helpers -------------------------------------------------------------------------------
@@ -431,7 +540,7 @@ def queryables_doc(served: ServedLayer) -> dict:
     props = {}
     for name in layer.queryables:
         values = sorted(served.filters[name])
-        allowed = list(VOCABULARIES.get(name) or values)
+        allowed = list(vocabulary(layer, name) or values)
         if field_type(layer, name) == "array":
             props[name] = {
                 "title": name,
@@ -508,12 +617,12 @@ def landing() -> Response:
                 url_for(
                     "analysis_api.overlaps_get",
                     _external=True,
-                    a="corridors",
-                    b="peacekeeping_zones",
+                    a="corridor_routes",
+                    b="mission_areas",
                 ),
                 "related",
                 JSON,
-                "Overlaps between two layers, e.g. corridors and peacekeeping zones",
+                "Overlaps between two layers, e.g. corridor routes and mission areas",
             ),
         ],
     }
@@ -627,11 +736,12 @@ def _items_response(served: ServedLayer, query: ItemsQuery, fmt: str) -> Respons
     if query.offset > 0:
         prev_offset = max(0, min(query.offset, matched) - query.limit)
         links.append(link(_page_url(cid, prev_offset, fmt), "prev", json_type, "Previous page"))
+    feature_bytes = served.bytes_at(query.zoom)
     if query.lang == DEFAULT_LANGUAGE:
-        features = b",".join(served.feature_bytes[i] for i in page)
+        features = b",".join(feature_bytes[i] for i in page)
     else:  # the label in the language asked for, in ``label`` (``name`` stays English)
         features = b",".join(
-            served.feature_bytes[i][:-2]
+            feature_bytes[i][:-2]
             + b',"label":'
             + orjson.dumps(views.label(served.properties[i], query.lang))
             + b"}}"

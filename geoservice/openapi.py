@@ -17,14 +17,15 @@ from .ogcapi import (
     HTML,
     JSON,
     MAX_LIMIT,
+    MAX_ZOOM,
     OPENAPI_JSON,
     SCHEMA_JSON,
-    VOCABULARIES,
     check_params,
     field_type,
     html_response,
     json_response,
     negotiate,
+    vocabulary,
 )
 from .vocabulary import ACCURACIES, COUNTRY_NAMES, KINDS, STATUSES
 
@@ -87,8 +88,8 @@ def _ok(description: str, schema: dict, media_type: str = JSON, html: bool = Tru
 
 
 def _property_schema(layer: Layer, name: str) -> dict:
-    if name in VOCABULARIES:
-        return _nullable({"type": "string", "enum": list(VOCABULARIES[name])})
+    if vocabulary(layer, name):
+        return _nullable({"type": "string", "enum": list(vocabulary(layer, name))})
     kind = field_type(layer, name)
     if kind == "array":
         return _nullable({"type": "array", "items": {"type": "string"}})
@@ -137,7 +138,7 @@ def _queryable_params(layer: Layer) -> list[dict]:
             schema = {"type": "array", "items": items, "minItems": 1}
             text = "Features whose list holds every given value (comma-separated)."
         else:
-            values = VOCABULARIES.get(name)
+            values = vocabulary(layer, name)
             schema = {"type": "string", "minLength": 1}
             if values:
                 schema["enum"] = list(values)
@@ -195,6 +196,7 @@ def _collection_paths(layer: Layer) -> dict:
                     _param("datetime"),
                     _param("limit"),
                     _param("offset"),
+                    _param("zoom"),
                     *_queryable_params(layer),
                 ],
                 "responses": {
@@ -535,6 +537,15 @@ def _components() -> dict:
                 "default": DEFAULT_LIMIT,
             },
         },
+        "zoom": {
+            "name": "zoom",
+            "in": "query",
+            "required": False,
+            "description": "Display geometry for this Leaflet zoom level: simplified to half a "
+            "pixel and snapped to a tenth (lengths and areas stay those of the full geometry); "
+            "omitted: the full geometry.",
+            "schema": {"type": "integer", "minimum": 0, "maximum": MAX_ZOOM},
+        },
         "offset": {
             "name": "offset",
             "in": "query",
@@ -549,8 +560,8 @@ def _components() -> dict:
             "description": "The day (YYYY-MM-DD); default today.",
             "schema": DATE,
         },
-        "geometry": {
-            "name": "geometry",
+        "include_geometry": {
+            "name": "include_geometry",
             "in": "query",
             "required": False,
             "description": "true: add each intersection as GeoJSON.",
@@ -637,6 +648,7 @@ def build_document(server_url: str) -> dict:
                     "schema": {"type": "string", "enum": [*KINDS, "all"]},
                 },
                 _param("as_of"),
+                _param("bbox"),
             ],
             "responses": {
                 "200": {"description": "Lengths", "content": {JSON: {"schema": _ref("Lengths")}}},
@@ -645,6 +657,32 @@ def build_document(server_url: str) -> dict:
         }
     }
     layer_enum = {"type": "string", "enum": layer_ids}
+    day = {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}$"}
+    paths["/changes"] = {
+        "get": {
+            "summary": "What changed between two dates (km² changing hands, border status, "
+            "features that began or ended, events)",
+            "tags": ["Analysis"],
+            "operationId": "changes",
+            "parameters": [
+                {"name": "from", "in": "query", "required": True, "schema": day},
+                {"name": "to", "in": "query", "required": True, "schema": day},
+                {
+                    "name": "view",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "string", "enum": ["on_the_ground"]},
+                },
+            ],
+            "responses": {
+                "200": {
+                    "description": "Changes",
+                    "content": {JSON: {"schema": {"type": "object"}}},
+                },
+                **_errors(400),
+            },
+        }
+    }
     paths["/overlaps"] = {
         "get": {
             "summary": "Overlaps between two layers on a day",
@@ -654,7 +692,7 @@ def build_document(server_url: str) -> dict:
                 {"name": "a", "in": "query", "required": True, "schema": layer_enum},
                 {"name": "b", "in": "query", "required": True, "schema": layer_enum},
                 _param("as_of"),
-                _param("geometry"),
+                _param("include_geometry"),
             ],
             "responses": {
                 "200": {"description": "Overlaps", "content": {JSON: {"schema": _ref("Overlaps")}}},
@@ -676,7 +714,7 @@ def build_document(server_url: str) -> dict:
                     "schema": {"type": "array", "items": layer_enum, "minItems": 1},
                 },
                 _param("as_of"),
-                _param("geometry"),
+                _param("include_geometry"),
             ],
             "requestBody": {
                 "required": True,

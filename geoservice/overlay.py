@@ -9,6 +9,7 @@ is stated and tested in :mod:`geoservice.measure`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 
 import numpy as np
@@ -18,6 +19,9 @@ from pyproj import Transformer
 #: Projection centres are rounded to this many degrees so that transformers are reused;
 #: a centre a few tens of km off changes nothing measurable.
 CENTRE_STEP_DEG = 0.5
+#: A user geometry with more vertices than this is clipped to each candidate feature's box
+#: before the intersection (its own crossings are then noded once per box, not per feature).
+CLIP_USER_VERTICES = 64
 
 
 @lru_cache(maxsize=512)
@@ -79,8 +83,17 @@ def expand(bounds, rel: float = 0.01, margin_deg: float = 0.02) -> tuple:
     return (minx - grow, miny - grow, maxx + grow, maxy + grow)
 
 
+def part_boxes(geometry) -> np.ndarray:
+    """The :func:`expand`-ed lon/lat box of each simple part of a geometry, as an (n, 4) array:
+    what a layer's spatial index is asked for the features that may meet it."""
+    boxes = shapely.bounds(simple_parts(geometry))
+    grow = 0.02 + 0.01 * np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
+    return boxes + np.column_stack((-grow, -grow, grow, grow))
+
+
 def clip(geometries: np.ndarray, rect: tuple) -> np.ndarray:
-    """Clip geometries to a lon/lat box, keeping polygons valid. Points pass unclipped."""
+    """Clip geometries to a box (of their coordinates), keeping polygons valid. Points pass
+    unclipped."""
     geometries = np.asarray(geometries, dtype=object)
     out = geometries.copy()
     shaped = shapely.get_dimensions(geometries) > 0
@@ -94,64 +107,89 @@ def clip(geometries: np.ndarray, rect: tuple) -> np.ndarray:
     return out
 
 
+def _repair(projected: np.ndarray) -> np.ndarray:
+    """Polygons a projection left invalid (rings a rounding apart now touch) made valid again.
+
+    GEOS may spend seconds on an invalid input before giving up, so this runs first."""
+    projected = np.asarray(projected, dtype=object)
+    polygonal = shapely.get_dimensions(projected) == 2
+    if polygonal.any():
+        bad = polygonal & ~shapely.is_valid(projected)
+        if bad.any():
+            projected = projected.copy()
+            projected[bad] = shapely.make_valid(projected[bad])
+    return projected
+
+
 def _intersection(pa, pb):
-    """Vectorised intersection, falling back to repaired inputs per pair if GEOS refuses."""
+    """Intersection of two projected geometries, repairing the inputs if GEOS refuses them."""
     try:
         return shapely.intersection(pa, pb)
     except shapely.errors.GEOSException:
-        pa_arr, pb_arr = np.broadcast_arrays(
-            np.asarray(pa, dtype=object), np.asarray(pb, dtype=object)
-        )
-        out = np.empty(pa_arr.shape, dtype=object)
-        for k, (x, y) in enumerate(zip(pa_arr.ravel(), pb_arr.ravel())):
-            try:
-                out.flat[k] = shapely.intersection(x, y)
-            except shapely.errors.GEOSException:
-                out.flat[k] = shapely.intersection(shapely.make_valid(x), shapely.make_valid(y))
-        return out
+        return shapely.intersection(shapely.make_valid(pa), shapely.make_valid(pb))
 
 
-def intersect_with(geometry, geoms: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+def no_deadline() -> None:
+    return None
+
+
+def intersect_with(
+    geometry, geoms: np.ndarray, bounds: np.ndarray, check: Callable[[], None] = no_deadline
+) -> list:
     """Intersections (lon/lat) of one geometry with each of ``geoms``, in one projection.
 
-    The projection is centred on ``geometry``'s extent, which bounds every intersection.
+    The projection is centred on ``geometry``'s extent, which bounds every intersection. Each
+    pair is clipped to the common extent of its two boxes first (a small feature meets only
+    the part of a large geometry near it), the user's geometry only when it has over
+    :data:`CLIP_USER_VERTICES` vertices; ``check()`` runs before each pair (a deadline).
     """
-    rect = expand(geometry.bounds)
-    clipped = clip(geoms, rect)
     tr = laea_for(geometry.bounds)
-    inter = _intersection(project(tr, geometry), project(tr, clipped))
-    return unproject(tr, inter)
+    user_box = np.array(geometry.bounds, dtype=float)
+    user_rect = expand(user_box)
+    projected_user = project(tr, geometry)
+    clip_user = shapely.get_num_coordinates(geometry) > CLIP_USER_VERTICES
+    out: list = []
+    for geom, box in zip(geoms, np.asarray(bounds, dtype=float)):
+        check()
+        lo, hi = np.maximum(user_box[:2], box[:2]), np.minimum(user_box[2:], box[2:])
+        if (lo > hi + 1e-9).any():
+            out.append(None)
+            continue
+        # Clip in the projection, where the straight edges are: a cut along a long user edge
+        # then stays on the line the intersection uses. Small user geometries stay whole.
+        outline = shapely.segmentize(shapely.box(*expand((*lo, *hi))), 0.05)
+        rect = shapely.bounds(project(tr, outline))
+        near = clip(np.array([geom], dtype=object), user_rect)[0]  # as before: the user's box
+        pair = np.array([projected_user, project(tr, near)], dtype=object)
+        pair = _repair(clip(pair, rect) if clip_user else pair)
+        out.append(unproject(tr, _intersection(pair[0], pair[1])))
+    return out
 
 
-def intersect_pairs(ga: np.ndarray, gb: np.ndarray, ba: np.ndarray, bb: np.ndarray) -> list:
+def intersect_pairs(
+    ga: np.ndarray,
+    gb: np.ndarray,
+    ba: np.ndarray,
+    bb: np.ndarray,
+    check: Callable[[], None] = no_deadline,
+) -> list:
     """Intersections (lon/lat) of ``ga[k]`` with ``gb[k]``; None where the boxes miss.
 
     Each pair is clipped to its common extent and intersected in the equal-area projection
-    centred on that extent; pairs sharing a (rounded) centre are projected together.
+    centred on that extent; ``check()`` runs before each pair (a deadline).
     """
     n = len(ga)
     out: list = [None] * n
-    if n == 0:
-        return out
-    lo = np.maximum(ba[:, :2], bb[:, :2])
-    hi = np.minimum(ba[:, 2:], bb[:, 2:])
-    common = np.hstack((lo, hi))
-    groups: dict[tuple[float, float], list[int]] = {}
-    clipped_a = np.empty(n, dtype=object)
-    clipped_b = np.empty(n, dtype=object)
+    lo = np.maximum(ba[:, :2], bb[:, :2]) if n else None
+    hi = np.minimum(ba[:, 2:], bb[:, 2:]) if n else None
     for k in range(n):
+        check()
         if (lo[k] > hi[k] + 1e-9).any():
             continue
-        rect = expand(common[k])
-        clipped_a[k] = clip(ga[k : k + 1], rect)[0]
-        clipped_b[k] = clip(gb[k : k + 1], rect)[0]
-        groups.setdefault(centre(common[k]), []).append(k)
-    for key, members in groups.items():
-        tr = transformer("laea", *key)
-        idx = np.array(members)
-        inter = _intersection(project(tr, clipped_a[idx]), project(tr, clipped_b[idx]))
-        for k, g in zip(idx, unproject(tr, inter)):
-            out[k] = g
+        common = (*lo[k], *hi[k])
+        tr = transformer("laea", *centre(common))
+        pair = _repair(project(tr, clip(np.array([ga[k], gb[k]], dtype=object), expand(common))))
+        out[k] = unproject(tr, _intersection(pair[0], pair[1]))
     return out
 
 

@@ -14,6 +14,8 @@ import re
 import numpy as np
 import pandas as pd
 
+from .userinput import shown
+
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
 
@@ -23,7 +25,11 @@ class TimeError(ValueError):
 
 
 def parse_date(text: str | dt.date | None, *, what: str = "date") -> dt.date | None:
-    """Parse ``YYYY-MM-DD`` (or an RFC 3339 date-time, of which the UTC date is kept)."""
+    """Parse ``YYYY-MM-DD`` (or an RFC 3339 date-time, of which the UTC date is kept).
+
+    A well-formed value whose UTC date falls outside 0001-01-01..9999-12-31 (e.g.
+    ``0001-01-01T00:00:00+01:00``) is a :class:`TimeError` too, never an ``OverflowError``.
+    """
     if text is None or isinstance(text, dt.date):
         return text
     text = str(text).strip()
@@ -34,8 +40,13 @@ def parse_date(text: str | dt.date | None, *, what: str = "date") -> dt.date | N
             stamp = dt.datetime.fromisoformat(text)  # 3.11 reads "Z"
             return stamp.astimezone(dt.UTC).date()
     except ValueError as exc:
-        raise TimeError(f"{what} {text!r} is not a valid calendar date: {exc}") from None
-    raise TimeError(f"{what} {text!r} is not a date of the form YYYY-MM-DD")
+        raise TimeError(f"{what} {shown(text)} is not a valid calendar date: {exc}") from None
+    except OverflowError:
+        raise TimeError(
+            f"{what} {shown(text)} falls outside the supported range "
+            f"({dt.date.min.isoformat()}..{dt.date.max.isoformat()} in UTC)"
+        ) from None
+    raise TimeError(f"{what} {shown(text)} is not a date of the form YYYY-MM-DD")
 
 
 def parse_interval(text: str) -> tuple[dt.date | None, dt.date | None]:
@@ -51,10 +62,10 @@ def parse_interval(text: str) -> tuple[dt.date | None, dt.date | None]:
         return day, day
     parts = text.split("/")
     if len(parts) != 2:
-        raise TimeError(f"datetime {text!r} has more than one '/'")
+        raise TimeError(f"datetime {shown(text)} has more than one '/'")
     start, end = (None if p in ("..", "") else parse_date(p, what="datetime") for p in parts)
     if start and end and start > end:
-        raise TimeError(f"datetime {text!r} ends before it starts")
+        raise TimeError(f"datetime {shown(text)} ends before it starts")
     return start, end
 
 

@@ -19,7 +19,18 @@ from .catalog import DataError, data_dir, read_feature_collection
 from .layers import LAYERS, Layer
 from .timeline import TimeError, is_valid_on, parse_date
 from .views import in_view
-from .vocabulary import ACCURACIES, COMMON_FIELDS, DEFAULT_VIEW, KINDS, PARTY_NAMES, STATUSES, VIEWS
+from .vocabulary import (
+    ACCURACIES,
+    COMMON_FIELDS,
+    CONTROL_HOLDERS,
+    CORRIDOR_STATES,
+    DEFAULT_VIEW,
+    EVENT_KINDS,
+    KINDS,
+    PARTY_NAMES,
+    STATUSES,
+    VIEWS,
+)
 
 #: How far the border segments may stray from the countries' common boundary, in metres.
 TOPOLOGY_TOLERANCE_M = 50.0
@@ -63,6 +74,8 @@ def validate_directory(path: str | Path | None = None) -> list[str]:
             ids[fid] = layer_id
     if "borders" in layers and "countries" in layers and not problems:
         problems += check_border_topology(layers["borders"], layers["countries"])
+    if "control_areas" in layers and not problems:
+        problems += check_control_coverage(layers["control_areas"])
     return problems
 
 
@@ -113,6 +126,14 @@ def _check_feature(layer: Layer, f: dict, props: dict) -> list[str]:
         isinstance(views, list) and views and all(v in VIEWS for v in views)
     ):
         problems.append(f"views must be a non-empty list of {', '.join(VIEWS)}")
+    if layer.id == "events":
+        problems += _check_event_fields(props)
+    if "state" in layer.fields and props.get("state") not in CORRIDOR_STATES:
+        problems.append(f"state {props.get('state')!r} is not one of {', '.join(CORRIDOR_STATES)}")
+    if layer.id == "control_areas" and props.get("held_by") not in CONTROL_HOLDERS:
+        problems.append(
+            f"held_by {props.get('held_by')!r} is not one of {', '.join(CONTROL_HOLDERS)}"
+        )
     return problems
 
 
@@ -152,6 +173,19 @@ def _check_geometry(layer: Layer, geometry) -> list[str]:
     minx, miny, maxx, maxy = geom.bounds
     if minx < -180 or maxx > 180 or miny < -90 or maxy > 90:
         problems.append("coordinates outside lon -180..180 / lat -90..90 (not EPSG:4326?)")
+    return problems
+
+
+def _check_event_fields(props: dict) -> list[str]:
+    problems = []
+    if props.get("kind") not in EVENT_KINDS:
+        problems.append(f"kind {props.get('kind')!r} is not one of {', '.join(EVENT_KINDS)}")
+    if props.get("date") != props.get("valid_from"):
+        problems.append("date must equal valid_from (the first day of the event)")
+    if not (isinstance(props.get("description"), str) and props["description"].strip()):
+        problems.append("description must be a non-empty string")
+    if not isinstance(props.get("parties"), list):
+        problems.append("parties must be a list")
     return problems
 
 
@@ -208,6 +242,43 @@ def check_border_topology(borders: list[dict], countries: list[dict]) -> list[st
                 for p in _tiling_problems(segments, common, day)
             ]
     return problems
+
+
+#: Gap or overlap a control coverage may have on a date (km², geodesic): rounding to 1e-5°.
+COVERAGE_TOLERANCE_KM2 = 0.05
+
+
+def check_control_coverage(features: list[dict]) -> list[str]:
+    """Control as a coverage: on every date where a feature starts or ends, and today, the
+    features valid that day cover the layer's whole area (the union of all its features)
+    exactly once: gaps and overlaps (geodesic km²) under :data:`COVERAGE_TOLERANCE_KM2`.
+    """
+    problems = []
+    for day, gap, overlap, _ in coverage_report(features):
+        if overlap > COVERAGE_TOLERANCE_KM2:
+            problems.append(
+                f"control_areas.geojson on {day}: features overlap by {overlap:.3f} km2"
+            )
+        if gap > COVERAGE_TOLERANCE_KM2:
+            problems.append(f"control_areas.geojson on {day}: {gap:.3f} km2 belongs to no feature")
+    return problems
+
+
+def coverage_report(features: list[dict]) -> list[tuple[str, float, float, int]]:
+    """(date, gap km², overlap km², features valid) on each change date of a coverage layer
+    and today, from the first ``valid_from`` on."""
+    items = [(f["properties"], shapely.from_geojson(orjson.dumps(f["geometry"]))) for f in features]
+    if not items:
+        return []
+    whole_km2 = geodesy.area_km2(shapely.union_all([g for _, g in items]))
+    days = sorted(set(_change_days(items)[1:]) | {dt.date.today()})
+    rows = []
+    for day in days:
+        valid = [g for p, g in items if is_valid_on(p.get("valid_from"), p.get("valid_to"), day)]
+        union = shapely.union_all(valid) if valid else shapely.Polygon()
+        overlap = sum(geodesy.area_km2(g) for g in valid) - geodesy.area_km2(union)
+        rows.append((day.isoformat(), whole_km2 - geodesy.area_km2(union), overlap, len(valid)))
+    return rows
 
 
 def _change_days(segments) -> list[dt.date]:

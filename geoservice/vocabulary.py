@@ -10,6 +10,77 @@ STATUSES: tuple[str, ...] = ("settled", "disputed")
 KINDS: tuple[str, ...] = ("international", "line_of_contact", "de_facto")
 DEFAULT_KIND = "international"
 
+#: What kind of event an ``events`` feature is.
+EVENT_KINDS: tuple[str, ...] = (
+    "war",  # a war, from its first to its last day of fighting
+    "clash",  # armed clashes on a border or line of contact, days at most
+    "offensive",  # a military operation or invasion by one side
+    "ceasefire",  # a ceasefire or armistice coming into force
+    "treaty",  # a treaty, protocol or agreement signed, initialled or ratified
+    "handover",  # territory or a route handed from one side to the other
+    "annexation",  # a state's claim to annex territory, and recognitions of breakaways
+    "deployment",  # a peacekeeping or monitoring mission arriving
+    "withdrawal",  # a mission or force leaving
+    "blockade",  # a route closed by one side
+    "unrest",  # internal unrest that drew outside forces
+)
+
+#: Labels readers see for the codes of every vocabulary (the map's popups and legend).
+LABELS: dict[str, dict[str, str]] = {
+    "status": {"settled": "settled (delimited)", "disputed": "disputed (not delimited)"},
+    "kind": {
+        "international": "international border",
+        "line_of_contact": "line of contact",
+        "de_facto": "de facto line",
+    },
+    "event_kind": {kind: kind.capitalize() for kind in EVENT_KINDS},
+    "accuracy": {
+        "surveyed": "surveyed",
+        "derived": "derived from a boundary data set",
+        "approximate": "approximate (placed from the record, within a few km)",
+        "schematic": "schematic (a sketch: where, not exactly where)",
+    },
+    "area_kind": {
+        "held_area": "area held by a de facto authority",
+        "former_oblast": "former autonomous oblast",
+        "occupied_district": "occupied district",
+        "enclave": "enclave",
+        "held_across_border": "held across the border",
+    },
+    "part": {"centreline": "centreline", "band": "band (5 km wide)"},
+    "corridor": {
+        "lachin": "Lachin corridor",
+        "nakhchivan": "Nakhchivan route ('Zangezur corridor')",
+        "tripp": "Trump Route for International Peace and Prosperity (TRIPP)",
+    },
+    "mission": {
+        "russian_peacekeeping_nk": "Russian peacekeeping contingent, Nagorno-Karabakh",
+        "joint_monitoring_centre": "Russian-Turkish Joint Monitoring Centre",
+        "euma": "EU Mission in Armenia (EUMA)",
+        "csto_cpkf_kazakhstan": "CSTO Collective Peacekeeping Forces, Kazakhstan",
+        "jpkf_south_ossetia": "Joint Peacekeeping Forces, South Ossetia",
+        "cispkf_abkhazia": "CIS peacekeeping force, Abkhazia",
+        "jcc_transnistria": "Joint Control Commission, Transnistria",
+    },
+}
+
+#: State of a corridor or route on a date (``corridor_routes``, ``corridor_bands``).
+#: ``agreed``: agreed on paper, nothing built or running (the Nakhchivan route from 2020);
+#: ``announced``: a project announced (TRIPP, 2025); ``open``: in use; ``blocked``: the road
+#: cut by the other side (Lachin from 12 December 2022); ``checkpoint``: passable only through
+#: the other side's checkpoint (Hakari bridge from 23 April 2023); ``closed``: no passage.
+CORRIDOR_STATES: tuple[str, ...] = (
+    "agreed",
+    "announced",
+    "open",
+    "blocked",
+    "checkpoint",
+    "closed",
+)
+
+#: Who holds a piece of ``control_areas`` (Nagorno-Karabakh and the seven districts).
+CONTROL_HOLDERS: tuple[str, ...] = ("Republic of Artsakh (de facto)", "AZE")
+
 #: How far a geometry can be trusted, best first.
 #: ``surveyed``: from a survey or treaty map; ``derived``: taken from a real public boundary
 #: data set; ``approximate``: placed from the record to within a few km; ``schematic``: a sketch

@@ -15,17 +15,30 @@ from pathlib import Path
 from typing import Any
 
 import folium
+import orjson
+import shapely
 import xstatic.pkg.leaflet as xstatic_leaflet
 from branca.element import MacroElement
 from flask import Blueprint, Response, render_template, request, send_from_directory, url_for
 from folium.template import Template
 from markupsafe import Markup, escape
+from shapely.ops import polylabel
 
 from . import timeline
+from .app import state
+from .catalog import Catalog
 from .errors import problem
 from .layers import LAYERS
+from .ogcapi import DETAIL_LEVELS
 from .resources import TEMPLATES_DIR
-from .vocabulary import COUNTRY_NAMES, DEFAULT_KIND, KINDS, SKETCHED_ACCURACIES, STATUSES
+from .vocabulary import (
+    COUNTRY_NAMES,
+    DEFAULT_KIND,
+    KINDS,
+    LABELS,
+    SKETCHED_ACCURACIES,
+    STATUSES,
+)
 
 bp = Blueprint(
     "webmap",
@@ -41,105 +54,204 @@ LEAFLET_DIR = Path(xstatic_leaflet.BASE_DIR)
 #: First day the date slider offers: the end of the Soviet Union (26 December 1991).
 SLIDER_START = "1991-12-26"
 
-#: The border whose settled and disputed lengths the readout shows (a pair of ISO3 codes).
-READOUT_COUNTRIES: tuple[str, str] = ("KGZ", "TJK")
-
-#: Map view when the URL names none: (lat, lon) in EPSG:4326 and a Leaflet zoom level.
-DEFAULT_CENTER: tuple[float, float] = (41.0, 58.0)
+#: The opening view when the URL names none: Moldova to Kyrgyzstan ((lat, lon) corners).
+OPENING_BOUNDS: tuple[tuple[float, float], tuple[float, float]] = ((37.0, 26.6), (48.6, 80.3))
+DEFAULT_CENTER: tuple[float, float] = (42.8, 53.4)
 DEFAULT_ZOOM = 5
 
 #: The order layers are drawn in (bottom first); countries is the always-on base layer.
 LAYER_ORDER: tuple[str, ...] = (
     "countries",
+    "control_areas",
     "disputed_areas",
-    "peacekeeping_zones",
-    "corridors",
+    "mission_areas",
+    "corridor_bands",
+    "corridor_routes",
     "borders",
+    "mission_posts",
+    "events",
 )
 
 #: Dash pattern of features whose accuracy is in SKETCHED_ACCURACIES.
 SKETCHED_STYLE: dict[str, Any] = {"dashArray": "7 6"}
 
-#: Colour of each border status (international borders).
-STATUS_COLOURS: dict[str, str] = {"settled": "#1a9850", "disputed": "#d73027"}
+#: The palette: Okabe and Ito's colour-blind-safe set (vermillion, blue, bluish green, orange,
+#: reddish purple, black), checked on screenshots with a deuteranopia simulation (see
+#: tests/test_browser.py). Fills are opaque or hatched, never blended: every colour the map
+#: shows is in the legend.
+LAND = "#efece3"
+SEA = "#cfdde6"
+STATUS_COLOURS: dict[str, str] = {"settled": "#555555", "disputed": "#d55e00"}
+HATCH_PEACEKEEPING = "gs-hatch-peacekeeping"
 
 # Each layer: a base Leaflet path style, then rules applied in order when every property in
 # ``when`` matches (later rules win), each with the label the legend shows. ``point`` is the
-# style of circle markers (Point features). ``shape`` picks the legend swatch.
+# style of circle markers (Point features). ``shape`` picks the legend swatch. A ``fillColor``
+# of ``url(#id)`` is one of the page's SVG patterns (HATCHES).
 STYLES: dict[str, dict[str, Any]] = {
     "countries": {
         "shape": "area",
-        "style": {"color": "#a8a8a8", "weight": 0.6, "fillColor": "#f4f1e8", "fillOpacity": 0.9},
-        "label": "Country (base layer)",
+        "style": {"color": "#a9a398", "weight": 0.7, "fillColor": LAND, "fillOpacity": 1},
+        "label": "Land (country base layer)",
         "rules": [],
     },
     "borders": {
         "shape": "line",
-        "style": {"weight": 3, "opacity": 0.95, "lineCap": "butt"},
+        "style": {"weight": 1.3, "opacity": 1, "lineCap": "butt"},
         "rules": [
-            *(
-                {
-                    "when": {"kind": "international", "status": status},
-                    "style": {"color": STATUS_COLOURS[status]},
-                    "label": f"International border, {status}",
-                }
-                for status in STATUSES
-            ),
+            {
+                "when": {"kind": "international", "status": "settled"},
+                "style": {"color": STATUS_COLOURS["settled"], "weight": 1.3},
+                "label": "International border, settled (delimited)",
+            },
+            {
+                "when": {"kind": "international", "status": "disputed"},
+                "style": {"color": STATUS_COLOURS["disputed"], "weight": 4.5},
+                "label": "International border, disputed (not delimited)",
+            },
             {
                 "when": {"kind": "line_of_contact"},
-                "style": {"color": "#7b3294", "weight": 5},
+                "style": {"color": "#cc79a7", "weight": 4.5},
                 "label": "Line of contact",
             },
             {
                 "when": {"kind": "de_facto"},
-                "style": {"color": "#e66101", "weight": 4},
-                "label": "De facto line",
+                "style": {"color": "#000000", "weight": 3},
+                "label": "De facto line (breakaway entity)",
             },
         ],
     },
-    "corridors": {
+    "corridor_routes": {
         "shape": "line",
-        "style": {"color": "#2166ac", "weight": 3},
+        "style": {"color": "#0072b2", "weight": 3},
+        "label": "Corridor or route, open",
         "rules": [
             {
-                "when": {"part": "centreline"},
-                "style": {"color": "#2166ac", "weight": 3},
-                "label": "Corridor or route, centreline",
-                "shape": "line",
+                "when": {"state": "blocked"},
+                "style": {"color": "#000000", "dashArray": "4 4"},
+                "label": "Corridor blocked",
             },
             {
-                "when": {"part": "band"},
-                "style": {
-                    "color": "#4393c3",
-                    "weight": 1,
-                    "fillColor": "#4393c3",
-                    "fillOpacity": 0.25,
-                },
-                "label": "Corridor band",
-                "shape": "area",
+                "when": {"state": "closed"},
+                "style": {"color": "#000000", "dashArray": "1 5"},
+                "label": "Corridor closed",
+            },
+            {
+                "when": {"state": "checkpoint"},
+                "style": {"color": "#e69f00"},
+                "label": "Corridor through a checkpoint",
+            },
+            {
+                "when": {"state": "agreed"},
+                "style": {"color": "#56b4e9", "dashArray": "2 6"},
+                "label": "Route agreed, not built",
+            },
+            {
+                "when": {"state": "announced"},
+                "style": {"color": "#56b4e9", "dashArray": "2 6"},
+                "label": "Route announced",
             },
         ],
     },
-    "peacekeeping_zones": {
+    "corridor_bands": {
         "shape": "area",
-        "style": {"color": "#1f78b4", "weight": 2, "fillColor": "#a6cee3", "fillOpacity": 0.3},
-        "label": "Peacekeeping or monitoring area",
-        "point": {
-            "radius": 6,
-            "color": "#08306b",
-            "weight": 2,
-            "fillColor": "#1f78b4",
-            "fillOpacity": 0.9,
-        },
-        "point_label": "Peacekeeping or monitoring post",
+        "style": {"color": "#0072b2", "weight": 1.5, "fill": False, "fillOpacity": 0},
+        "label": "Corridor band (outline)",
         "rules": [],
+    },
+    "mission_areas": {
+        "shape": "area",
+        "style": {
+            "color": "#009e73",
+            "weight": 2.5,
+            "fillColor": f"url(#{HATCH_PEACEKEEPING})",
+            "fillOpacity": 1,
+        },
+        "label": "Peacekeeping or monitoring area (hatched over what it covers)",
+        "rules": [],
+    },
+    "mission_posts": {
+        "shape": "point",
+        "style": {
+            "radius": 6,
+            "color": "#ffffff",
+            "weight": 2,
+            "fillColor": "#009e73",
+            "fillOpacity": 1,
+        },
+        "label": "Peacekeeping or monitoring post",
+        "rules": [],
+    },
+    "control_areas": {
+        "shape": "area",
+        "style": {"color": "#a9a398", "weight": 0.5, "fillColor": "#e4dcc6", "fillOpacity": 1},
+        "label": "Held by Azerbaijan (Nagorno-Karabakh and the districts)",
+        "rules": [
+            {
+                "when": {"held_by": "Republic of Artsakh (de facto)"},
+                "style": {"fillColor": "#f3c270"},
+                "label": "Held by the de facto authorities (Artsakh)",
+            }
+        ],
     },
     "disputed_areas": {
         "shape": "area",
-        "style": {"color": "#b35806", "weight": 1.5, "fillColor": "#fdb863", "fillOpacity": 0.35},
-        "label": "Disputed or held area",
-        "rules": [],
+        "style": {"color": "#a0522d", "weight": 2, "fill": False, "fillOpacity": 0},
+        "rules": [
+            {
+                "when": {"area_kind": kind},
+                "style": {},
+                "label": label,
+            }
+            for kind, label in (
+                ("held_area", "Area held by a de facto authority (outline)"),
+                ("occupied_district", "Occupied district (outline)"),
+                ("held_across_border", "Held across the border (outline)"),
+            )
+        ]
+        + [
+            {
+                "when": {"area_kind": "former_oblast"},
+                "style": {"color": "#7a4a00", "weight": 2, "fill": False, "fillOpacity": 0},
+                "label": "Former autonomous oblast (outline)",
+            },
+            {
+                "when": {"area_kind": "enclave"},
+                "style": {"color": "#333333", "weight": 1.5, "fill": False, "fillOpacity": 0},
+                "label": "Enclave (outline)",
+            },
+        ],
     },
+    "events": {
+        "shape": "point",
+        "style": {},
+        "point": {
+            "radius": 7,
+            "color": "#000000",
+            "weight": 2,
+            "fillColor": "#ffffff",
+            "fillOpacity": 1,
+        },
+        "point_label": "Event on this date: treaty, ceasefire, handover, mission",
+        "rules": [
+            {
+                "when": {"kind": kind},
+                "style": {"fillColor": "#000000"},
+                "label": f"Event on this date: {kind}",
+                "shape": "point",
+            }
+            for kind in ("war", "clash", "offensive")
+        ],
+    },
+}
+
+#: SVG patterns the styles refer to (id -> stripe colour), defined once in the page.
+HATCHES: dict[str, str] = {HATCH_PEACEKEEPING: "#009e73"}
+
+#: Compare mode: how features that began or ended since the other date are drawn.
+COMPARE_STYLES: dict[str, dict[str, Any]] = {
+    "began": {"color": "#000000", "weight": 5, "opacity": 1, "dashArray": None},
+    "ended": {"color": "#56b4e9", "weight": 3, "fill": False, "dashArray": "2 5"},
 }
 
 
@@ -148,16 +260,42 @@ def style_table() -> dict[str, Any]:
     return {
         "layers": {lid: STYLES[lid] for lid in LAYER_ORDER},
         "sketched": {"accuracies": sorted(SKETCHED_ACCURACIES), "style": SKETCHED_STYLE},
+        "hatches": HATCHES,
+        "compare": COMPARE_STYLES,
+        "land": LAND,
+        "sea": SEA,
     }
 
 
-def _swatch(shape: str, style: dict[str, Any], dashed: bool = False) -> Markup:
-    """A small inline SVG showing a Leaflet path style (line, area or point)."""
+def hatch_pattern(pattern_id: str, colour: str) -> str:
+    """An SVG ``<pattern>`` of diagonal stripes in ``colour`` on a transparent ground."""
+    return (
+        f'<pattern id="{escape(pattern_id)}" width="8" height="8" '
+        'patternUnits="userSpaceOnUse" patternTransform="rotate(45)">'
+        f'<rect width="3" height="8" fill="{escape(colour)}"/></pattern>'
+    )
+
+
+def _swatch(
+    shape: str, style: dict[str, Any], dashed: bool = False, under: str | None = None
+) -> Markup:
+    """A small inline SVG showing a Leaflet path style (line, area or point) on the land
+    colour, or on ``under`` (another fill it overlaps)."""
     colour = escape(style.get("color", "#000"))
-    fill = escape(style.get("fillColor", style.get("color", "#000")))
+    fill = str(style.get("fillColor", style.get("color", "#000")))
+    defs = ""
+    if fill.startswith("url(#"):
+        pattern = fill[5:-1]
+        local_id = f"{pattern}-swatch"
+        defs = f"<defs>{hatch_pattern(local_id, HATCHES[pattern])}</defs>"
+        fill = f"url(#{local_id})"
+    if style.get("fill") is False:
+        fill = "none"
     weight = escape(min(float(style.get("weight", 2)), 6))
-    fill_opacity = escape(style.get("fillOpacity", 0.2))
-    dash = f' stroke-dasharray="{escape(SKETCHED_STYLE["dashArray"])}"' if dashed else ""
+    fill_opacity = escape(style.get("fillOpacity", 1))
+    dash_array = style.get("dashArray") or (SKETCHED_STYLE["dashArray"] if dashed else None)
+    dash = f' stroke-dasharray="{escape(dash_array)}"' if dash_array else ""
+    ground = f'<rect width="32" height="16" fill="{escape(under or LAND)}"/>'
     if shape == "line":
         body = (
             f'<line x1="2" y1="8" x2="30" y2="8" stroke="{colour}" stroke-width="{weight}"{dash}/>'
@@ -165,18 +303,21 @@ def _swatch(shape: str, style: dict[str, Any], dashed: bool = False) -> Markup:
     elif shape == "point":
         body = (
             f'<circle cx="16" cy="8" r="5" stroke="{colour}" stroke-width="{weight}" '
-            f'fill="{fill}" fill-opacity="{fill_opacity}"{dash}/>'
+            f'fill="{escape(fill)}" fill-opacity="{fill_opacity}"{dash}/>'
         )
     else:
         body = (
             f'<rect x="3" y="2" width="26" height="12" stroke="{colour}" stroke-width="{weight}" '
-            f'fill="{fill}" fill-opacity="{fill_opacity}"{dash}/>'
+            f'fill="{escape(fill)}" fill-opacity="{fill_opacity}"{dash}/>'
         )
-    return Markup(f'<svg class="gs-swatch" width="32" height="16" aria-hidden="true">{body}</svg>')
+    return Markup(
+        f'<svg class="gs-swatch" width="32" height="16" aria-hidden="true">{defs}{ground}{body}</svg>'
+    )
 
 
 def legend_entries() -> list[tuple[str, list[tuple[Markup, str]]]]:
-    """Legend rows per layer: (layer title, [(swatch SVG, label)]) from the style table."""
+    """Legend rows per layer: (layer title, [(swatch SVG, label)]) from the style table, then
+    the overlaps the map can show, the accuracy dash and the compare mode's styles."""
     sections = []
     for lid in reversed(LAYER_ORDER):  # topmost layer first
         spec = STYLES[lid]
@@ -186,9 +327,23 @@ def legend_entries() -> list[tuple[str, list[tuple[Markup, str]]]]:
         if "point" in spec:
             rows.append((_swatch("point", spec["point"]), spec["point_label"]))
         for rule in spec["rules"]:
-            style = {**spec["style"], **rule["style"]}
-            rows.append((_swatch(rule.get("shape", spec["shape"]), style), rule["label"]))
+            shape = rule.get("shape", spec["shape"])
+            base = spec["point"] if shape == "point" and "point" in spec else spec["style"]
+            rows.append((_swatch(shape, {**base, **rule["style"]}), rule["label"]))
         sections.append((LAYERS[lid].title, rows))
+    held = STYLES["control_areas"]["rules"][0]["style"]["fillColor"]
+    sections.append(
+        (
+            "Where layers overlap",
+            [
+                (
+                    _swatch("area", STYLES["mission_areas"]["style"], under=held),
+                    "Peacekeeping area over a held area",
+                ),
+                (_swatch("area", {"color": "#a9a398", "fillColor": SEA}), "Sea or no data"),
+            ],
+        )
+    )
     sketched = ", ".join(a for a in sorted(SKETCHED_ACCURACIES))
     sections.append(
         (
@@ -198,6 +353,15 @@ def legend_entries() -> list[tuple[str, list[tuple[Markup, str]]]]:
                     _swatch("line", {"color": "#444", "weight": 3}, dashed=True),
                     f"Dashed: {sketched} (a sketch, not a surveyed line)",
                 )
+            ],
+        )
+    )
+    sections.append(
+        (
+            "Compare mode",
+            [
+                (_swatch("line", COMPARE_STYLES["began"]), "Began since the other date"),
+                (_swatch("line", COMPARE_STYLES["ended"]), "Ended since the other date"),
             ],
         )
     )
@@ -313,11 +477,106 @@ def build_map() -> OfflineMap:
     return fmap
 
 
-def page_config(date: str | None) -> dict[str, Any]:
+#: Languages of the labels (``?lang=``): English and the gazetteer's ``name_<lang>`` fields.
+LANGUAGES: dict[str, str] = {
+    "en": "English",
+    "ru": "Русский",
+    "uk": "Українська",
+    "hy": "Հայերեն",
+    "az": "Azərbaycanca",
+    "ka": "ქართული",
+    "ro": "Română",
+}
+
+#: Area kinds of disputed areas that get a label (the others are outlines inside them).
+LABELLED_AREA_KINDS: frozenset[str] = frozenset({"held_area", "former_oblast"})
+
+
+def short_name(name: str) -> str:
+    """A label from a feature name: the part before a parenthesis, comma or dash."""
+    for stop in (" (", ", ", " - ", ": "):
+        name = name.split(stop, 1)[0]
+    return name
+
+
+def _label_point(geom) -> tuple[float, float]:
+    """A point well inside the largest part of a polygon (lon, lat), for its label."""
+    parts = list(shapely.get_parts(geom))
+    largest = max(parts, key=lambda g: g.area)
+    point = polylabel(largest, tolerance=0.02)
+    return round(point.x, 3), round(point.y, 3)
+
+
+def per_catalog(build):
+    """Cache ``build(catalog)`` per loaded catalog (catalogs are not hashable)."""
+    cache: dict[int, tuple[Catalog, Any]] = {}
+
+    def cached(catalog: Catalog):
+        hit = cache.get(id(catalog))
+        if hit is None or hit[0] is not catalog:
+            hit = cache[id(catalog)] = (catalog, build(catalog))
+        return hit[1]
+
+    cached.__doc__ = build.__doc__
+    return cached
+
+
+@per_catalog
+def area_labels(catalog: Catalog) -> list[dict[str, Any]]:
+    """Labels of countries and of held or former areas: name, lon, lat, rank, validity."""
+    out = []
+    countries = catalog["countries"]
+    for i, feature in enumerate(countries.features):
+        props = feature["properties"]
+        lon, lat = _label_point(countries.frame.geometry.values[i])
+        code = props.get("iso3")
+        out.append(
+            {
+                "id": props["id"],
+                "text": COUNTRY_NAMES.get(code, props["name"]),
+                "lon": lon,
+                "lat": lat,
+                "kind": "country",
+                "rank": 0,
+                "valid_from": props.get("valid_from"),
+                "valid_to": props.get("valid_to"),
+            }
+        )
+    areas = catalog["disputed_areas"]
+    for i, feature in enumerate(areas.features):
+        props = feature["properties"]
+        if props.get("area_kind") not in LABELLED_AREA_KINDS:
+            continue
+        lon, lat = _label_point(areas.frame.geometry.values[i])
+        out.append(
+            {
+                "id": props["id"],
+                "text": short_name(props["name"]),
+                "lon": lon,
+                "lat": lat,
+                "kind": "area",
+                "rank": 1,
+                "valid_from": props.get("valid_from"),
+                "valid_to": props.get("valid_to"),
+            }
+        )
+    return out
+
+
+@per_catalog
+def source_table(catalog: Catalog) -> dict[str, Any]:
+    """The seed articles' titles, authors and dates (``sources.json`` beside the layers)."""
+    path = catalog.directory / "sources.json"
+    return orjson.loads(path.read_bytes()) if path.exists() else {}
+
+
+def page_config(date: str | None, lang: str = "en") -> dict[str, Any]:
     """Everything the page script needs besides the map objects (JSON-ready)."""
-    pair = READOUT_COUNTRIES
+    catalog = state().catalog
     return {
         "date": date,
+        "lang": lang,
+        "languages": LANGUAGES,
         "sliderStart": SLIDER_START,
         "layers": list(LAYER_ORDER),
         "titles": {lid: LAYERS[lid].title for lid in LAYER_ORDER},
@@ -325,13 +584,18 @@ def page_config(date: str | None) -> dict[str, Any]:
         "kinds": list(KINDS),
         "defaultKind": DEFAULT_KIND,
         "statuses": list(STATUSES),
-        "readout": {
-            "countries": list(pair),
-            "label": f"{COUNTRY_NAMES[pair[0]]}–{COUNTRY_NAMES[pair[1]]} border",
-        },
+        "labels": LABELS,
         "countryNames": COUNTRY_NAMES,
+        "areaLabels": area_labels(catalog),
+        "sources": source_table(catalog),
+        "openingBounds": OPENING_BOUNDS,
+        "levels": list(DETAIL_LEVELS),
+        "bboxFromLevel": 7,
         "itemsUrl": "/api/collections/{id}/items",
+        "placesUrl": "/api/collections/places/items?limit=10000&f=json",
         "lengthsUrl": "/api/lengths",
+        "changesUrl": "/api/changes",
+        "apiUrl": "/api?f=html",
     }
 
 
@@ -339,6 +603,9 @@ def page_config(date: str | None) -> dict[str, Any]:
 def index() -> Response | str:
     """The map page; ``?date=YYYY-MM-DD`` picks the date shown (default: today in the browser)."""
     raw = request.args.get("date")
+    lang = request.args.get("lang", "en")
+    if lang not in LANGUAGES:
+        return problem(400, "Bad language", f"lang must be one of: {', '.join(LANGUAGES)}")
     date = None
     if raw:
         try:
@@ -353,7 +620,9 @@ def index() -> Response | str:
         folium_header=Markup(root.header.render()),
         folium_html=Markup(root.html.render()),
         folium_script=Markup(root.script.render()),
-        config=page_config(date),
+        config=page_config(date, lang),
+        languages=LANGUAGES,
+        lang=lang,
         today=dt.date.today().isoformat(),
     )
 
@@ -362,3 +631,18 @@ def index() -> Response | str:
 def leaflet(filename: str) -> Response:
     """Leaflet's own files (JS, CSS, marker and control images) from xstatic-leaflet."""
     return send_from_directory(LEAFLET_DIR, filename, max_age=86400)
+
+
+@bp.get("/favicon.ico")
+@bp.get("/favicon.svg")
+def favicon() -> Response:
+    """The site's icon (SVG), for the map and the API pages."""
+    response = send_from_directory(bp.static_folder, "favicon.svg", max_age=86400)
+    response.mimetype = "image/svg+xml"
+    return response
+
+
+@bp.app_context_processor
+def map_config_for_templates() -> dict[str, Any]:
+    """``map_config()`` in every template: the web map's config, for the API pages' maps."""
+    return {"map_config": lambda: page_config(None)}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import orjson
 import pytest
+import shapely
 
 from geoservice import measure
 from geoservice.app import create_app
@@ -91,13 +92,13 @@ def test_bad_lengths_queries_are_400(client, query):
 
 
 def test_overlaps_of_two_layers_are_the_engines(client, catalog):
-    url = "/api/overlaps?a=corridors&b=peacekeeping_zones&as_of=2021-06-01"
+    url = "/api/overlaps?a=corridor_routes&b=mission_areas&as_of=2021-06-01"
     got = ok_json(client.get(url))
-    assert got == measure.overlaps(catalog, "corridors", "peacekeeping_zones", as_of="2021-06-01")
+    assert got == measure.overlaps(catalog, "corridor_routes", "mission_areas", as_of="2021-06-01")
     pairs = {(r["a"]["id"], r["b"]["mission"]) for r in got["results"]}
     assert any("lachin" in a and m == "russian_peacekeeping_nk" for a, m in pairs)
     assert all("geometry" not in r for r in got["results"])
-    with_geometry = ok_json(client.get(url + "&geometry=true"))
+    with_geometry = ok_json(client.get(url + "&include_geometry=true"))
     for result in with_geometry["results"]:
         assert result["geometry"]["type"] in (
             "LineString",
@@ -109,7 +110,7 @@ def test_overlaps_of_two_layers_are_the_engines(client, catalog):
             "MultiPoint",
         )
     # After the mission left (June 2024) nothing overlaps it.
-    later = ok_json(client.get("/api/overlaps?a=corridors&b=peacekeeping_zones&as_of=2024-09-01"))
+    later = ok_json(client.get("/api/overlaps?a=corridor_routes&b=mission_areas&as_of=2024-09-01"))
     assert not any(r["b"].get("mission") == "russian_peacekeeping_nk" for r in later["results"])
 
 
@@ -117,14 +118,14 @@ def test_overlaps_of_two_layers_are_the_engines(client, catalog):
     "query",
     [
         "",
-        "a=corridors",
-        "b=corridors",
-        "a=nope&b=corridors",
-        "a=corridors&b=",
-        "a=corridors&b=borders&as_of=x",
-        "a=corridors&b=borders&geometry=maybe",
-        "a=corridors&b=borders&layers=borders",
-        "a=corridors&b=borders&zzz=1",
+        "a=corridor_routes",
+        "b=corridor_routes",
+        "a=nope&b=corridor_routes",
+        "a=corridor_routes&b=",
+        "a=corridor_routes&b=borders&as_of=x",
+        "a=corridor_routes&b=borders&include_geometry=maybe",
+        "a=corridor_routes&b=borders&layers=borders",
+        "a=corridor_routes&b=borders&zzz=1",
     ],
 )
 def test_bad_overlap_queries_are_400(client, query):
@@ -145,10 +146,13 @@ def post(client, body, query="", **kwargs):
 
 
 def test_posted_geometry_feature_and_collection(client, catalog):
-    query = "?layers=corridors,peacekeeping_zones&as_of=2021-06-01"
+    query = "?layers=corridor_routes,mission_areas&as_of=2021-06-01"
     plain = ok_json(post(client, LACHIN_BOX, query))
     assert plain == measure.overlaps(
-        catalog, geometry=LACHIN_BOX, layers=["corridors", "peacekeeping_zones"], as_of="2021-06-01"
+        catalog,
+        geometry=LACHIN_BOX,
+        layers=["corridor_routes", "mission_areas"],
+        as_of="2021-06-01",
     )
     hit_ids = {r["b"]["id"] for r in plain["results"]}
     assert any("lachin-original" in i for i in hit_ids)
@@ -158,11 +162,11 @@ def test_posted_geometry_feature_and_collection(client, catalog):
         assert ok_json(post(client, body, query))["results"] == plain["results"]
     # Plain JSON content type works too; geometry=true adds the intersections.
     detailed = ok_json(
-        post(client, LACHIN_BOX, query + "&geometry=true", content_type="application/json")
+        post(client, LACHIN_BOX, query + "&include_geometry=true", content_type="application/json")
     )
     assert all("geometry" in r for r in detailed["results"])
     every_layer = ok_json(post(client, LACHIN_BOX, "?as_of=2021-06-01"))
-    assert set(every_layer["layers"]) >= {"borders", "corridors", "countries"}
+    assert set(every_layer["layers"]) >= {"borders", "corridor_routes", "countries"}
 
 
 @pytest.mark.parametrize(
@@ -210,7 +214,31 @@ def test_body_over_the_size_limit_is_413(client):
 
 @pytest.mark.parametrize(
     "query",
-    ["?layers=nope", "?layers=", "?as_of=2022-02-30", "?b=borders", "?geometry=2", "?a=borders"],
+    [
+        "?layers=nope",
+        "?layers=",
+        "?as_of=2022-02-30",
+        "?b=borders",
+        "?include_geometry=2",
+        "?a=borders",
+    ],
 )
 def test_bad_post_queries_are_400(client, query):
     assert_problem(post(client, LACHIN_BOX, query), 400)
+
+
+def test_lengths_in_a_map_view_count_only_what_lies_inside(client, catalog):
+    """The readout of the map: lengths by status of the borders inside the visible box."""
+    view = "69.0,39.3,71.5,40.6"  # the Fergana valley's southern rim (Batken - Sughd)
+    inside = client.get(f"/api/lengths?bbox={view}&as_of=2021-06-01").get_json()
+    whole = client.get("/api/lengths?as_of=2021-06-01").get_json()
+    assert inside["bbox"] == [69.0, 39.3, 71.5, 40.6]
+    assert 0 < inside["total_km"] < whole["total_km"]
+    assert inside["by_status"]["disputed"]["length_km"] > 0
+    box = shapely.box(69.0, 39.3, 71.5, 40.6)
+    borders = catalog["borders"]
+    for segment in inside["segments"]:
+        row = borders.index_by_id[segment["id"]]
+        assert borders.frame.geometry.values[row].intersects(box)
+        assert segment["length_km"] <= borders.length_km[row] + 0.001  # rounded to the metre
+    assert client.get("/api/lengths?bbox=1,2,3").status_code == 400

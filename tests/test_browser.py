@@ -25,7 +25,7 @@ from geoservice.app import create_app
 from geoservice.catalog import load_catalog
 from geoservice.layers import LAYERS
 from geoservice.vocabulary import DEFAULT_KIND, SKETCHED_ACCURACIES
-from geoservice.webmap import STYLES
+from geoservice.webmap import LAYER_ORDER, STYLES
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
@@ -181,7 +181,7 @@ def expected_ids(catalog, day: str) -> dict[str, list[str]]:
     """Ids of the features of each layer valid on ``day``, from the catalog itself."""
     date = dt.date.fromisoformat(day)
     out = {}
-    for layer_id in LAYERS:
+    for layer_id in LAYER_ORDER:  # the gazetteer is labels, not paths
         layer = catalog[layer_id]
         rows = layer.valid(date).nonzero()[0]
         out[layer_id] = [layer.features[i]["properties"]["id"] for i in rows]
@@ -204,7 +204,7 @@ def assert_drawn_as_catalog(page: Page, catalog, day: str):
     date = dt.date.fromisoformat(day)
     sketched = sum(
         catalog[layer_id].features[i]["properties"].get("accuracy") in SKETCHED_ACCURACIES
-        for layer_id in LAYERS
+        for layer_id in LAYER_ORDER
         for i in catalog[layer_id].valid(date).nonzero()[0]
     )
     assert page.count("path.gs-sketched") == sketched
@@ -220,9 +220,10 @@ def test_every_layer_drawn_offline_without_errors(page, catalog):
     page.wait_drawn("2021-06-01")
     assert_drawn_as_catalog(page, catalog, "2021-06-01")
     drawn = page.drawn()
-    for layer_id in LAYERS:
-        assert drawn.get(layer_id), f"no {layer_id} drawn on 2021-06-01"
-    assert page.count("path.gs-peacekeeping_zones.gs-point") > 0  # posts as circle markers
+    for layer_id in LAYER_ORDER:
+        if layer_id != "events":  # no event on that day
+            assert drawn.get(layer_id), f"no {layer_id} drawn on 2021-06-01"
+    assert page.count("path.gs-mission_posts.gs-point") > 0  # posts as circle markers
     assert page.blocked == [], "the page asked a host other than the loopback"
     assert page.console_errors == []
     assert page.page_errors == []
@@ -257,21 +258,21 @@ def test_borders_coloured_by_status_and_kind(page, catalog):
 
 
 def test_date_change_removes_peacekeeping_zone_and_lachin_corridor(page, catalog):
-    peacekeeping = ids_where(catalog, "peacekeeping_zones", "mission", "russian_peacekeeping_nk")
-    lachin = ids_where(catalog, "corridors", "corridor", "lachin")
+    peacekeeping = ids_where(catalog, "mission_areas", "mission", "russian_peacekeeping_nk")
+    lachin = ids_where(catalog, "corridor_routes", "corridor", "lachin")
     assert peacekeeping and lachin
 
     page.open("?date=2021-06-01")
     page.wait_drawn("2021-06-01")
     drawn = page.drawn()
-    assert peacekeeping & set(drawn["peacekeeping_zones"])
-    assert lachin & set(drawn["corridors"])
+    assert peacekeeping & set(drawn["mission_areas"])
+    assert lachin & set(drawn["corridor_routes"])
     page.screenshot("map-2021-06-01.png")
 
     page.set_date("2024-07-01")
     drawn = page.drawn()
-    assert not peacekeeping & set(drawn.get("peacekeeping_zones", []))
-    assert not lachin & set(drawn.get("corridors", []))
+    assert not peacekeeping & set(drawn.get("mission_areas", []))
+    assert not lachin & set(drawn.get("corridor_routes", []))
     assert_drawn_as_catalog(page, catalog, "2024-07-01")
     assert "date=2024-07-01" in page.page.url
 
@@ -283,12 +284,33 @@ def test_date_change_removes_peacekeeping_zone_and_lachin_corridor(page, catalog
 
 
 @pytest.mark.parametrize("day", ["2021-06-01", "2022-09-01", "2025-06-01"])
-def test_readout_matches_measured_lengths(page, catalog, day):
-    page.open(f"?date={day}")
+def test_readout_follows_the_view_and_a_clicked_pair(page, catalog, day):
+    page.open(f"?date={day}#9/39.9/70.6")  # the Fergana valley's southern rim
     page.wait_drawn(day)
-    answer = measure.border_lengths(catalog, ["KGZ", "TJK"], as_of=dt.date.fromisoformat(day))
-    shown = page.readout_km()
+    page.page.wait_for_selector("#gs-readout[data-bbox]")
+    page.page.wait_for_load_state("networkidle")
+    raw, shown = page.page.evaluate(
+        """() => [document.getElementById("gs-readout").dataset.bbox,
+                  Object.fromEntries([...document.querySelectorAll(".gs-readout-item")]
+                    .map(e => [e.dataset.status, parseFloat(e.dataset.km)]))]"""
+    )
+    box = tuple(float(v) for v in raw.split(","))
+    answer = measure.border_lengths(catalog, as_of=dt.date.fromisoformat(day), bbox=box)
     for status, entry in answer["by_status"].items():
+        assert shown[status] == pytest.approx(entry["length_km"], abs=0.05)
+    assert "in view" in page.page.inner_text("#gs-readout")
+    # a click on a Kyrgyz-Tajik segment: the readout shows that pair
+    borders = catalog["borders"]
+    row = next(
+        i
+        for i in borders.valid(dt.date.fromisoformat(day)).nonzero()[0]
+        if borders.features[i]["properties"]["countries"] == ["KGZ", "TJK"]
+    )
+    click_feature(page, borders.features[row]["properties"]["id"])
+    page.page.wait_for_selector('#gs-readout[data-pair="KGZ,TJK"]')
+    pair = measure.border_lengths(catalog, ["KGZ", "TJK"], as_of=dt.date.fromisoformat(day))
+    shown = page.readout_km()
+    for status, entry in pair["by_status"].items():
         assert shown[status] == pytest.approx(entry["length_km"], abs=0.05)
     assert "Kyrgyzstan" in page.page.inner_text("#gs-readout")
 
@@ -405,42 +427,122 @@ def test_online_basemap_fails_harmlessly(page, catalog):
     assert_drawn_as_catalog(page, catalog, "2021-06-01")
 
 
+XSS_IMG = '<img src=x onerror="window.__xss=(window.__xss||0)+1">'
+#: Fields left as they are: ids and dates (they must parse), vocabularies (they pick styles).
+KEEP = {
+    "id",
+    "valid_from",
+    "valid_to",
+    "date",
+    "end_date",
+    "status",
+    "kind",
+    "accuracy",
+    "area_kind",
+    "part",
+    "corridor",
+    "mission",
+    "iso3",
+    "country",
+}
+
+
+def poison(props: dict) -> None:
+    """Markup in every text field (strings and lists of strings) of a feature's properties."""
+    for key, value in props.items():
+        if key in KEEP:
+            continue
+        if isinstance(value, str) or value is None:
+            props[key] = f"{XSS_NAME} {XSS_IMG} {key}"
+        elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+            props[key] = [*value, XSS_IMG, "<script>window.__xss=1</script>"]
+
+
 @pytest.fixture(scope="module")
 def broken_server(tmp_path_factory, catalog):
-    """An app on a copy of the data where one border segment is named with markup."""
+    """An app on a copy of the data where one feature of every layer (valid on XSS_DAY where
+    one is) has markup in every text field."""
     _require_browser()
     data = tmp_path_factory.mktemp("geodata")
+    for name in catalog.directory.iterdir():
+        if name.suffix in (".geojson", ".json"):
+            shutil.copy(name, data / name.name)
+    victims = {}
     for layer_id in LAYERS:
-        name = f"{layer_id}.geojson"
-        shutil.copy(catalog.directory / name, data / name)
-    path = data / "borders.geojson"
-    doc = json.loads(path.read_text())
-    victim = next(
-        f
-        for f in doc["features"]
-        if timeline.is_valid_on(f["properties"]["valid_from"], f["properties"]["valid_to"], XSS_DAY)
-    )
-    victim["properties"]["name"] = XSS_NAME
-    victim["properties"]["sources"] = ["<img src=x onerror=alert(2)>"]
-    path.write_text(json.dumps(doc))
+        path = data / f"{layer_id}.geojson"
+        doc = json.loads(path.read_text())
+        valid = [
+            f
+            for f in doc["features"]
+            if timeline.is_valid_on(
+                f["properties"].get("valid_from"), f["properties"].get("valid_to"), XSS_DAY
+            )
+        ]
+        victim = (valid or doc["features"])[0]
+        poison(victim["properties"])
+        victims[layer_id] = victim["properties"]["id"]
+        path.write_text(json.dumps(doc))
     server = LiveServer(create_app({"CATALOG": load_catalog(data)}))
-    yield server, victim["properties"]["id"]
+    yield server, victims
     server.close()
 
 
-def test_markup_in_data_renders_as_text(browser, broken_server):
-    server, victim_id = broken_server
+def hover_and_click_everything(page: Page, selector: str) -> None:
+    """Hover and click every drawn path (tooltips and popups open), then wait a little."""
+    page.page.evaluate(
+        """selector => { for (const p of [...document.querySelectorAll(selector)].slice(0, 80)) {
+                 for (const type of ["mouseover", "mousemove", "click"]) {
+                   const r = p.getBoundingClientRect();
+                   p.dispatchEvent(new MouseEvent(type, {bubbles: true,
+                     clientX: r.left + r.width / 2, clientY: r.top + r.height / 2}));
+                 } } }""",
+        selector,
+    )
+    page.page.wait_for_timeout(300)
+
+
+def assert_no_script_ran(page: Page, url: str) -> None:
+    assert page.page.evaluate("window.__xss === undefined"), f"script from data ran on {url}"
+    assert page.dialogs == [], url
+    assert page.page_errors == [], url
+
+
+def test_markup_in_data_renders_as_text_on_the_map(browser, broken_server):
+    server, victims = broken_server
     page = Page(browser, server.url)
     page.open(f"?date={XSS_DAY}")
     page.wait_drawn(XSS_DAY.isoformat())
-    click_feature(page, victim_id)
+    click_feature(page, victims["borders"])
     popup = page.page.locator(".leaflet-popup-content")
-    assert popup.locator("h3").inner_text() == XSS_NAME
-    assert "<img src=x onerror=alert(2)>" in popup.inner_text()
+    assert popup.locator("h3").inner_text().startswith(XSS_NAME)
+    assert XSS_IMG in popup.inner_text()
     assert popup.locator("script, b, img").count() == 0
+    hover_and_click_everything(page, "path.gs-feature")
+    page.page.fill("#gs-search-input", "Border of")
+    page.page.press("#gs-search-input", "Enter")
     page.page.wait_for_timeout(300)
-    assert page.dialogs == []
-    assert page.page_errors == []
+    assert page.page.locator(".gs-label img, .gs-label script, #gs-summary img").count() == 0
+    assert_no_script_ran(page, "/")
+    page.close()
+
+
+def test_markup_in_data_runs_on_no_api_page(browser, broken_server):
+    server, victims = broken_server
+    urls = ["/api?f=html", "/api/collections?f=html", "/api/conformance?f=html"]
+    for layer_id, victim in victims.items():
+        urls += [
+            f"/api/collections/{layer_id}?f=html",
+            f"/api/collections/{layer_id}/queryables?f=html",
+            f"/api/collections/{layer_id}/items?f=html&limit=50",
+            f"/api/collections/{layer_id}/items/{victim}?f=html",
+        ]
+    page = Page(browser, server.url)
+    for url in urls:
+        page.page.goto(server.url + url)
+        page.page.wait_for_load_state("networkidle")
+        hover_and_click_everything(page, "#map path.leaflet-interactive")
+        assert page.page.locator("table img, table script, .leaflet-tooltip img").count() == 0, url
+        assert_no_script_ran(page, url)
     page.close()
 
 
@@ -452,3 +554,132 @@ def test_missing_chromium_fails_under_ci_and_skips_elsewhere(monkeypatch, tmp_pa
     monkeypatch.delenv("CI")
     with pytest.raises(pytest.skip.Exception, match="not found"):
         _require_browser()
+
+
+# --- reading the map -----------------------------------------------------------------------
+
+
+def labels_drawn(page: Page) -> int:
+    page.page.wait_for_function("document.querySelector('.gs-label-pane').dataset.count")
+    return page.count(".gs-label")
+
+
+def test_opening_view_includes_moldova_to_kyrgyzstan_with_labels(browser, live_server):
+    page = Page(browser, live_server.url, viewport=(1400, 900))
+    page.open("?date=2021-06-01")
+    page.wait_drawn("2021-06-01")
+    page.page.wait_for_timeout(800)  # towns arrive after the layers
+    bounds = page.page.evaluate(
+        "(() => { const m = Object.values(window).find(v => v instanceof L.Map);"
+        " const b = m.getBounds(); return [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()]; })()"
+    )
+    assert bounds[0] <= 26.7 and bounds[2] >= 80.2  # Moldova's west, Kyrgyzstan's east
+    labels = page.page.locator(".gs-label").all_inner_texts()
+    for name in ("MOLDOVA", "KYRGYZSTAN", "ARMENIA", "AZERBAIJAN"):
+        assert any(name in text.upper() for text in labels), name
+    opening = labels_drawn(page)
+    page.page.goto(live_server.url + "/?date=2021-06-01#8/39.8/46.7")
+    page.wait_drawn("2021-06-01")
+    page.page.wait_for_timeout(800)
+    karabakh = labels_drawn(page)
+    texts = page.page.locator(".gs-label").all_inner_texts()
+    assert any("Stepanakert / Khankendi" in t for t in texts)  # both names of a contested town
+    assert 8 <= opening <= 150 and 5 <= karabakh <= 150
+    # decluttered: no two labels overlap
+    boxes = page.page.evaluate(
+        "[...document.querySelectorAll('.gs-label')].map(e => {"
+        " const r = e.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; })"
+    )
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1 :]:
+            overlap_x = min(a[2], b[2]) - max(a[0], b[0])
+            overlap_y = min(a[3], b[3]) - max(a[1], b[1])
+            assert overlap_x <= 2 or overlap_y <= 2, (a, b)
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "labels.json").write_text(
+        json.dumps({"opening": opening, "karabakh_z8": karabakh})
+    )
+    page.close()
+
+
+def test_heading_writes_the_date_out(page):
+    page.open("?date=2021-06-01")
+    page.wait_drawn("2021-06-01")
+    heading = page.page.inner_text("#gs-heading")
+    assert "1 June 2021" in heading and "on the ground" in heading
+    assert "km of international border disputed" in heading
+
+
+def test_dashed_lines_take_nine_clicks_in_ten(browser, live_server, catalog):
+    """Real mouse clicks at ten points along a dashed line open that line's popup."""
+    page = Page(browser, live_server.url, viewport=(1400, 900))
+    cases = [("2021-06-01", "NK-loc-2020", "#9/39.8/46.8"), ("2022-09-01", None, "#9/39.95/70.6")]
+    for day, feature_id, view in cases:
+        page.page.goto(f"{live_server.url}/?date={day}{view}")
+        page.wait_drawn(day)
+        if feature_id is None:  # the Isfara valley's disputed stretch
+            feature_id = next(i for i in page.drawn()["borders"] if i.startswith("KGZ-TJK-isfara"))
+        name = catalog["borders"].features[catalog["borders"].index_by_id[feature_id]][
+            "properties"
+        ]["name"]
+        hits = 0
+        for k in range(1, 11):
+            # the k-th of ten points along the drawn line, measured again before each click
+            # (an open popup may have panned the map)
+            x, y = page.page.evaluate(
+                """([id, k]) => { const p = [...document.querySelectorAll("path.gs-feature")]
+                         .find(e => e.getAttribute("data-id") === id);
+                       const q = p.getPointAtLength(p.getTotalLength() * k / 11);
+                       const m = p.getScreenCTM(); return [q.x * m.a + m.e, q.y * m.d + m.f]; }""",
+                [feature_id, k],
+            )
+            page.page.mouse.click(x + 2, y + 3)  # a little off the line, as a hand clicks
+            page.page.wait_for_timeout(150)
+            titles = page.page.locator(".leaflet-popup-content h3").all_inner_texts()
+            hits += titles == [name]
+            page.page.evaluate("document.querySelector('.leaflet-popup-close-button')?.click()")
+        assert hits >= 9, f"{feature_id}: {hits} of 10 clicks opened its popup"
+    page.close()
+
+
+def test_slider_ticks_play_and_keyboard(page, catalog):
+    page.open("?date=2020-09-26")
+    page.wait_drawn("2020-09-26")
+    ticks = int(page.page.get_attribute("#gs-slider", "data-ticks"))
+    assert ticks >= len(catalog["events"].features) // 2
+    page.page.focus("#gs-slider")
+    page.page.keyboard.press("PageUp")
+    page.wait_drawn("2020-09-27")  # the second war began: an event and a change in the data
+    page.page.keyboard.press("PageDown")
+    page.page.wait_for_function("document.getElementById('gs-date').value < '2020-09-27'")
+    page.page.click("#gs-play")
+    page.page.wait_for_function("document.getElementById('gs-date').value > '2020-09-27'")
+    page.page.click("#gs-play")  # pause
+    drawn = page.drawn()
+    assert drawn.get("events") or drawn.get("borders")
+
+
+def test_compare_mode_shows_what_changed(page):
+    page.open("?date=2020-12-01")
+    page.wait_drawn("2020-12-01")
+    page.page.fill("#gs-compare-date", "2020-09-26")
+    page.page.check("#gs-compare")
+    page.page.wait_for_selector('#gs-changes[data-from="2020-09-26"]')
+    text = page.page.inner_text("#gs-changes")
+    assert "Azerbaijan" in text and "km²" in text
+    assert page.count("path.gs-began") > 0  # what is new since 26 September is highlighted
+
+
+def test_api_items_page_fits_a_phone(browser, live_server):
+    phone = Page(browser, live_server.url, viewport=(390, 844))
+    phone.page.goto(live_server.url + "/api/collections/borders/items?f=html&datetime=2021-06-01")
+    phone.page.wait_for_load_state("networkidle")
+    assert phone.page.evaluate("document.documentElement.scrollWidth") <= 390
+    strokes = phone.page.evaluate(
+        "[...new Set([...document.querySelectorAll('#map path.gs-borders')]"
+        ".map(p => p.getAttribute('stroke')))]"
+    )
+    assert len(strokes) >= 2  # styled by status, not all one colour
+    assert phone.page.locator("a[href='/']").count() >= 1  # back to the map
+    assert phone.page_errors == []
+    phone.close()

@@ -1,4 +1,5 @@
-"""`geoservice length` and `geoservice overlap`, run as the user runs them (a subprocess)."""
+"""`geoservice length` and `geoservice overlap`: in-process with click's CliRunner, and a few
+times end to end as a subprocess (stdin piped, a missing data directory)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,13 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+from click.testing import CliRunner
 
 from geoservice import measure
+from geoservice.cli import cli
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -23,7 +27,17 @@ ISFARA = {
 
 
 def run(*args: str, stdin: str | None = None, env: dict | None = None):
-    environment = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
+    """``geoservice ARGS`` in-process (click's CliRunner): ``.returncode``, ``.stdout``,
+    ``.stderr`` as a subprocess would give them."""
+    result = CliRunner().invoke(cli, list(args), input=stdin, env=env)
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception  # a traceback the user would have seen: the test must fail
+    return SimpleNamespace(returncode=result.exit_code, stdout=result.stdout, stderr=result.stderr)
+
+
+def run_subprocess(*args: str, stdin: str | None = None):
+    """``python -m geoservice ARGS`` as a separate process, end to end."""
+    environment = {**os.environ, "PYTHONPATH": str(REPO)}
     return subprocess.run(
         [sys.executable, "-m", "geoservice", *args],
         input=stdin,
@@ -62,14 +76,14 @@ def test_length_table_lists_pairs_statuses_and_segments(catalog):
 
 
 def test_overlap_of_two_layers(catalog):
-    done = run("overlap", "corridors", "peacekeeping_zones", "--as-of", "2021-06-01", "--json")
+    done = run("overlap", "corridor_routes", "mission_areas", "--as-of", "2021-06-01", "--json")
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert result == measure.overlaps(
-        catalog, "corridors", "peacekeeping_zones", as_of=dt.date(2021, 6, 1)
+        catalog, "corridor_routes", "mission_areas", as_of=dt.date(2021, 6, 1)
     )
     assert any(h["a"].get("corridor") == "lachin" for h in result["results"])
-    table = run("overlap", "corridors", "peacekeeping_zones", "--as-of", "2021-06-01")
+    table = run("overlap", "corridor_routes", "mission_areas", "--as-of", "2021-06-01")
     assert table.returncode == 0, table.stderr
     for hit in result["results"]:
         assert f"{hit['a']['layer']}/{hit['a']['id']}" in table.stdout
@@ -104,7 +118,7 @@ def test_overlap_of_a_geojson_file_with_chosen_layers(catalog, tmp_path):
     )
     assert {h["b"]["layer"] for h in result["results"]} <= {"borders", "disputed_areas"}
     assert any(h["b"].get("countries") == ["KGZ", "TJK"] for h in result["results"])
-    piped = run(
+    piped = run_subprocess(
         "overlap",
         "--geometry",
         "-",
@@ -126,13 +140,13 @@ BAD = [
     (["length", "--as-of"], "requires an argument"),
     (["length", "--colour"], "No such option"),
     (["overlap"], "give two layers"),
-    (["overlap", "corridors", "roads"], "unknown layer 'roads'"),
-    (["overlap", "corridors", "borders", "countries"], "at most two layers"),
+    (["overlap", "corridor_routes", "roads"], "unknown layer 'roads'"),
+    (["overlap", "corridor_routes", "borders", "countries"], "at most two layers"),
     (["overlap", "--geometry", "/no/such/file.geojson"], "No such file or directory"),
     (["overlap", "--geometry", "{dir}"], "cannot read"),
     (["overlap", "--geometry", "{notjson}"], "not valid JSON"),
     (["overlap", "--geometry", "{bowtie}"], "polygon is not valid: Self-intersection"),
-    (["overlap", "--geometry", "{area}", "corridors", "borders"], "not both"),
+    (["overlap", "--geometry", "{area}", "corridor_routes", "borders"], "not both"),
     (["overlap", "--geometry", "{area}", "--layers", "roads"], "unknown layer 'roads'"),
 ]
 
@@ -164,6 +178,7 @@ def test_bad_input_gives_one_line_on_stderr_and_nonzero_exit(tmp_path, args, mes
 
 def test_missing_data_directory_is_one_line_too(tmp_path):
     done = run("length", env={"GEOSERVICE_DATA": str(tmp_path / "nowhere")})
+    assert done.returncode == 1  # the configured data is missing: a data problem
     assert done.returncode != 0
     missing = tmp_path / "nowhere"
     assert done.stderr.splitlines() == [f"geoservice: error: {missing}: no such data directory"]

@@ -124,8 +124,8 @@ def test_every_focus_country_has_its_land_borders(catalog):
 
 def test_lachin_corridor_2021_reaches_from_stepanakert_to_armenia_and_is_5_km_wide(catalog):
     day = D(2021, 6, 1)
-    centre = rows(catalog, "corridors", day, corridor="lachin", part="centreline")
-    band = rows(catalog, "corridors", day, corridor="lachin", part="band")
+    centre = rows(catalog, "corridor_routes", day, corridor="lachin", part="centreline")
+    band = rows(catalog, "corridor_bands", day, corridor="lachin", part="band")
     assert len(centre) == 1 and len(band) == 1
     line = centre.geometry.iloc[0]
     stepanakert = Point(46.752, 39.815)
@@ -141,15 +141,15 @@ def test_lachin_corridor_2021_reaches_from_stepanakert_to_armenia_and_is_5_km_wi
 
 def test_lachin_corridor_avoids_shusha(catalog):
     for day in (D(2021, 6, 1), D(2023, 1, 1)):
-        band = rows(catalog, "corridors", day, corridor="lachin", part="band").geometry.iloc[0]
+        band = rows(catalog, "corridor_bands", day, corridor="lachin").geometry.iloc[0]
         assert not band.contains(Point(46.750, 39.758)), day  # Shusha town
 
 
 def test_lachin_corridor_moves_to_new_route_end_of_august_2022(catalog):
-    old = rows(catalog, "corridors", D(2022, 8, 25), corridor="lachin", part="centreline")
-    new = rows(catalog, "corridors", D(2022, 9, 1), corridor="lachin", part="centreline")
+    old = rows(catalog, "corridor_routes", D(2022, 8, 25), corridor="lachin")
+    new = rows(catalog, "corridor_routes", D(2022, 9, 1), corridor="lachin")
     assert list(old["id"]) == ["lachin-original-centreline"]
-    assert list(new["id"]) == ["lachin-new-centreline"]
+    assert list(new["id"]) == ["lachin-new-centreline-open"]
     lachin_town = Point(46.549, 39.640)
     assert old.geometry.iloc[0].distance(lachin_town) < 0.005
     assert new.geometry.iloc[0].distance(lachin_town) > 0.02  # bypasses the town
@@ -166,7 +166,7 @@ def test_lachin_corridor_moves_to_new_route_end_of_august_2022(catalog):
     ],
 )
 def test_peacekeeping_contingent_zone_dates(catalog, day, present):
-    zone = rows(catalog, "peacekeeping_zones", day, mission="russian_peacekeeping_nk")
+    zone = rows(catalog, "mission_areas", day, mission="russian_peacekeeping_nk")
     assert (len(zone) == 1) is present
 
 
@@ -175,6 +175,7 @@ def test_peacekeeping_contingent_zone_dates(catalog, day, present):
     [
         ("NK-loc-1994", D(1994, 5, 12), D(1994, 5, 11)),
         ("NK-loc-2020", D(2020, 11, 10), D(2023, 9, 20)),
+        ("NK-loc-1994", D(2020, 9, 26), D(2020, 9, 27)),
         ("RU-TR-JMC", D(2021, 1, 30), D(2024, 4, 27)),
         ("EUMA", D(2023, 2, 20), D(2023, 2, 19)),
         ("CSTO-CPKF-KAZ-2022", D(2022, 1, 19), D(2022, 1, 20)),
@@ -182,9 +183,12 @@ def test_peacekeeping_contingent_zone_dates(catalog, day, present):
         ("CISPKF-abkhazia", D(2000, 1, 1), D(2008, 9, 1)),
         ("JCC-transnistria", D(2020, 1, 1), D(1992, 1, 1)),
         ("tripp-syunik", D(2025, 8, 8), D(2025, 8, 7)),
-        ("NK-district-kalbajar", D(2020, 11, 24), D(2020, 11, 25)),
-        ("NK-district-lachin", D(2020, 11, 30), D(2020, 12, 1)),
-        ("NK-district-aghdam", D(2020, 11, 19), D(2020, 11, 20)),
+        ("NK-held-1994", D(2020, 9, 26), D(2020, 9, 27)),
+        ("NK-held-2020", D(2022, 8, 25), D(2022, 8, 26)),
+        ("NK-held-2022", D(2023, 9, 19), D(2023, 9, 20)),
+        ("lachin-new-centreline-blocked", D(2022, 12, 12), D(2022, 12, 11)),
+        ("lachin-new-band-checkpoint", D(2023, 4, 23), D(2023, 4, 22)),
+        ("lachin-new-centreline-closed", D(2023, 6, 15), D(2023, 9, 20)),
     ],
 )
 def test_dated_facts(catalog, feature_id, inside, outside):
@@ -227,10 +231,8 @@ def test_enclaves_come_from_the_boundary_data(catalog):
 
 
 def test_sketched_features_say_so(catalog):
-    for layer_id in ("corridors", "peacekeeping_zones", "disputed_areas"):
+    for layer_id in LAYERS:
         for f in catalog[layer_id].features:
             p = f["properties"]
             if p["accuracy"] in ("approximate", "schematic"):
                 assert p["notes"], p["id"]
-    loc = [f for f in catalog["borders"].features if f["properties"]["kind"] == "line_of_contact"]
-    assert loc and all(f["properties"]["accuracy"] == "schematic" for f in loc)

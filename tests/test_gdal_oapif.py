@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import re
+import shutil
+import subprocess
+import urllib.request
+
 import numpy as np
 import pyogrio
 import pytest
@@ -86,3 +92,32 @@ def test_gdal_paging_by_next_links_returns_every_feature_once(oapif, catalog, la
     expected = [data.features[i]["properties"]["id"] for i in default_view_rows(data)]
     assert len(expected) > 8
     assert list(frame["id"]) == expected
+
+
+def test_ogrinfo_sees_one_geometry_type_and_every_feature_per_collection(api_server, catalog):
+    """GDAL's ogrinfo (as QGIS would) gives each collection one geometry type, not "Unknown
+    (any)", and the same feature count as the API's numberMatched."""
+    ogrinfo = shutil.which("ogrinfo")
+    if ogrinfo is None:
+        pytest.skip("ogrinfo (Debian's gdal-bin) is not installed")
+    out = subprocess.run(
+        [ogrinfo, "-ro", "-so", "-al", f"OAPIF:{api_server}/api"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    ).stdout
+    reported = {}
+    for block in out.split("Layer name: ")[1:]:
+        name = block.splitlines()[0].strip()
+        geometry = re.search(r"^Geometry: (.+)$", block, re.MULTILINE).group(1)
+        count = int(re.search(r"^Feature Count: (-?\d+)$", block, re.MULTILINE).group(1))
+        reported[name] = (geometry, count)
+    assert sorted(reported) == sorted(LAYERS)
+    for layer_id, (geometry, count) in reported.items():
+        types = {f["geometry"]["type"] for f in catalog[layer_id].features}
+        assert len(types) == 1, (layer_id, types)
+        assert geometry.replace(" ", "") == types.pop(), (layer_id, geometry)
+        with urllib.request.urlopen(f"{api_server}/api/collections/{layer_id}/items?limit=1") as r:
+            matched = json.load(r)["numberMatched"]
+        assert count == matched == len(catalog[layer_id].features), layer_id

@@ -87,7 +87,7 @@ TOY_LAYERS = {
         ),
         _border("kgz-uzb-1", _line((71, 40.5), (71, 41)), ["KGZ", "UZB"], "settled"),
     ],
-    "corridors": [
+    "corridor_routes": [
         # along the meridian 70.5°E, crossing the zone's parallel edges
         _feature("route", _line((70.5, 39.5), (70.5, 41.5)), corridor="x", part="centreline"),
         _feature(
@@ -98,13 +98,16 @@ TOY_LAYERS = {
             valid_to="2021-01-01",
         ),
     ],
-    "peacekeeping_zones": [
-        _feature("zone", _box(70.2, 40.2, 70.8, 40.8), mission="m"),
+    "mission_areas": [_feature("zone", _box(70.2, 40.2, 70.8, 40.8), mission="m")],
+    "mission_posts": [
         _feature("post", {"type": "Point", "coordinates": [70.4, 40.4]}, mission="m"),
     ],
     "disputed_areas": [
         _feature("enclave", _box(70.4, 39.8, 70.6, 40.2), held_by="TJK"),
     ],
+    "corridor_bands": [],
+    "control_areas": [],
+    "places": [],
 }
 
 
@@ -188,7 +191,7 @@ def test_border_lengths_rejects_unknown_values(toy, kwargs, message):
 
 
 def test_line_inside_polygon_length_and_share(toy):
-    result = measure.overlaps(toy, "corridors", "peacekeeping_zones", as_of=dt.date(2021, 6, 1))
+    result = measure.overlaps(toy, "corridor_routes", "mission_areas", as_of=dt.date(2021, 6, 1))
     assert result["count"] == 1  # old-route expired; the post is not on the route
     hit = result["results"][0]
     assert (hit["a"]["id"], hit["b"]["id"], hit["relation"]) == ("route", "zone", "line_polygon")
@@ -198,7 +201,7 @@ def test_line_inside_polygon_length_and_share(toy):
     assert hit["length_km"] == pytest.approx(expected, abs=0.05)
     assert hit["share_of_a"] == pytest.approx(expected / hit["a"]["length_km"], abs=1e-3)
     assert "share_of_b" not in hit
-    earlier = measure.overlaps(toy, "corridors", "peacekeeping_zones", as_of="2020-06-01")
+    earlier = measure.overlaps(toy, "corridor_routes", "mission_areas", as_of="2020-06-01")
     assert {h["a"]["id"] for h in earlier["results"]} == {"route", "old-route"}
 
 
@@ -233,7 +236,7 @@ def test_crossing_lines_give_points(toy):
 
 def test_include_geometry_returns_geojson_of_the_intersection(toy):
     result = measure.overlaps(
-        toy, "corridors", "peacekeeping_zones", as_of="2022-01-01", include_geometry=True
+        toy, "corridor_routes", "mission_areas", as_of="2022-01-01", include_geometry=True
     )
     geometry = result["results"][0]["geometry"]
     shape = shapely.from_geojson(json.dumps(geometry))
@@ -241,7 +244,7 @@ def test_include_geometry_returns_geojson_of_the_intersection(toy):
     assert geodesy.length_km(shape) == pytest.approx(result["results"][0]["length_km"], abs=1e-3)
     assert (
         "geometry"
-        not in measure.overlaps(toy, "corridors", "peacekeeping_zones", as_of="2022-01-01")[
+        not in measure.overlaps(toy, "corridor_routes", "mission_areas", as_of="2022-01-01")[
             "results"
         ][0]
     )
@@ -265,9 +268,13 @@ def test_user_polygon_against_every_layer(toy):
     assert result["layers"] == [
         "countries",
         "borders",
-        "corridors",
-        "peacekeeping_zones",
+        "corridor_routes",
+        "corridor_bands",
+        "mission_areas",
+        "mission_posts",
         "disputed_areas",
+        "control_areas",
+        "places",
     ]
     by_id = {(h["b"]["layer"], h["b"]["id"]): h for h in result["results"]}
     assert set(by_id) == {
@@ -275,9 +282,9 @@ def test_user_polygon_against_every_layer(toy):
         ("countries", "tjk"),
         ("borders", "kgz-tjk-west"),
         ("borders", "kgz-tjk-east"),
-        ("corridors", "route"),
-        ("peacekeeping_zones", "zone"),
-        ("peacekeeping_zones", "post"),
+        ("corridor_routes", "route"),
+        ("mission_areas", "zone"),
+        ("mission_posts", "post"),
         ("disputed_areas", "enclave"),
     }
     user_area = geodesy.area_km2(shapely.from_geojson(json.dumps(AREA)))
@@ -285,7 +292,7 @@ def test_user_polygon_against_every_layer(toy):
     countries = by_id["countries", "kgz"]["area_km2"] + by_id["countries", "tjk"]["area_km2"]
     assert countries == pytest.approx(user_area, rel=1e-4)
     assert by_id["disputed_areas", "enclave"]["share_of_b"] == pytest.approx(1.0)
-    assert by_id["peacekeeping_zones", "post"]["points"] == [[70.4, 40.4]]
+    assert by_id["mission_posts", "post"]["points"] == [[70.4, 40.4]]
     west = by_id["borders", "kgz-tjk-west"]
     assert west["relation"] == "polygon_line"
     assert west["length_km"] == pytest.approx(_metres(70.3, 40, 70.5, 40) / 1000, abs=0.01)
@@ -306,12 +313,12 @@ def test_user_geometry_with_chosen_layers_and_dates(toy):
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"a": "corridors"}, "give two layers"),
-        ({"a": "corridors", "b": "roads"}, "unknown layer 'roads'"),
-        ({"a": "corridors", "b": "borders", "geometry": AREA}, "not both"),
+        ({"a": "corridor_routes"}, "give two layers"),
+        ({"a": "corridor_routes", "b": "roads"}, "unknown layer 'roads'"),
+        ({"a": "corridor_routes", "b": "borders", "geometry": AREA}, "not both"),
         ({"geometry": AREA, "layers": ["borders", "rivers"]}, "unknown layer 'rivers'"),
-        ({"a": "corridors", "b": "borders", "layers": ["borders"]}, "goes with a geometry"),
-        ({"a": "corridors", "b": "borders", "as_of": "2022-9-1"}, "YYYY-MM-DD"),
+        ({"a": "corridor_routes", "b": "borders", "layers": ["borders"]}, "goes with a geometry"),
+        ({"a": "corridor_routes", "b": "borders", "as_of": "2022-9-1"}, "YYYY-MM-DD"),
     ],
 )
 def test_overlaps_rejects_bad_queries(toy, kwargs, message):
@@ -420,7 +427,7 @@ def _vertices(n):
             "mixed geometry dimensions",
         ),
         ({**AREA, "crs": {"type": "name", "properties": {"name": "EPSG:3857"}}}, "unsupported crs"),
-        (_box(0, 0, 90, 10), "spans more than"),
+        (_box(0, 0, 90, 10), "the limit is 60° each"),
         (_vertices(measure.MAX_VERTICES + 1), "too many vertices"),
         (
             {
@@ -504,7 +511,7 @@ def test_kgz_tjk_settled_share_in_september_2022_matches_the_seed(catalog):
 
 def _corridor(catalog, corridor, part, day) -> dict[str, int]:
     """Row of each feature id of one corridor part valid on ``day`` (at least one)."""
-    layer = catalog["corridors"]
+    layer = catalog["corridor_routes"]
     rows = {
         f["properties"]["id"]: i
         for i, f in enumerate(layer.features)
@@ -519,13 +526,13 @@ def _corridor(catalog, corridor, part, day) -> dict[str, int]:
 def test_lachin_corridor_lies_inside_the_peacekeeping_zone_in_june_2021(catalog):
     day = dt.date(2021, 6, 1)
     ids = _corridor(catalog, "lachin", "centreline", day)
-    result = measure.overlaps(catalog, "corridors", "peacekeeping_zones", as_of=day)
+    result = measure.overlaps(catalog, "corridor_routes", "mission_areas", as_of=day)
     # length inside a zone per centreline; where zones overlap, the largest one counts
     per_line: dict[str, float] = {}
     for hit in result["results"]:
         if hit["a"]["id"] in ids:
             per_line[hit["a"]["id"]] = max(per_line.get(hit["a"]["id"], 0.0), hit["length_km"])
-    total = sum(float(catalog["corridors"].length_km[i]) for i in ids.values())
+    total = sum(float(catalog["corridor_routes"].length_km[i]) for i in ids.values())
     assert per_line, "the Lachin centreline meets no peacekeeping zone"
     assert sum(per_line.values()) / total > 0.9
 
@@ -533,7 +540,7 @@ def test_lachin_corridor_lies_inside_the_peacekeeping_zone_in_june_2021(catalog)
 def test_nakhchivan_route_runs_30_to_60_km_inside_armenia(catalog):
     day = dt.date(2021, 1, 1)
     ids = _corridor(catalog, "nakhchivan", "centreline", day)
-    result = measure.overlaps(catalog, "corridors", "countries", as_of=day)
+    result = measure.overlaps(catalog, "corridor_routes", "countries", as_of=day)
     inside = sum(
         h["length_km"]
         for h in result["results"]

@@ -9,14 +9,16 @@ import sys
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from geoservice.catalog import DEFAULT_DATA_DIR
+from geoservice.cli import cli
 from geoservice.validate import validate_directory
 
 
-def run_validate(path: Path | None = None) -> subprocess.CompletedProcess:
-    args = [sys.executable, "-m", "geoservice", "validate"] + ([str(path)] if path else [])
-    return subprocess.run(args, check=False, capture_output=True, text=True, timeout=120)
+def run_validate(path: Path | None = None):
+    """``geoservice validate [path]`` run in-process; ``.exit_code``, ``.stdout``, ``.stderr``."""
+    return CliRunner().invoke(cli, ["validate"] + ([str(path)] if path else []))
 
 
 @pytest.fixture(scope="module")
@@ -29,9 +31,12 @@ def test_shipped_data_passes(shipped_problems):
 
 
 def test_cli_passes_on_shipped_data():
-    result = run_validate()
+    """End to end, as a subprocess: the result on stdout, nothing on stderr, exit 0."""
+    args = [sys.executable, "-m", "geoservice", "validate"]
+    result = subprocess.run(args, check=False, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout == ""
+    assert result.stdout == "ok: no problems found\n"
+    assert result.stderr == ""
 
 
 @pytest.fixture()
@@ -60,22 +65,22 @@ def props(features, fid):
     ("layer", "change", "expected"),
     [
         (
-            "corridors",
+            "corridor_bands",
             lambda fs: props(fs, "lachin-original-band").update(accuracy="guessed"),
             "lachin-original-band: accuracy 'guessed' is not one of",
         ),
         (
-            "corridors",
+            "corridor_bands",
             lambda fs: props(fs, "lachin-original-band").update(sources=[]),
             "lachin-original-band: sources must be a non-empty list",
         ),
         (
-            "peacekeeping_zones",
+            "mission_areas",
             lambda fs: props(fs, "EUMA").update(valid_from="2023-02-20", valid_to="2020-01-01"),
             "EUMA: valid_from 2023-02-20 is not before valid_to 2020-01-01",
         ),
         (
-            "peacekeeping_zones",
+            "mission_areas",
             lambda fs: props(fs, "EUMA").update(valid_from="20 Feb 2023"),
             "EUMA: valid_from '20 Feb 2023' is not a date",
         ),
@@ -124,17 +129,18 @@ def props(features, fid):
             "coordinates outside lon -180..180",
         ),
         (
-            "corridors",
+            "corridor_routes",
             lambda fs: fs.append(json.loads(json.dumps(fs[0]))),
-            "id also used in corridors.geojson",
+            "id also used in corridor_routes.geojson",
         ),
     ],
 )
 def test_broken_copy_is_reported(broken, layer, change, expected):
     path = broken(layer, change)
     result = run_validate(path)
-    assert result.returncode == 1
-    assert expected in result.stdout, result.stdout
+    assert result.exit_code == 1
+    assert expected in result.stderr, result.stderr
+    assert result.stdout == ""
     assert "Traceback" not in result.stderr
 
 
@@ -146,8 +152,8 @@ def test_gap_in_a_pair_is_reported(broken):
         ),
     )
     result = run_validate(path)
-    assert result.returncode == 1
-    assert "KGZ-TJK on" in result.stdout and "has no segment" in result.stdout, result.stdout
+    assert result.exit_code == 1
+    assert "KGZ-TJK on" in result.stderr and "has no segment" in result.stderr, result.stderr
 
 
 def test_overlapping_segments_are_reported(broken):
@@ -157,20 +163,20 @@ def test_overlapping_segments_are_reported(broken):
         fs.append(twin)
 
     result = run_validate(broken("borders", overlap))
-    assert result.returncode == 1
-    assert "ARM-GEO" in result.stdout and "segments overlap by" in result.stdout, result.stdout
+    assert result.exit_code == 1
+    assert "ARM-GEO" in result.stderr and "segments overlap by" in result.stderr, result.stderr
 
 
 def test_missing_directory_is_one_line(tmp_path):
     result = run_validate(tmp_path / "nowhere")
-    assert result.returncode != 0
-    assert "no such data directory" in result.stdout + result.stderr
-    assert "Traceback" not in result.stderr
+    assert result.exit_code == 2  # a usage error, not a data problem
+    assert result.stderr == f"geoservice: error: {tmp_path / 'nowhere'}: no such data directory\n"
+    assert result.stdout == ""
 
 
 def test_unreadable_file_is_reported(broken):
-    path = broken("corridors", lambda fs: None)
-    (path / "corridors.geojson").write_text("{not json")
+    path = broken("corridor_routes", lambda fs: None)
+    (path / "corridor_routes.geojson").write_text("{not json")
     result = run_validate(path)
-    assert result.returncode == 1
-    assert "corridors.geojson: not valid JSON" in result.stdout
+    assert result.exit_code == 1
+    assert "corridor_routes.geojson: not valid JSON" in result.stderr

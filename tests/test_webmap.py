@@ -12,8 +12,8 @@ import xstatic.pkg.leaflet as xstatic_leaflet
 
 from geoservice.app import create_app
 from geoservice.layers import LAYERS
-from geoservice.vocabulary import KINDS, SKETCHED_ACCURACIES, STATUSES
-from geoservice.webmap import legend_entries
+from geoservice.vocabulary import CORRIDOR_STATES, KINDS, SKETCHED_ACCURACIES, STATUSES
+from geoservice.webmap import STYLES, legend_entries
 
 
 class PageParser(HTMLParser):
@@ -88,7 +88,7 @@ def test_style_table_in_page_covers_every_vocabulary_value(page):
     _, parser = page
     config = json.loads(parser.config_text)
     assert config["layers"][0] == "countries"  # the base layer is drawn first (bottom)
-    assert set(config["layers"]) == set(LAYERS)
+    assert set(config["layers"]) == set(LAYERS) - {"places"}  # the gazetteer: labels
     styles = config["styles"]
     assert set(styles["sketched"]["accuracies"]) == set(SKETCHED_ACCURACIES)
     assert styles["sketched"]["style"]["dashArray"]
@@ -98,12 +98,10 @@ def test_style_table_in_page_covers_every_vocabulary_value(page):
     # Each status and kind gets a colour of its own.
     colours = [r["style"]["color"] for r in rules]
     assert len(set(colours)) == len(colours)
-    assert {r["when"]["part"] for r in styles["layers"]["corridors"]["rules"]} == {
-        "centreline",
-        "band",
-    }
-    assert "point" in styles["layers"]["peacekeeping_zones"]
-    assert config["readout"]["countries"] == ["KGZ", "TJK"]
+    assert {r["when"]["state"] for r in styles["layers"]["corridor_routes"]["rules"]} == set(
+        CORRIDOR_STATES
+    ) - {"open"}
+    assert styles["layers"]["mission_posts"]["shape"] == "point"
 
 
 def test_legend_explains_every_style(page):
@@ -119,8 +117,8 @@ def test_legend_explains_every_style(page):
     assert any("dashed" in label.lower() for label in labels)
     for label in labels:
         assert label in html
-    for layer in LAYERS.values():
-        assert layer.title in html
+    for layer_id in config["layers"]:
+        assert LAYERS[layer_id].title in html
 
 
 def test_date_in_url_is_passed_to_the_page(client):
@@ -146,17 +144,65 @@ def test_api_answers_the_urls_the_page_asks(client, page):
     config = json.loads(parser.config_text)
     for layer_id in config["layers"]:
         url = config["itemsUrl"].replace("{id}", layer_id)
-        response = client.get(f"{url}?datetime=2021-06-01&limit=10000&f=json")
+        response = client.get(f"{url}?limit=10000&f=json&zoom=5")
         assert response.status_code == 200, layer_id
         collection = response.get_json()
         assert collection["type"] == "FeatureCollection"
         for feature in collection["features"]:
             props = feature["properties"]
             assert "name" in props and "accuracy" in props and "sources" in props
-            assert "length_km" in props or "area_km2" in props
-    countries = ",".join(config["readout"]["countries"])
-    response = client.get(f"{config['lengthsUrl']}?countries={countries}&as_of=2021-06-01")
+            if feature["geometry"]["type"] != "Point":
+                assert "length_km" in props or "area_km2" in props
+    response = client.get(f"{config['lengthsUrl']}?bbox=26.6,37,80.3,48.6&as_of=2021-06-01")
     assert response.status_code == 200
     by_status = response.get_json()["by_status"]
     for status in config["statuses"]:
         assert by_status[status]["length_km"] >= 0
+
+
+def test_favicon_and_links_between_map_and_api(client):
+    for url in ("/favicon.ico", "/favicon.svg"):
+        response = client.get(url)
+        assert response.status_code == 200 and response.mimetype == "image/svg+xml"
+    landing = client.get("/api?f=html").get_data(as_text=True)
+    assert 'href="/"' in landing
+    assert 'href="/api?f=html"' in client.get("/").get_data(as_text=True)
+
+
+def test_bad_language_is_a_400(client):
+    assert client.get("/?lang=xx").status_code == 400
+    assert client.get("/?lang=hy").status_code == 200
+
+
+# Machado, Oliveira and Fernandes (2009), severity 1.0: linear RGB -> what a deuteranope sees.
+DEUTERANOPIA = (
+    (0.367322, 0.860646, -0.227968),
+    (0.280085, 0.672501, 0.047413),
+    (-0.011820, 0.042940, 0.968881),
+)
+
+
+def _simulate(hex_colour: str) -> tuple[float, ...]:
+    def linear(c):
+        c /= 255
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+    rgb = [linear(int(hex_colour[i : i + 2], 16)) for i in (1, 3, 5)]
+    out = [max(0.0, min(1.0, sum(m * v for m, v in zip(row, rgb)))) for row in DEUTERANOPIA]
+    return tuple(
+        255 * (1.055 * c ** (1 / 2.4) - 0.055 if c > 0.0031308 else 12.92 * c) for c in out
+    )
+
+
+def test_line_colours_stay_apart_for_deuteranopes():
+    """The line colours a reader must tell apart, seen through a deuteranopia simulation."""
+    rules = STYLES["borders"]["rules"]
+    colours = {r["label"]: r["style"]["color"] for r in rules}
+    colours["corridor"] = STYLES["corridor_routes"]["style"]["color"]
+    colours["peacekeeping"] = STYLES["mission_areas"]["style"]["color"]
+    seen = {k: _simulate(v) for k, v in colours.items()}
+    names = sorted(seen)
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            distance = sum((x - y) ** 2 for x, y in zip(seen[a], seen[b])) ** 0.5
+            assert distance > 40, (a, b, distance)

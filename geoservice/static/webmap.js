@@ -1,7 +1,10 @@
-/* The map page's script: fills folium's feature groups from the OGC API as of a date.
+/* The map page's script: fills folium's feature groups from the OGC API and redraws by date.
  *
- * Styles, titles and the readout's country pair come from the page config (#gs-config),
- * rendered by geoservice/webmap.py, so nothing here repeats the vocabularies.
+ * Light by design: every layer is fetched once, for all dates, with display geometry for the
+ * current zoom (``zoom=``: simplified to half a pixel); a date change filters on
+ * valid_from/valid_to here and only asks the API for the readout. Zooming in past a detail
+ * level fetches finer geometry for the view (``bbox=``).
+ * Styles, labels and vocabularies come from the page config (#gs-config, geoservice/webmap.py).
  * Text from the data only ever reaches the page through textContent or attributes.
  * The date and the view live in the URL: ?date=YYYY-MM-DD#zoom/lat/lon.
  */
@@ -10,12 +13,22 @@
 
   var DAY_MS = 86400000;
   var ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
+  var MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August",
+    "September", "October", "November", "December"];
   var cfg = null;
-  var state = { map: null, groups: {}, osm: null, date: null, generation: 0, viewFromUrl: false };
+  var state = {
+    map: null, groups: {}, osm: null, date: null, generation: 0, viewFromUrl: false,
+    store: {}, fetched: {}, places: [], ticks: [], playing: null, compare: null, labelPane: null,
+  };
   var debounce = null;
 
   function $(id) { return document.getElementById(id); }
-
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) { node.className = className; }
+    if (text !== undefined && text !== null) { node.textContent = String(text); }
+    return node;
+  }
   function pad(n) { return (n < 10 ? "0" : "") + n; }
 
   /** Today in the reader's time zone, as YYYY-MM-DD. */
@@ -23,16 +36,30 @@
     var d = new Date();
     return d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate());
   }
-
   function toDays(iso) { return Math.round(Date.parse(iso + "T00:00:00Z") / DAY_MS); }
   function fromDays(n) { return new Date(n * DAY_MS).toISOString().slice(0, 10); }
-
   function isDate(text) { return ISO_DATE.test(text) && !isNaN(Date.parse(text + "T00:00:00Z")); }
+  /** "1 June 2021" */
+  function longDate(iso) {
+    if (!iso) { return ""; }
+    var p = iso.split("-");
+    return parseInt(p[2], 10) + " " + MONTHS[parseInt(p[1], 10) - 1] + " " + p[0];
+  }
+  function validOn(props, date) {
+    return (!props.valid_from || props.valid_from <= date) && (!props.valid_to || date < props.valid_to);
+  }
+  function label(vocab, code) {
+    var table = cfg.labels[vocab] || {};
+    return table[code] || (code == null ? "" : String(code).replace(/_/g, " "));
+  }
+  function fmt(num, digits) {
+    return Number(num).toLocaleString("en", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+  }
 
   function setStatus(text, kind) {
-    var el = $("gs-status");
-    el.textContent = text;
-    el.className = "gs-status" + (kind ? " gs-status-" + kind : "");
+    var node = $("gs-status");
+    node.textContent = text;
+    node.className = "gs-status" + (kind ? " gs-status-" + kind : "");
   }
 
   /* ---- styles ---------------------------------------------------------------------- */
@@ -40,18 +67,15 @@
   function matches(when, props) {
     for (var key in when) {
       if (Object.prototype.hasOwnProperty.call(when, key)) {
-        var value = key === "kind" ? (props.kind || cfg.defaultKind) : props[key];
+        var value = key === "kind" && props.kind === undefined ? cfg.defaultKind : props[key];
         if (value !== when[key]) { return false; }
       }
     }
     return true;
   }
+  function isSketched(props) { return cfg.styles.sketched.accuracies.indexOf(props.accuracy) >= 0; }
 
-  function isSketched(props) {
-    return cfg.styles.sketched.accuracies.indexOf(props.accuracy) !== -1;
-  }
-
-  /** Leaflet path options of one feature: base style, matching rules in order, dashes. */
+  /** The Leaflet path style of a feature: base, matching rules, dash if sketched. */
   function styleFor(layerId, props, isPoint) {
     var spec = cfg.styles.layers[layerId];
     var style = Object.assign({}, isPoint && spec.point ? spec.point : spec.style);
@@ -65,124 +89,141 @@
     return style;
   }
 
+  /** The hatch patterns (peacekeeping areas) in the overlay SVG, defined once. */
+  function addPatterns(map) {
+    var svg = (map || state.map).getPanes().overlayPane.querySelector("svg");
+    if (!svg || svg.querySelector("defs.gs-defs")) { return; }
+    var ns = "http://www.w3.org/2000/svg";
+    var defs = document.createElementNS(ns, "defs");
+    defs.setAttribute("class", "gs-defs");
+    Object.keys(cfg.styles.hatches).forEach(function (id) {
+      var pattern = document.createElementNS(ns, "pattern");
+      pattern.setAttribute("id", id);
+      pattern.setAttribute("width", "8");
+      pattern.setAttribute("height", "8");
+      pattern.setAttribute("patternUnits", "userSpaceOnUse");
+      pattern.setAttribute("patternTransform", "rotate(45)");
+      var rect = document.createElementNS(ns, "rect");
+      rect.setAttribute("width", "3");
+      rect.setAttribute("height", "8");
+      rect.setAttribute("fill", cfg.styles.hatches[id]);
+      pattern.appendChild(rect);
+      defs.appendChild(pattern);
+    });
+    svg.insertBefore(defs, svg.firstChild);
+  }
+
   /* ---- popups (DOM built with textContent: data is never parsed as HTML) ----------- */
 
   function countryNames(codes) {
     return (codes || []).map(function (c) { return cfg.countryNames[c] || String(c); }).join(" – ");
   }
 
-  function fmt(num, digits) {
-    return Number(num).toLocaleString("en", {
-      minimumFractionDigits: digits, maximumFractionDigits: digits,
+  /** Notes split into sentences: those about years after the date shown go under "Later". */
+  function splitNotes(text, date) {
+    var year = parseInt(date.slice(0, 4), 10);
+    var now = [], later = [];
+    String(text).split(/(?<=\.)\s+(?=[A-Z0-9])/).forEach(function (sentence) {
+      var years = (sentence.match(/\b(19|20)\d\d\b/g) || []).map(Number);
+      var first = years.length ? Math.min.apply(null, years) : 0;
+      (first > year ? later : now).push(sentence);
     });
+    return { now: now.join(" "), later: later.join(" ") };
+  }
+
+  function sourceItem(source) {
+    var li = el("li");
+    var text = String(source);
+    var meta = cfg.sources[text];
+    if (meta) {
+      var title = el("cite", null, meta.title || text);
+      if (meta.url && /^https?:\/\/\S+$/.test(meta.url)) {
+        var a = el("a");
+        a.href = meta.url;  // only http(s): no javascript: links from data
+        a.rel = "noopener noreferrer";
+        a.target = "_blank";
+        a.appendChild(title);
+        li.appendChild(a);
+      } else {
+        li.appendChild(title);
+      }
+      var by = [meta.author, meta.publisher, meta.date].filter(Boolean).join(", ");
+      if (by) { li.appendChild(document.createTextNode(" — " + by)); }
+      li.title = text;
+    } else if (/^https?:\/\/\S+$/.test(text)) {
+      var link = el("a", null, text);
+      link.href = text;
+      link.rel = "noopener noreferrer";
+      link.target = "_blank";
+      li.appendChild(link);
+    } else {
+      li.textContent = text;
+    }
+    return li;
   }
 
   function popupContent(layerId, props) {
-    var root = document.createElement("div");
-    root.className = "gs-popup";
-    var title = document.createElement("h3");
-    title.textContent = props.name != null ? String(props.name) : String(props.id);
-    root.appendChild(title);
-    var list = document.createElement("dl");
-    function row(label, value) {
+    var root = el("div", "gs-popup");
+    root.appendChild(el("h3", null, props.name != null ? props.name : props.id));
+    var list = el("dl");
+    function row(name, value) {
       if (value === undefined || value === null || value === "") { return; }
-      var dt = document.createElement("dt");
-      dt.textContent = label;
-      var dd = document.createElement("dd");
-      dd.textContent = String(value);
-      list.appendChild(dt);
-      list.appendChild(dd);
+      list.appendChild(el("dt", null, name));
+      list.appendChild(el("dd", null, value));
     }
     row("Layer", cfg.titles[layerId]);
-    row("Status", props.status);
-    if (layerId === "borders") { row("Kind", (props.kind || cfg.defaultKind).replace(/_/g, " ")); }
+    if (layerId === "events") {
+      row("Date", longDate(props.date) + (props.end_date ? " – " + longDate(props.end_date) : ""));
+      row("Kind", label("event_kind", props.kind));
+      row("Where", props.place);
+      row("What", props.description);
+      row("Casualties", props.casualties);
+    } else {
+      row("Status", props.status ? label("status", props.status) : null);
+      if (layerId === "borders") { row("Kind", label("kind", props.kind || cfg.defaultKind)); }
+    }
     if (props.countries && props.countries.length) { row("Countries", countryNames(props.countries)); }
     if (props.parties && props.parties.length) { row("Parties", countryNames(props.parties)); }
-    row("Corridor", props.corridor);
-    row("Part", props.part);
-    row("Mission", props.mission);
+    row("Corridor", props.corridor ? label("corridor", props.corridor) : null);
+    row("Part", props.part ? label("part", props.part) : null);
+    row("Mission", props.mission ? label("mission", props.mission) : null);
     row("Troops", props.troops != null ? fmt(props.troops, 0) : null);
-    row("Held by", props.held_by);
-    row("Area kind", props.area_kind);
-    row("Valid", (props.valid_from || "before the record") + " to " +
-      (props.valid_to ? props.valid_to + " (exclusive)" : "now"));
+    row("Held by", props.held_by ? countryNames([props.held_by]) : null);
+    row("Area kind", props.area_kind ? label("area_kind", props.area_kind) : null);
+    if (layerId !== "events") {
+      row("Valid", (props.valid_from ? longDate(props.valid_from) : "before the record") + " – " +
+        (props.valid_to ? longDate(props.valid_to) + " (exclusive)" : "now"));
+    }
     if (props.length_km > 0) { row("Length", fmt(props.length_km, 1) + " km (geodesic, WGS84)"); }
     if (props.area_km2 > 0) { row("Area", fmt(props.area_km2, 1) + " km² (geodesic, WGS84)"); }
     if (props.reported_length_km != null) {
       row("Reported", fmt(props.reported_length_km, 0) + " km" +
         (props.reported_length_source ? " (" + props.reported_length_source + ")" : ""));
     }
-    row("Accuracy", props.accuracy ? props.accuracy + (isSketched(props) ? " (drawn dashed)" : "") : null);
+    row("Accuracy", props.accuracy ? props.accuracy + " — " + label("accuracy", props.accuracy) +
+      (isSketched(props) ? " (drawn dashed)" : "") : null);
     root.appendChild(list);
     if (props.notes) {
-      var notes = document.createElement("p");
-      notes.className = "gs-popup-notes";
-      notes.textContent = String(props.notes);
-      root.appendChild(notes);
+      var notes = splitNotes(props.notes, state.date || "9999-12-31");
+      if (notes.now) { root.appendChild(el("p", "gs-popup-notes", notes.now)); }
+      if (notes.later) {
+        var later = el("details", "gs-popup-later");
+        later.appendChild(el("summary", null, "Later (after " + longDate(state.date) + ")"));
+        later.appendChild(el("p", "gs-popup-notes", notes.later));
+        root.appendChild(later);
+      }
     }
     var sources = Array.isArray(props.sources) ? props.sources : (props.sources ? [props.sources] : []);
     if (sources.length) {
-      var head = document.createElement("div");
-      head.className = "gs-popup-sources";
-      head.textContent = "Sources";
-      root.appendChild(head);
-      var ul = document.createElement("ul");
-      sources.forEach(function (source) {
-        var li = document.createElement("li");
-        var text = String(source);
-        if (/^https?:\/\/\S+$/.test(text)) {
-          var a = document.createElement("a");
-          a.href = text;  // only http(s): no javascript: links from data
-          a.rel = "noopener noreferrer";
-          a.target = "_blank";
-          a.textContent = text;
-          li.appendChild(a);
-        } else {
-          li.textContent = text;
-        }
-        ul.appendChild(li);
-      });
+      root.appendChild(el("div", "gs-popup-sources", "Sources"));
+      var ul = el("ul");
+      sources.forEach(function (source) { ul.appendChild(sourceItem(source)); });
       root.appendChild(ul);
     }
     return root;
   }
 
-  /* ---- drawing ---------------------------------------------------------------------- */
-
-  function draw(layerId, features) {
-    var group = state.groups[layerId];
-    group.clearLayers();
-    var layer = L.geoJSON({ type: "FeatureCollection", features: features }, {
-      // GeoJSON re-applies ``style`` to circle markers too: give points their point style.
-      style: function (feature) {
-        var isPoint = /Point$/.test((feature.geometry || {}).type || "");
-        return styleFor(layerId, feature.properties || {}, isPoint);
-      },
-      pointToLayer: function (feature, latlng) {
-        return L.circleMarker(latlng, styleFor(layerId, feature.properties || {}, true));
-      },
-      onEachFeature: function (feature, sub) {
-        var props = feature.properties || {};
-        sub.bindPopup(function () { return popupContent(layerId, props); }, {
-          minWidth: 220, maxWidth: 320, maxHeight: 320, autoPanPadding: [12, 12],
-        });
-        sub.on("add", function () {
-          var el = sub.getElement && sub.getElement();
-          if (el) {
-            el.setAttribute("data-layer", layerId);
-            el.setAttribute("data-id", String(props.id));
-          }
-        });
-      },
-    });
-    group.addLayer(layer);
-    return layer;
-  }
-
-  function itemsUrl(layerId, date) {
-    return cfg.itemsUrl.replace("{id}", encodeURIComponent(layerId)) +
-      "?datetime=" + encodeURIComponent(date) + "&limit=10000&f=json";
-  }
+  /* ---- data: each layer once, all dates, display geometry for the zoom -------------- */
 
   function getJson(url) {
     return fetch(url, { headers: { Accept: "application/json" } }).then(function (response) {
@@ -191,62 +232,372 @@
     });
   }
 
-  /** All features of one collection on a date, following rel=next links if the API pages. */
-  function fetchFeatures(layerId, date) {
+  /** All features at ``url``, following rel=next links if the API pages. */
+  function fetchAll(url) {
     var features = [];
-    function page(url) {
-      return getJson(url).then(function (fc) {
+    function page(next) {
+      return getJson(next).then(function (fc) {
         features = features.concat(fc.features || []);
-        var next = (fc.links || []).filter(function (l) { return l.rel === "next"; })[0];
-        return next ? page(next.href) : features;
+        var link = (fc.links || []).filter(function (l) { return l.rel === "next"; })[0];
+        return link ? page(link.href) : features;
       });
     }
-    return page(itemsUrl(layerId, date));
+    return page(url);
   }
 
-  /* ---- readout ---------------------------------------------------------------------- */
-
-  /** Kilometres of one status in an /api/lengths answer (grouped by status). */
-  function statusKm(answer, status) {
-    var groups = answer.by_status || answer.statuses || answer;
-    var entry = groups[status];
-    if (entry === undefined || entry === null) { return 0; }
-    if (typeof entry === "number") { return entry; }
-    return Number(entry.length_km || entry.km || 0);
+  function levelFor(zoom) {
+    for (var i = 0; i < cfg.levels.length; i++) { if (cfg.levels[i] >= zoom) { return cfg.levels[i]; } }
+    return null;  // finer than the last level: full geometry
   }
 
-  function showReadout(date, answer) {
-    var el = $("gs-readout");
-    el.textContent = "";
-    var label = document.createElement("div");
-    label.className = "gs-readout-label";
-    label.textContent = cfg.readout.label + " on " + date;
-    el.appendChild(label);
-    var total = 0;
-    var values = {};
-    cfg.statuses.forEach(function (status) {
-      values[status] = statusKm(answer, status);
-      total += values[status];
+  function contains(outer, inner) {
+    return outer[0] <= inner[0] && outer[1] <= inner[1] && outer[2] >= inner[2] && outer[3] >= inner[3];
+  }
+
+  /** Fetch what the current zoom needs and has not been fetched yet; resolves when stored. */
+  function ensureGeometry() {
+    var zoom = Math.round(state.map.getZoom());
+    var level = levelFor(zoom);
+    var rank = level === null ? 99 : level;
+    var useBox = rank >= cfg.bboxFromLevel;
+    function lonLatBox(b) {
+      return [Math.max(b.getWest(), -180), Math.max(b.getSouth(), -90), Math.min(b.getEast(), 180),
+        Math.min(b.getNorth(), 90)].map(function (v) { return Math.round(v * 100) / 100; });
+    }
+    // Fetch half a view around the view, so that panning a little needs nothing new.
+    var box = lonLatBox(state.map.getBounds().pad(0.5));
+    var view = lonLatBox(state.map.getBounds());
+    var jobs = cfg.layers.map(function (lid) {
+      var done = (state.fetched[lid] || []).some(function (f) {
+        return f.rank >= rank && (!f.box || (useBox && contains(f.box, view)));
+      });
+      if (done) { return null; }
+      var url = cfg.itemsUrl.replace("{id}", encodeURIComponent(lid)) + "?limit=10000&f=json" +
+        (level !== null ? "&zoom=" + level : "") + (useBox ? "&bbox=" + box.join(",") : "");
+      return fetchAll(url).then(function (features) {
+        var store = state.store[lid] = state.store[lid] || {};
+        features.forEach(function (f) {
+          var old = store[f.id];
+          if (!old || old.rank <= rank) { store[f.id] = { rank: rank, feature: f }; }
+        });
+        (state.fetched[lid] = state.fetched[lid] || []).push({ rank: rank, box: useBox ? box : null });
+      });
+    }).filter(Boolean);
+    return Promise.all(jobs).then(function () { return jobs.length; });
+  }
+
+  function featuresOn(lid, date) {
+    var store = state.store[lid] || {};
+    return Object.keys(store).map(function (id) { return store[id].feature; })
+      .filter(function (f) { return validOn(f.properties || {}, date); });
+  }
+
+  /* ---- drawing ---------------------------------------------------------------------- */
+
+  function bindFeature(layerId, props, sub) {
+    sub.bindPopup(function () { return popupContent(layerId, props); }, {
+      minWidth: 220, maxWidth: 320, maxHeight: 340, autoPanPadding: [12, 12],
     });
+    sub.on("popupopen", function () { if (layerId === "borders") { showPairReadout(props); } });
+  }
+
+  function draw(layerId, features) {
+    var group = state.groups[layerId];
+    group.clearLayers();
+    var lines = [];
+    var layer = L.geoJSON({ type: "FeatureCollection", features: features }, {
+      style: function (feature) {
+        var isPoint = /Point$/.test((feature.geometry || {}).type || "");
+        return compareStyle(feature, styleFor(layerId, feature.properties || {}, isPoint));
+      },
+      pointToLayer: function (feature, latlng) {
+        return L.circleMarker(latlng, compareStyle(feature, styleFor(layerId, feature.properties || {}, true)));
+      },
+      onEachFeature: function (feature, sub) {
+        var props = feature.properties || {};
+        bindFeature(layerId, props, sub);
+        if (/LineString$/.test((feature.geometry || {}).type || "")) { lines.push(feature); }
+        sub.on("add", function () {
+          var node = sub.getElement && sub.getElement();
+          if (node) {
+            node.setAttribute("data-layer", layerId);
+            node.setAttribute("data-id", String(props.id));
+          }
+        });
+      },
+    });
+    group.addLayer(layer);
+    // A wide invisible line over each drawn line: a click within 8 px opens its popup.
+    if (lines.length) {
+      var hits = L.geoJSON({ type: "FeatureCollection", features: lines }, {
+        style: function () { return { weight: 16, opacity: 0, fill: false, className: "gs-hit", lineCap: "round" }; },
+        onEachFeature: function (feature, sub) {
+          bindFeature(layerId, feature.properties || {}, sub);
+          sub.on("add", function () {
+            var node = sub.getElement && sub.getElement();
+            if (node) { node.setAttribute("data-hit-for", String(feature.properties.id)); }
+          });
+        },
+      });
+      group.addLayer(hits);
+    }
+    return layer;
+  }
+
+  function compareStyle(feature, style) {
+    var c = state.compare;
+    if (!c) { return style; }
+    var id = feature.properties && feature.properties.id;
+    if (c.began[id]) { Object.assign(style, cfg.styles.compare.began); style.className += " gs-began"; }
+    return style;
+  }
+
+  /** Features that ended since the compare date, drawn as ghosts in the compare style. */
+  function drawEnded() {
+    if (state.endedLayer) { state.map.removeLayer(state.endedLayer); state.endedLayer = null; }
+    var c = state.compare;
+    if (!c) { return; }
+    var ghosts = [];
+    Object.keys(c.ended).forEach(function (id) {
+      var lid = c.ended[id];
+      var entry = (state.store[lid] || {})[id];
+      if (entry && entry.feature.geometry && entry.feature.geometry.type !== "Point") {
+        ghosts.push({ lid: lid, feature: entry.feature });
+      }
+    });
+    state.endedLayer = L.geoJSON({ type: "FeatureCollection", features: ghosts.map(function (g) { return g.feature; }) }, {
+      style: function () { return Object.assign({ className: "gs-ended", fill: false }, cfg.styles.compare.ended); },
+      interactive: false,
+    }).addTo(state.map);
+  }
+
+  function redraw() {
+    var date = state.date;
+    var counts = {};
+    cfg.layers.forEach(function (lid) {
+      var features = featuresOn(lid, date);
+      counts[lid] = features;
+      draw(lid, features);
+    });
+    drawEnded();
+    addPatterns();
+    drawLabels();
+    showHeading(date, counts);
+    return counts;
+  }
+
+  /* ---- labels: countries, held areas and towns, decluttered by zoom ----------------- */
+
+  function placeText(p) {
+    var lang = cfg.lang;
+    var main = (lang !== "en" && p["name_" + lang]) || p.name;
+    // Both names where the two sides name a place differently (Stepanakert / Khankendi), not
+    // for spelling variants of one name.
+    var contested = p.name_hy && p.name_az;
+    var other = contested ? (p.alt_names || []).filter(function (n) { return n && n !== main; })[0] : null;
+    if (lang !== "en" && main !== p.name) { other = p.name; }
+    return other ? main + " / " + other : main;
+  }
+
+  function labelCandidates(date, zoom) {
+    var out = [];
+    cfg.areaLabels.forEach(function (a) {
+      if (!validOn(a, date)) { return; }
+      if (a.kind === "country" && zoom > 8) { return; }
+      out.push({ text: a.text, lat: a.lat, lon: a.lon, cls: "gs-label gs-label-" + a.kind, rank: a.rank });
+    });
+    state.places.forEach(function (p) {
+      var pop = p.population || 0;
+      var minZoom = pop >= 1e6 ? 4 : pop >= 3e5 ? 5 : pop >= 1e5 ? 6 : pop >= 3e4 ? 7 : pop >= 1e4 ? 8 : 9;
+      if (p.name_hy && p.name_az) { minZoom = Math.min(minZoom, 7); }  // contested names
+      if (zoom < minZoom) { return; }
+      out.push({ text: placeText(p), lat: p.lat, lon: p.lon, cls: "gs-label gs-label-town",
+        rank: 2 + (1 - Math.min(pop, 5e6) / 5e6) });
+    });
+    return out.sort(function (a, b) { return a.rank - b.rank; });
+  }
+
+  /** Place labels in priority order, skipping any that would overlap one already placed. */
+  function drawLabels() {
+    var pane = state.labelPane;
+    if (!pane || !state.date) { return; }
+    pane.textContent = "";
+    var zoom = state.map.getZoom();
+    var size = state.map.getSize();
+    var placed = [];
+    labelCandidates(state.date, zoom).forEach(function (c) {
+      var pt = state.map.latLngToContainerPoint([c.lat, c.lon]);
+      if (pt.x < 0 || pt.y < 0 || pt.x > size.x || pt.y > size.y) { return; }
+      var w = c.text.length * (c.cls.indexOf("country") >= 0 ? 7.5 : 6.2) + 6;
+      var h = c.cls.indexOf("country") >= 0 ? 16 : 14;
+      var town = c.cls.indexOf("town") >= 0;
+      var box = town ? [pt.x + 4, pt.y - h / 2, pt.x + 4 + w, pt.y + h / 2]
+        : [pt.x - w / 2, pt.y - h / 2, pt.x + w / 2, pt.y + h / 2];
+      var clash = placed.some(function (o) {
+        return box[0] < o[2] && box[2] > o[0] && box[1] < o[3] && box[3] > o[1];
+      });
+      if (clash) { return; }
+      placed.push(box);
+      var lp = state.map.containerPointToLayerPoint(pt);
+      var node = el("div", c.cls, c.text);
+      node.style.left = Math.round(town ? lp.x + 4 : lp.x - w / 2) + "px";
+      node.style.top = Math.round(lp.y - h / 2) + "px";
+      if (town) {
+        var dot = el("span", "gs-label-dot");
+        node.insertBefore(dot, node.firstChild);
+      }
+      pane.appendChild(node);
+    });
+    pane.setAttribute("data-count", String(placed.length));
+  }
+
+  function loadPlaces() {
+    return fetchAll(cfg.placesUrl).then(function (features) {
+      state.places = features.map(function (f) {
+        var p = Object.assign({}, f.properties);
+        p.lon = f.geometry.coordinates[0];
+        p.lat = f.geometry.coordinates[1];
+        return p;
+      });
+      fillSearch();
+      drawLabels();
+    }).catch(function () { /* labels of towns are extra: the map works without them */ });
+  }
+
+  /* ---- heading, summary and readout -------------------------------------------------- */
+
+  function showHeading(date, counts) {
+    $("gs-heading-date").textContent = "Borders and disputes on " + longDate(date);
+    $("gs-heading-view").textContent = "View: on the ground (who controlled what on the date)";
+    var borders = counts.borders || [];
+    var disputedKm = 0, disputed = 0, contact = 0;
+    borders.forEach(function (f) {
+      var p = f.properties;
+      if (p.status === "disputed" && (p.kind || cfg.defaultKind) === "international") {
+        disputed += 1; disputedKm += p.length_km || 0;
+      }
+      if (p.kind === "line_of_contact") { contact += 1; }
+    });
+    var held = (counts.control_areas || []).filter(function (f) {
+      return f.properties.held_by && f.properties.held_by !== "AZE";
+    }).length + (counts.disputed_areas || []).filter(function (f) {
+      return ["held_area", "held_across_border"].indexOf(f.properties.area_kind) >= 0;
+    }).length;
+    var missions = {};
+    (counts.mission_areas || []).concat(counts.mission_posts || []).forEach(function (f) {
+      missions[f.properties.mission || f.properties.id] = true;
+    });
+    missions = Object.keys(missions).length;
+    var events = (counts.events || []).map(function (f) { return f.properties.name; });
+    var parts = [
+      fmt(disputedKm, 0) + " km of international border disputed (" + disputed + " stretches)",
+      contact ? contact + " line" + (contact > 1 ? "s" : "") + " of contact" : "no line of contact",
+      held + " area" + (held === 1 ? "" : "s") + " held by a de facto authority",
+      missions + " peacekeeping or monitoring mission" + (missions === 1 ? "" : "s"),
+    ];
+    if (events.length) { parts.push("on this date: " + events.join("; ")); }
+    $("gs-summary").textContent = parts.join(" · ") + ".";
+  }
+
+  function statusKm(answer, status) {
+    var entry = (answer.by_status || {})[status];
+    return entry ? Number(entry.length_km || 0) : 0;
+  }
+
+  function showReadout(title, date, answer, extra) {
+    var node = $("gs-readout");
+    node.textContent = "";
+    node.appendChild(el("div", "gs-readout-label", title));
+    var total = 0, values = {};
+    cfg.statuses.forEach(function (s) { values[s] = statusKm(answer, s); total += values[s]; });
     cfg.statuses.forEach(function (status) {
-      var item = document.createElement("span");
-      item.className = "gs-readout-item gs-readout-" + status;
+      var item = el("span", "gs-readout-item gs-readout-" + status);
       item.setAttribute("data-status", status);
       item.setAttribute("data-km", values[status].toFixed(1));
       var pct = total > 0 ? " (" + Math.round(100 * values[status] / total) + "%)" : "";
       item.textContent = status + " " + fmt(values[status], 0) + " km" + pct;
-      el.appendChild(item);
+      node.appendChild(item);
     });
-    el.setAttribute("data-date", date);
+    if (extra) { node.appendChild(el("div", "gs-readout-note", extra)); }
+    node.setAttribute("data-date", date);
   }
 
-  /* ---- date and URL ------------------------------------------------------------------ */
+  function viewBox() {
+    var b = state.map.getBounds();
+    return [Math.max(b.getWest(), -180), Math.max(b.getSouth(), -90), Math.min(b.getEast(), 180),
+      Math.min(b.getNorth(), 90)].map(function (v) { return v.toFixed(3); });
+  }
+
+  /** Lengths by status of the international borders inside the visible area. */
+  function updateReadout() {
+    if (state.pair) { return Promise.resolve(); }  // a clicked pair's lengths stay while its popup is open
+    var date = state.date, generation = state.generation;
+    var box = viewBox();
+    return getJson(cfg.lengthsUrl + "?as_of=" + encodeURIComponent(date) + "&bbox=" + box.join(","))
+      .then(function (answer) {
+        if (generation !== state.generation || date !== state.date) { return; }
+        showReadout("International borders in view on " + longDate(date), date, answer,
+          "Click a border for its pair's lengths.");
+        $("gs-readout").setAttribute("data-bbox", box.join(","));
+        $("gs-readout").removeAttribute("data-pair");
+      }).catch(function (err) {
+        $("gs-readout").textContent = "Lengths unavailable (" + err.message + ")";
+      });
+  }
+
+  function showPairReadout(props) {
+    var pair = props.countries || [];
+    if (pair.length !== 2) { return; }
+    var date = state.date;
+    state.pair = pair;
+    getJson(cfg.lengthsUrl + "?countries=" + pair.join(",") + "&as_of=" + encodeURIComponent(date))
+      .then(function (answer) {
+        showReadout(countryNames(pair) + " border on " + longDate(date), date, answer);
+        $("gs-readout").setAttribute("data-pair", pair.join(","));
+      }).catch(function () { /* the view readout stays */ });
+  }
+
+  /* ---- compare mode --------------------------------------------------------------- */
+
+  function updateCompare() {
+    var box = $("gs-changes");
+    box.textContent = "";
+    if (!$("gs-compare").checked || !isDate($("gs-compare-date").value)) {
+      state.compare = null;
+      return Promise.resolve();
+    }
+    var other = $("gs-compare-date").value, date = state.date;
+    var from = other < date ? other : date, to = other < date ? date : other;
+    return getJson(cfg.changesUrl + "?from=" + from + "&to=" + to).then(function (c) {
+      var began = {}, ended = {};
+      var newer = to === date;  // the map shows the later date: "began" is what is new on it
+      (newer ? c.features.began : c.features.ended).forEach(function (f) { began[f.id] = f.layer; });
+      (newer ? c.features.ended : c.features.began).forEach(function (f) { ended[f.id] = f.layer; });
+      state.compare = { began: began, ended: ended, result: c };
+      box.appendChild(el("div", "gs-readout-label", "From " + longDate(from) + " to " + longDate(to)));
+      var ul = el("ul");
+      c.areas.transfers.forEach(function (t) {
+        ul.appendChild(el("li", null, countryNames([t.from]) + " → " + countryNames([t.to]) + ": " +
+          fmt(t.area_km2, 0) + " km²"));
+      });
+      Object.keys(c.borders.km_by_change).forEach(function (k) {
+        ul.appendChild(el("li", null, "Border " + k.replace("->", " → ") + ": " + fmt(c.borders.km_by_change[k], 0) + " km"));
+      });
+      ul.appendChild(el("li", null, c.features.began.length + " features began, " +
+        c.features.ended.length + " ended, " + c.events.length + " events in between"));
+      box.appendChild(ul);
+      box.setAttribute("data-from", from);
+      box.setAttribute("data-to", to);
+    }).catch(function (err) { box.textContent = "Changes unavailable (" + err.message + ")"; });
+  }
+
+  /* ---- date, slider ticks, play -------------------------------------------------------- */
 
   function writeUrl() {
     if (!state.map || !state.date) { return; }
     var c = state.map.getCenter();
-    var url = "?date=" + state.date + "#" + state.map.getZoom() + "/" +
-      c.lat.toFixed(4) + "/" + c.lng.toFixed(4);
+    var url = "?date=" + state.date + (cfg.lang !== "en" ? "&lang=" + cfg.lang : "") + "#" +
+      state.map.getZoom() + "/" + c.lat.toFixed(4) + "/" + c.lng.toFixed(4);
     history.replaceState(null, "", url);
   }
 
@@ -265,7 +616,7 @@
     return iso;
   }
 
-  /** Show the map as of ``date``: fetch every layer and the readout, then redraw. */
+  /** Show the map as of ``date``: filter what is stored, fetch only what the view lacks. */
   function load(date) {
     date = clampDate(date);
     state.date = date;
@@ -275,23 +626,15 @@
     var generation = ++state.generation;
     document.body.setAttribute("data-state", "loading");
     setStatus("loading…", "loading");
-    var layersDone = Promise.all(cfg.layers.map(function (lid) { return fetchFeatures(lid, date); }));
-    var lengthsDone = getJson(cfg.lengthsUrl + "?countries=" + cfg.readout.countries.join(",") +
-      "&as_of=" + encodeURIComponent(date));
-    layersDone.then(function (collections) {
+    state.pair = null;
+    updateReadout();
+    return Promise.all([ensureGeometry(), updateCompare()]).then(function () {
       if (generation !== state.generation) { return; }  // a later date was asked for
-      var count = 0;
-      var drawn = {};
-      collections.forEach(function (features, i) {
-        var layer = draw(cfg.layers[i], features);
-        drawn[cfg.layers[i]] = layer;
-        count += features.length;
-      });
-      if (!state.viewFromUrl && drawn.borders && drawn.borders.getBounds().isValid()) {
-        state.viewFromUrl = true;  // fit once, then keep the reader's view
-        state.map.fitBounds(drawn.borders.getBounds(), { padding: [10, 10] });
-      }
-      setStatus(count + " features");
+      var counts = redraw();
+      var n = 0;
+      Object.keys(counts).forEach(function (k) { n += counts[k].length; });
+      setStatus(n + " features");
+      if (!state.ticks.length) { buildTicks(); }
       document.body.setAttribute("data-drawn-date", date);
       document.body.setAttribute("data-state", "ready");
     }).catch(function (err) {
@@ -299,16 +642,60 @@
       setStatus("could not load the layers (" + err.message + ")", "error");
       document.body.setAttribute("data-state", "error");
     });
-    lengthsDone.then(function (answer) {
-      if (generation === state.generation) { showReadout(date, answer); }
-    }).catch(function (err) {
-      if (generation !== state.generation) { return; }
-      $("gs-readout").textContent = "Lengths unavailable (" + err.message + ")";
+  }
+
+  /** Slider ticks: every date a feature begins or ends and every event. */
+  function buildTicks() {
+    var days = {};
+    cfg.layers.forEach(function (lid) {
+      var store = state.store[lid] || {};
+      Object.keys(store).forEach(function (id) {
+        var p = store[id].feature.properties || {};
+        if (p.valid_from) { days[p.valid_from] = true; }
+        if (p.valid_to) { days[p.valid_to] = true; }
+      });
     });
+    var input = $("gs-date");
+    state.ticks = Object.keys(days).filter(function (d) { return d >= input.min && d <= input.max; }).sort();
+    var list = $("gs-ticks");
+    list.textContent = "";
+    state.ticks.forEach(function (d) {
+      var option = el("option");
+      option.value = String(toDays(d));
+      option.label = d;
+      list.appendChild(option);
+    });
+    $("gs-slider").setAttribute("data-ticks", String(state.ticks.length));
+  }
+
+  function step(direction) {
+    var date = state.date;
+    var next = direction > 0 ? state.ticks.filter(function (d) { return d > date; })[0]
+      : state.ticks.filter(function (d) { return d < date; }).pop();
+    if (next) { load(next); }
+    return next;
+  }
+
+  function togglePlay() {
+    var button = $("gs-play");
+    if (state.playing) {
+      clearInterval(state.playing);
+      state.playing = null;
+      button.textContent = "▶";
+      button.setAttribute("aria-label", "Play through the changes and events");
+      return;
+    }
+    button.textContent = "❚❚";
+    button.setAttribute("aria-label", "Pause");
+    state.playing = setInterval(function () {
+      if (document.body.getAttribute("data-state") !== "ready") { return; }
+      if (!step(1)) { togglePlay(); }
+    }, 1500);
   }
 
   function setupControls() {
     var form = $("gs-controls");
+    form.addEventListener("submit", function (e) { e.preventDefault(); });
     var control = L.control({ position: "bottomleft" });
     control.onAdd = function () {
       L.DomEvent.disableClickPropagation(form);
@@ -316,6 +703,10 @@
       return form;
     };
     control.addTo(state.map);
+    ["gs-heading", "gs-search"].forEach(function (id) {
+      L.DomEvent.disableClickPropagation($(id));
+      L.DomEvent.disableScrollPropagation($(id));
+    });
 
     var input = $("gs-date");
     var today = localToday();
@@ -324,17 +715,93 @@
     slider.min = String(toDays(input.min));
     slider.max = String(toDays(input.max));
 
-    input.addEventListener("change", function () {
-      if (isDate(input.value)) { load(input.value); }
-    });
+    input.addEventListener("change", function () { if (isDate(input.value)) { load(input.value); } });
     slider.addEventListener("input", function () {
       input.value = fromDays(parseInt(slider.value, 10));
       clearTimeout(debounce);
-      debounce = setTimeout(function () { load(input.value); }, 300);
+      debounce = setTimeout(function () { load(input.value); }, 250);
     });
     slider.addEventListener("change", function () {
       clearTimeout(debounce);
       load(fromDays(parseInt(slider.value, 10)));
+    });
+    slider.addEventListener("keydown", function (e) {
+      if (e.key === "PageUp" || e.key === "PageDown") {
+        e.preventDefault();
+        step(e.key === "PageUp" ? 1 : -1);
+      }
+    });
+    $("gs-prev").addEventListener("click", function () { step(-1); });
+    $("gs-next").addEventListener("click", function () { step(1); });
+    $("gs-play").addEventListener("click", togglePlay);
+    $("gs-compare").addEventListener("change", function () { load(state.date); });
+    $("gs-compare-date").addEventListener("change", function () {
+      if ($("gs-compare").checked) { load(state.date); }
+    });
+  }
+
+  /* ---- search ----------------------------------------------------------------------- */
+
+  function searchEntries() {
+    var out = [];
+    state.places.forEach(function (p) {
+      out.push({ text: placeText(p), lat: p.lat, lon: p.lon, zoom: 10 });
+    });
+    cfg.layers.forEach(function (lid) {
+      var store = state.store[lid] || {};
+      Object.keys(store).forEach(function (id) {
+        var f = store[id].feature;
+        out.push({ text: f.properties.name || id, feature: f, lid: lid });
+      });
+    });
+    return out;
+  }
+
+  function fillSearch() {
+    var list = $("gs-search-list");
+    list.textContent = "";
+    var seen = {};
+    searchEntries().forEach(function (entry) {
+      if (seen[entry.text]) { return; }
+      seen[entry.text] = true;
+      var option = el("option");
+      option.value = entry.text;
+      list.appendChild(option);
+    });
+  }
+
+  function search(text) {
+    var query = String(text || "").trim().toLowerCase();
+    if (!query) { return false; }
+    var entries = searchEntries();
+    var hit = entries.filter(function (e) { return e.text.toLowerCase() === query; })[0] ||
+      entries.filter(function (e) { return e.text.toLowerCase().indexOf(query) >= 0; })[0];
+    if (!hit) { setStatus("nothing found for “" + text + "”", "warn"); return false; }
+    if (hit.feature) {
+      var props = hit.feature.properties || {};
+      if (!validOn(props, state.date) && props.valid_from) { load(props.valid_from); }
+      var bounds = L.geoJSON(hit.feature).getBounds();
+      if (bounds.isValid()) { state.map.flyToBounds(bounds, { maxZoom: 10, padding: [30, 30] }); }
+    } else {
+      state.map.flyTo([hit.lat, hit.lon], hit.zoom);
+    }
+    return true;
+  }
+
+  function setupSearch() {
+    var form = $("gs-search");
+    var control = L.control({ position: "topleft" });
+    control.onAdd = function () { return form; };
+    control.addTo(state.map);
+    form.addEventListener("submit", function (e) {
+      e.preventDefault();
+      search($("gs-search-input").value);
+    });
+    $("gs-search-input").addEventListener("change", function () { search(this.value); });
+    $("gs-lang").addEventListener("change", function () {
+      cfg.lang = this.value;
+      writeUrl();
+      location.reload();
     });
   }
 
@@ -354,27 +821,54 @@
     state.groups = parts.groups;
     state.osm = parts.osm;
     var legend = $("gs-legend");
-    if (legend && window.matchMedia("(min-width: 700px)").matches) {
-      legend.open = true;  // folded on small screens
+    var phone = window.matchMedia("(max-width: 600px)").matches;
+    // Open where it leaves the opening view (Moldova to Kyrgyzstan) uncovered.
+    if (legend && window.matchMedia("(min-width: 1600px)").matches) { legend.open = true; }
+    var attribution = state.map.attributionControl;
+    if (attribution) {
+      // The geometry is OpenStreetMap-derived (ODbL) and partly Natural Earth: always credited.
+      attribution.setPrefix(false);
+      attribution.addAttribution("© OpenStreetMap contributors (ODbL) · Made with Natural Earth · " +
+        "towns: GeoNames (CC BY 4.0) · Leaflet");
+      if (phone) { attribution.setPosition("topleft"); }
     }
-    if (window.matchMedia("(max-width: 600px)").matches && state.map.attributionControl) {
-      state.map.attributionControl.setPosition("topleft");  // the date panel spans the bottom
-    }
+    state.map.createPane("gs-labels");
+    state.labelPane = state.map.getPane("gs-labels");
+    state.labelPane.className += " gs-label-pane";
     var view = readHashView();
     if (view) {
       state.viewFromUrl = true;
-      state.map.setView(view.center, view.zoom, { animate: false });  // now, not after a zoom
+      state.map.setView(view.center, view.zoom, { animate: false });
+    } else {
+      var ob = cfg.openingBounds;
+      state.map.fitBounds([ob[0], ob[1]], { animate: false, padding: phone ? [0, 0] : [10, 10] });
     }
     setupControls();
+    setupSearch();
     setupBasemap();
-    state.map.on("moveend", writeUrl);
+    state.map.on("popupclose", function () {
+      if (state.pair) { state.pair = null; updateReadout(); }
+    });
+    state.map.on("moveend", function () {
+      writeUrl();
+      drawLabels();
+      if (!state.date) { return; }
+      updateReadout();
+      ensureGeometry().then(function (fetched) { if (fetched) { redraw(); } });
+    });
     window.addEventListener("hashchange", function () {
       var v = readHashView();
       if (v) { state.map.setView(v.center, v.zoom, { animate: false }); }
     });
     var date = cfg.date || localToday();
-    load(isDate(date) ? date : localToday());
+    load(isDate(date) ? date : localToday()).then(loadPlaces);
   }
 
-  window.geoserviceMap = { start: start, load: load, styleFor: styleFor };
+  /** For the API's HTML pages: the page config, without a map to drive. */
+  function configure(config) { cfg = config; }
+
+  window.geoserviceMap = {
+    start: start, load: load, styleFor: styleFor, search: search, step: step,
+    configure: configure, popupContent: popupContent, addPatterns: addPatterns,
+  };
 })();

@@ -1,0 +1,277 @@
+"""The cost of an overlap before it is computed, the budget it must fit, and a deadline.
+
+The work of an overlap is GEOS noding both inputs of each candidate pair (features whose boxes
+meet, from the layers' spatial indexes), plus every place where the user's own lines cross
+each other, since each crossing becomes a node (and a piece of the answer) in every candidate
+whose box holds it. So the estimate, in *vertex operations*, is
+
+    work = sum over candidate features f of (vertices of f + user vertices near f
+                                             + user self-crossings inside f's box)
+
+with the self-crossings counted exactly on a sample of the user's edges and scaled up. A query
+over :data:`MAX_WORK` is refused before any work (422, the message says the numbers and how to
+get under them). Accepted work runs under a :class:`Deadline` checked before each pair, so no
+request computes for more than :data:`ANALYSIS_SECONDS`.
+
+Calibration (this 2-core machine, one core): about 1.5 million vertex operations per second
+for random lines against the countries layer; see BENCHMARKS.md ("Hostile requests").
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from typing import TypeVar
+
+import numpy as np
+import shapely
+
+T = TypeVar("T")
+
+#: Largest estimated work of one overlap query, in vertex operations (about 1-2 s of one core).
+MAX_WORK = 2_500_000
+#: Most places where lines cross (user edges with each other or with the layers' edges): each
+#: is a node in GEOS and a piece of the answer, the costly part (about 20 us each).
+MAX_CROSSINGS = 30_000
+#: Longest an accepted overlap may compute (wall-clock seconds) before it is stopped.
+ANALYSIS_SECONDS = 5.0
+#: The same for a layer x layer overlap, which is computed once per set of valid features and
+#: then answered from the cache (countries x borders: 2-5 s on this machine).
+LAYER_PAIR_SECONDS = 15.0
+#: User edges whose crossings are counted exactly; the rest is scaled from them.
+CROSSING_SAMPLE = 400
+#: Longest piece (degrees) a sampled edge is cut into before it is looked up in an edge index.
+PIECE_DEG = 0.25
+
+
+class BudgetError(ValueError):
+    """A query whose estimated work is over :data:`MAX_WORK` (HTTP 422)."""
+
+
+class DeadlineError(ValueError):
+    """Work that ran past its deadline and was stopped (HTTP 503: try again, or ask less)."""
+
+
+class Deadline:
+    """A wall-clock limit; :meth:`check` raises :class:`DeadlineError` once it has passed."""
+
+    def __init__(self, seconds: float = ANALYSIS_SECONDS) -> None:
+        self.seconds = seconds
+        self.started = time.monotonic()
+        self.cpu_started: float | None = None  # CPU time of the working thread at its 1st check
+
+    def check(self) -> None:
+        if self.cpu_started is None:
+            self.cpu_started = time.thread_time()
+        if time.monotonic() - self.started > self.seconds:
+            busy = time.thread_time() - self.cpu_started < 0.5 * self.seconds
+            reason = (
+                "the service is busy; try again in a moment"
+                if busy
+                else "ask for fewer layers, a smaller area or a simpler geometry"
+            )
+            raise DeadlineError(
+                f"stopped after the {self.seconds:g} s limit of an overlap: {reason}"
+            )
+
+
+@dataclass
+class Estimate:
+    """What a query will cost (see the module docstring)."""
+
+    user_vertices: int = 0
+    candidates: int = 0
+    candidate_vertices: int = 0
+    self_crossings: int = 0
+    crossings: int = 0
+    work: int = 0
+
+    def check(self, limit: int = MAX_WORK, max_crossings: int = MAX_CROSSINGS) -> None:
+        """Raise :class:`BudgetError` with the numbers when over a limit."""
+        if self.crossings > max_crossings:
+            raise BudgetError(
+                f"this overlap would cut the geometry at about {self.crossings:,} places where "
+                f"lines cross (its own lines: about {self.self_crossings:,}); the limit is "
+                f"{max_crossings:,}. Send fewer or shorter lines, lines that do not cross each "
+                "other, fewer layers (layers=...), or split the geometry into several requests"
+            )
+        if self.work <= limit:
+            return
+        parts = [f"{self.candidates} candidate features with {self.candidate_vertices:,} vertices"]
+        if self.user_vertices:
+            parts.insert(0, f"a geometry of {self.user_vertices:,} vertices")
+        if self.self_crossings:
+            parts.append(f"about {self.self_crossings:,} places where its lines cross each other")
+        raise BudgetError(
+            f"this overlap would take about {self.work:,} vertex operations "
+            f"({', '.join(parts)}); the limit is {limit:,}. Send fewer vertices or lines that "
+            "do not cross each other, a smaller area, or fewer layers (layers=...), or split "
+            "the geometry into several requests"
+        )
+
+
+def feature_vertices(layer) -> np.ndarray:
+    """Number of vertices of each feature of a layer, computed once per loaded layer."""
+    cache = vars(layer)
+    if "_cost_vertices" not in cache:
+        geoms = np.asarray(layer.frame.geometry.values, dtype=object)
+        cache["_cost_vertices"] = shapely.get_num_coordinates(geoms).astype(np.int64)
+    return cache["_cost_vertices"]
+
+
+def _edges(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every edge of the lines and polygon rings of ``geoms`` as a 2-vertex line, and the
+    number of the geometry it belongs to (points have none)."""
+    geoms = np.asarray(geoms, dtype=object)
+    lines = np.where(shapely.get_dimensions(geoms) == 2, shapely.boundary(geoms), geoms)
+    parts, owner = shapely.get_parts(lines, return_index=True)
+    parts, owner = _flatten(parts, owner)
+    coords, index = shapely.get_coordinates(parts, return_index=True)
+    starts = np.flatnonzero(index[1:] == index[:-1])
+    segs = np.stack((coords[starts], coords[starts + 1]), axis=1)
+    return shapely.linestrings(segs), owner[index[starts]]
+
+
+def _flatten(parts: np.ndarray, owner: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    while len(parts) and np.any(shapely.get_type_id(parts) >= 4):
+        parts, idx = shapely.get_parts(parts, return_index=True)
+        owner = owner[idx]
+    keep = shapely.get_dimensions(parts) == 1 if len(parts) else np.zeros(0, dtype=bool)
+    return parts[keep], owner[keep]
+
+
+def layer_edges(layer) -> tuple[shapely.STRtree, np.ndarray]:
+    """A spatial index over every edge of a layer's features and each edge's feature row;
+    built on first use, kept with the loaded layer."""
+    cache = vars(layer)
+    if "_cost_edges" not in cache:
+        edges, owner = _edges(layer.frame.geometry.values)
+        cache["_cost_edges"] = (shapely.STRtree(edges), owner)
+    return cache["_cost_edges"]
+
+
+def _sample(n: int, sample: int = CROSSING_SAMPLE) -> np.ndarray:
+    """Up to ``sample`` evenly spaced indexes of ``range(n)``."""
+    return np.unique(np.linspace(0, n - 1, min(sample, n)).astype(np.int64))
+
+
+def estimate_geometry(catalog, geometry: shapely.Geometry, layer_ids, valid_rows) -> Estimate:
+    """The cost of overlapping a user geometry with layers; ``valid_rows(layer)`` gives the
+    rows of a layer taking part (valid on the query date)."""
+    from .overlay import CLIP_USER_VERTICES, part_boxes, simple_parts
+
+    parts = simple_parts(geometry)
+    part_vertices = shapely.get_num_coordinates(parts).astype(np.int64)
+    boxes_of_parts = part_boxes(geometry)
+    estimate = Estimate(user_vertices=int(part_vertices.sum()))
+    edges, owner = _edges(parts)
+    picked = _sample(len(edges))
+    n, k = len(edges), len(picked)
+    if k > 1:
+        # Crossings among the sampled edges, scaled by the number of pairs.
+        src, hit = shapely.STRtree(edges[picked]).query(edges[picked], predicate="intersects")
+        i, j = picked[src], picked[hit]
+        counted = (i < j) & ~((j - i == 1) & (owner[i] == owner[j]))
+        estimate.self_crossings = round(float(counted.sum() * n * (n - 1) / (k * (k - 1))))
+    # Sampled edges cut into short pieces, so the layers' edge indexes answer with few boxes.
+    pieces, _ = _edges(shapely.segmentize(edges[picked], PIECE_DEG)) if k else (edges[:0], None)
+    scale = n / max(k, 1)
+    minx, miny, maxx, maxy = geometry.bounds
+    user_area = max((maxx - minx) * (maxy - miny), 1e-12)
+    crossings = 0.0
+    for lid in layer_ids:
+        layer = catalog[lid]
+        src, rows = layer.tree.query(shapely.box(*boxes_of_parts.T))
+        valid = np.zeros(len(layer.features), dtype=bool)
+        valid[valid_rows(layer)] = True
+        keep = valid[rows]
+        src, rows = src[keep], rows[keep]
+        if not len(rows):
+            continue
+        near = np.bincount(rows, weights=part_vertices[src], minlength=len(valid))
+        cand = np.unique(rows)
+        vertices = feature_vertices(layer)[cand]
+        estimate.candidates += len(cand)
+        estimate.candidate_vertices += int(vertices.sum())
+        estimate.work += int(vertices.sum() + near[cand].sum())
+        # Where the user's edges cross the candidates' edges: exact on the sample, scaled.
+        if len(pieces):
+            tree, edge_owner = layer_edges(layer)
+            _, hit = tree.query(pieces, predicate="intersects")
+            crossings += valid[edge_owner[hit]].sum() * scale
+        # Self-crossings are noded in every candidate: all of them when the geometry stays
+        # whole, else those in the candidate's box (taken as spread evenly over the extent).
+        if estimate.user_vertices <= CLIP_USER_VERTICES:
+            crossings += estimate.self_crossings * len(cand)
+            continue
+        boxes = shapely.bounds(np.asarray(layer.frame.geometry.values, dtype=object)[cand])
+        w = np.clip(np.minimum(boxes[:, 2], maxx) - np.maximum(boxes[:, 0], minx), 0, None)
+        h = np.clip(np.minimum(boxes[:, 3], maxy) - np.maximum(boxes[:, 1], miny), 0, None)
+        crossings += estimate.self_crossings * np.minimum(w * h / user_area, 1.0).sum()
+    estimate.crossings = round(float(crossings))
+    return estimate
+
+
+def estimate_pairs(la, lb, ia: np.ndarray, ib: np.ndarray) -> Estimate:
+    """The cost of intersecting features ``ia`` of layer ``la`` with ``ib`` of ``lb``."""
+    va, vb = feature_vertices(la)[ia], feature_vertices(lb)[ib]
+    return Estimate(
+        candidates=len(np.unique(ia)) + len(np.unique(ib)),
+        candidate_vertices=int(va.sum() + vb.sum()),
+        work=int(va.sum() + vb.sum()),
+    )
+
+
+# --- running accepted work: a few low-priority threads per process --------------------------
+
+#: Overlaps computed at once per process; more wait (their deadline runs while they wait).
+ANALYSIS_THREADS = 2
+#: How much lower (Linux nice) the analysis threads run than the threads answering requests,
+#: so that a busy analysis does not slow the normal requests sharing the cores.
+ANALYSIS_NICE = 10
+
+_pool: ThreadPoolExecutor | None = None
+_pool_pid: int | None = None
+_pool_lock = threading.Lock()
+
+
+def _lower_priority() -> None:
+    """Lower this thread's priority (Linux schedules threads by their own nice value)."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), ANALYSIS_NICE)
+    except (AttributeError, OSError):
+        pass
+
+
+def _executor() -> ThreadPoolExecutor:
+    """This process's analysis threads (made again after a fork, e.g. in gunicorn workers)."""
+    global _pool, _pool_pid
+    with _pool_lock:
+        if _pool is None or _pool_pid != os.getpid():
+            _pool = ThreadPoolExecutor(
+                ANALYSIS_THREADS, thread_name_prefix="analysis", initializer=_lower_priority
+            )
+            _pool_pid = os.getpid()
+        return _pool
+
+
+def run_bounded(work: Callable[[Deadline], T], seconds: float = ANALYSIS_SECONDS) -> T:
+    """``work(deadline)`` on an analysis thread; its deadline starts now (waiting counts).
+
+    The caller gets the answer, or :class:`DeadlineError` once the deadline has passed (the
+    work itself stops at its next check)."""
+    deadline = Deadline(seconds)
+    future = _executor().submit(work, deadline)
+    try:
+        return future.result(timeout=seconds + 1.0)
+    except FutureTimeout:
+        future.cancel()
+        raise DeadlineError(
+            f"stopped after the {seconds:g} s limit of an overlap: the service is busy; "
+            "try again in a moment"
+        ) from None
