@@ -31,6 +31,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
+import breakaway
 import events
 import karabakh  # Nagorno-Karabakh: real lines and control (geodata/karabakh.py)
 import npm
@@ -764,13 +765,14 @@ def main() -> None:
         {f["id"]: f for f in towns},
         corridor_band=build_geometry("band lachin_original 5000 AZE", countries, None),
     )
-    write(
-        "borders",
-        border_features(countries, lakes) + line_of_contact_features(kb.line_features(cite)),
-    )
     layers = other_features(countries, kb)
+    layers["borders"] = border_features(countries, lakes) + line_of_contact_features(
+        kb.line_features(cite)
+    )
     layers["disputed_areas"] = karabakh_features(kb, "disputed_areas") + layers["disputed_areas"]
     layers["control_areas"] = karabakh_features(kb, "control_areas")
+    for layer, features in breakaway.features(countries, sys.modules[__name__]).items():
+        layers.setdefault(layer, []).extend(features)
     for layer, features in layers.items():
         write(layer, features)
     events.main(RECORD)

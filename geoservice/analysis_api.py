@@ -15,7 +15,7 @@ import orjson
 from flask import Blueprint, Response, current_app, request
 
 from . import changes as changes_module
-from . import cost, measure
+from . import cost, measure, views
 from .errors import BadRequest, PayloadTooLarge, Unprocessable, UnsupportedMediaType
 from .ogcapi import check_params, json_response, parse_bbox, require_json
 from .state import state
@@ -76,7 +76,7 @@ def lengths() -> Response:
     ``kind`` defaults to ``international``; ``kind=all`` counts every kind of line;
     ``bbox=minLon,minLat,maxLon,maxLat`` counts only what lies inside that box (a map view).
     """
-    check_params({"countries", "status", "kind", "as_of", "bbox"})
+    check_params({"countries", "status", "kind", "as_of", "bbox", "view"})
     require_json()
     kind = optional("kind") or DEFAULT_KIND
     bbox = optional("bbox")
@@ -87,6 +87,7 @@ def lengths() -> Response:
         kind=None if kind == "all" else kind,
         as_of=optional("as_of"),
         bbox=parse_bbox(bbox) if bbox else None,
+        view=optional("view"),
     )
     return json_response(result)
 
@@ -147,21 +148,24 @@ def overlaps_get() -> Response:
     Computed once per (layers, features valid on the date, parameters) and kept
     (:data:`OVERLAP_CACHE_BYTES`), answered with an ETag; within the work budget and deadline
     of :mod:`geoservice.cost`."""
-    check_params({"a", "b", "as_of", "include_geometry"})
+    check_params({"a", "b", "as_of", "include_geometry", "view"})
     require_json()
     a, b = optional("a"), optional("b")
     if a is None or b is None:
         raise BadRequest("give two layers: a=<layer>&b=<layer> (or POST a GeoJSON geometry)")
     include_geometry = parse_bool("include_geometry")
     as_of = optional("as_of")
-    key = _overlap_key(a, b)
+    view = views.parse_view(optional("view"))  # checked by check_params
+    key = _overlap_key(a, b) if view == views.DEFAULT_VIEW else ""  # cache: default view only
     etag = f"{key}-{int(include_geometry)}" if key else ""
     if etag and request.if_none_match.contains_weak(etag):
         return _with_cache_headers(Response(status=304), etag)
     results = _answers.get(etag) if etag else None
     if results is None:
         # One computation (with geometry) gives both answers: with and without geometry.
-        result = run_overlaps(cost.LAYER_PAIR_SECONDS, a=a, b=b, as_of=as_of, include_geometry=True)
+        result = run_overlaps(
+            cost.LAYER_PAIR_SECONDS, a=a, b=b, as_of=as_of, include_geometry=True, view=view
+        )
         full = result["results"]
         variants = {1: orjson.dumps(full), 0: orjson.dumps([_without_geometry(h) for h in full])}
         if key:
@@ -170,6 +174,7 @@ def overlaps_get() -> Response:
         results = variants[int(include_geometry)]
     head = {
         "as_of": measure._as_of(as_of).isoformat(),
+        "view": view,
         "unit": {"length": "km", "area": "km2"},
         "a": a,
         "b": b,
@@ -239,7 +244,7 @@ def overlaps_post() -> Response:
 
     The work is estimated first and refused over the budget (422), then run within the
     deadline (:mod:`geoservice.cost`)."""
-    check_params({"layers", "as_of", "include_geometry"})
+    check_params({"layers", "as_of", "include_geometry", "view"})
     require_json()
     doc = read_json_body()
     try:
@@ -258,8 +263,16 @@ def overlaps_post() -> Response:
         layers=layers.split(",") if layers else None,
         as_of=as_of,
         include_geometry=include_geometry,
+        view=optional("view"),
     )
     return json_response(result)
+
+
+@bp.get("/views")
+def views_doc() -> Response:
+    """The points of view (``view=``) and label languages (``lang=``) every query takes."""
+    check_params(set())
+    return json_response(views.describe())
 
 
 @bp.get("/changes")

@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from .catalog import DataError
-from .vocabulary import STATUSES
+from .vocabulary import DEFAULT_VIEW, STATUSES, VIEWS
 
 
 class UserError(click.ClickException):
@@ -99,6 +99,35 @@ def _print_result(result: dict, as_json: bool, as_text) -> None:
         click.echo(as_text(result))
 
 
+VIEW_HELP = "Point of view: " + ", ".join(VIEWS) + f" (default: {DEFAULT_VIEW})."
+
+
+@cli.command("view-tables", cls=_OneLineUsage)
+@click.option(
+    "--as-of",
+    "dates",
+    multiple=True,
+    help="Dates YYYY-MM-DD (repeat; default 2007-01-01, 2015-01-01 and today).",
+)
+@click.option("--pairs", help="Only these pairs, comma-separated (e.g. ABK-GEO,RUS-UKR).")
+def view_tables(dates, pairs) -> None:
+    """Markdown tables: km of international / disputed / de facto line per pair and view."""
+    import datetime as dt
+
+    from . import timeline, views
+
+    try:
+        days = [timeline.parse_date(d) for d in dates] or [
+            dt.date(2007, 1, 1),
+            dt.date(2015, 1, 1),
+            dt.date.today(),
+        ]
+    except timeline.TimeError as exc:
+        raise UserError(str(exc)) from None
+    wanted = [p.strip().upper() for p in pairs.split(",")] if pairs else None
+    click.echo(views.markdown_tables(_LazyCatalog(), days, wanted))
+
+
 @cli.command(cls=_OneLineUsage)
 @click.option("--countries", help="ISO3 codes, comma-separated: a country, a pair, or more.")
 @click.option("--status", help=f"{', '.join(STATUSES)} (default: all).")
@@ -109,8 +138,9 @@ def _print_result(result: dict, as_json: bool, as_text) -> None:
     help="international, line_of_contact, de_facto, or 'all'.",
 )
 @click.option("--as-of", "as_of", help="Date YYYY-MM-DD (default: today).")
+@click.option("--view", help=VIEW_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def length(countries, status, kind, as_of, as_json) -> None:
+def length(countries, status, kind, as_of, view, as_json) -> None:
     """Border lengths in km on the WGS84 ellipsoid, by status and country pair."""
     from . import measure
 
@@ -121,6 +151,7 @@ def length(countries, status, kind, as_of, as_json) -> None:
             status=status,
             kind=None if kind == "all" else kind,
             as_of=as_of,
+            view=view,
         )
     except measure.QueryError as exc:
         raise UserError(str(exc)) from None
@@ -170,8 +201,9 @@ def _read_geojson(path: str) -> bytes:
 @click.option("--layers", help="Layers for --geometry, comma-separated (default: all).")
 @click.option("--as-of", "as_of", help="Date YYYY-MM-DD (default: today).")
 @click.option("--include-geometry", is_flag=True, help="Add the intersections as GeoJSON (--json).")
+@click.option("--view", help=VIEW_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def overlap(layer_ids, geometry_path, layers, as_of, include_geometry, as_json) -> None:
+def overlap(layer_ids, geometry_path, layers, as_of, include_geometry, view, as_json) -> None:
     """Overlaps of layers A and B, or of a GeoJSON file with layers, as of a date."""
     from . import measure
 
@@ -193,6 +225,7 @@ def overlap(layer_ids, geometry_path, layers, as_of, include_geometry, as_json) 
             layers=layers,
             as_of=as_of,
             include_geometry=include_geometry,
+            view=view,
         )
     except measure.QueryError as exc:
         raise UserError(str(exc)) from None

@@ -50,6 +50,7 @@ LAYERS: dict[str, Layer] = {
                 "parties": "array",
                 "reported_length_km": "number",
                 "reported_length_source": "string",
+                "views": "array",
             },
             ("countries", "status", "kind", "accuracy"),
         ),
@@ -89,11 +90,18 @@ LAYERS: dict[str, Layer] = {
         Layer(
             "disputed_areas",
             "Disputed and held areas",
-            "Nagorno-Karabakh, the seven surrounding districts, enclaves and areas held "
-            "across a border, each with who held it when.",
+            "Nagorno-Karabakh, the seven surrounding districts, enclaves, areas held "
+            "across a border, Abkhazia, South Ossetia, Transnistria, Crimea and the Donbas "
+            "areas, each with who held it when and whom it belongs to in each point of view.",
             ("Polygon", "MultiPolygon"),
-            {"countries": "array", "held_by": "string", "area_kind": "string"},
-            ("countries", "held_by", "area_kind", "accuracy"),
+            {
+                "countries": "array",
+                "held_by": "string",
+                "belongs_to": "string",
+                "area_kind": "string",
+                "views": "array",
+            },
+            ("countries", "held_by", "belongs_to", "area_kind", "accuracy"),
         ),
         Layer(
             "control_areas",

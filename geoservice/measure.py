@@ -26,10 +26,10 @@ import numpy as np
 import orjson
 import shapely
 
-from . import cost, geodesy, overlay, timeline
+from . import cost, geodesy, overlay, timeline, views
 from .layers import ALIASES, LAYERS
 from .userinput import shown
-from .vocabulary import COUNTRY_NAMES, KINDS, STATUSES
+from .vocabulary import DEFAULT_VIEW, KINDS, PARTY_NAMES, STATUSES
 
 #: Largest user geometry accepted: vertices in total, features of a FeatureCollection,
 #: bytes of GeoJSON text, and extent in degrees of longitude or latitude.
@@ -87,12 +87,19 @@ def _countries(countries: list[str] | str | None) -> list[str] | None:
         code = str(raw).strip().upper()
         if not code:
             continue
-        if code not in COUNTRY_NAMES:
-            known = ", ".join(sorted(COUNTRY_NAMES))
+        if code not in PARTY_NAMES:
+            known = ", ".join(sorted(PARTY_NAMES))
             raise QueryError(f"unknown country code {shown(raw)}; known codes: {known}")
         if code not in codes:
             codes.append(code)
     return codes or None
+
+
+def _view(view: str | None) -> str:
+    try:
+        return views.parse_view(view)
+    except views.ViewError as exc:
+        raise QueryError(str(exc)) from None
 
 
 def _choice(value: str | None, allowed: tuple[str, ...], what: str) -> str | None:
@@ -137,8 +144,7 @@ def _border_table(borders) -> dict:
             "kind": np.array([p.get("kind") for p in props], dtype=object),
             "accuracy": [p.get("accuracy") for p in props],
             "members": {
-                code: np.array([code in pair for pair in pairs], dtype=bool)
-                for code in COUNTRY_NAMES
+                code: np.array([code in pair for pair in pairs], dtype=bool) for code in PARTY_NAMES
             },
         }
     return cache["_measure_table"]
@@ -165,8 +171,10 @@ def border_lengths(
     kind: str | None = "international",
     as_of: dt.date | None = None,
     bbox: tuple[float, float, float, float] | None = None,
+    view: str | None = None,
 ) -> dict:
-    """Lengths in km on the WGS84 ellipsoid of the border segments valid on ``as_of``.
+    """Lengths in km on the WGS84 ellipsoid of the border segments valid on ``as_of``, as
+    seen in ``view`` (default on the ground; see :mod:`geoservice.views`).
 
     ``bbox`` (min lon, min lat, max lon, max lat; EPSG:4326): only the parts of the segments
     inside that box (a map view) are counted.
@@ -181,10 +189,11 @@ def border_lengths(
     status = _choice(status, STATUSES, "status")
     kind = _choice(kind, KINDS, "kind")
     day = _as_of(as_of)
+    view = _view(view)
     borders = catalog["borders"]
     table = _border_table(borders)
 
-    mask = borders.valid(day)
+    mask = borders.valid(day) & views.view_mask(borders, view)
     if status is not None:
         mask &= table["status"] == status
     if kind is not None:
@@ -220,6 +229,7 @@ def border_lengths(
 
     result = {
         "as_of": day.isoformat(),
+        "view": view,
         "countries": codes,
         "status": status,
         "kind": kind,
@@ -499,8 +509,9 @@ def _share(part: float, whole: float | None) -> float | None:
     return round(min(part / whole, 1.0), 4) if whole else None
 
 
-def _valid_rows(layer, day: dt.date) -> np.ndarray:
-    return np.flatnonzero(layer.valid(day))
+def _valid_rows(layer, day: dt.date, view: str = DEFAULT_VIEW) -> np.ndarray:
+    """Rows of the features valid on ``day`` in ``view``."""
+    return np.flatnonzero(layer.valid(day) & views.view_mask(layer, view))
 
 
 def overlaps(
@@ -513,8 +524,10 @@ def overlaps(
     include_geometry: bool = False,
     max_work: int | None = None,
     deadline: cost.Deadline | None = None,
+    view: str | None = None,
 ) -> dict:
-    """Overlaps between two layers, or between a user geometry and layers, on ``as_of``.
+    """Overlaps between two layers, or between a user geometry and layers, on ``as_of``, in
+    ``view`` (default on the ground; see :mod:`geoservice.views`).
 
     Two layers: ``overlaps(catalog, "corridor_routes", "mission_areas")``. A geometry
     (GeoJSON dict or text, or a shapely geometry; EPSG:4326) against layer ``a`` and/or
@@ -533,11 +546,12 @@ def overlaps(
     operations before doing it; ``deadline``: stop (:class:`cost.DeadlineError`) once it passes.
     """
     day = _as_of(as_of)
+    view = _view(view)
     check = deadline.check if deadline is not None else overlay.no_deadline
     a_ids = _layer_ids([a] if a else [])
     b_ids = _layer_ids([b] if b else [])
     extra = _layer_ids(layers)
-    result = {"as_of": day.isoformat(), "unit": {"length": "km", "area": "km2"}}
+    result = {"as_of": day.isoformat(), "view": view, "unit": {"length": "km", "area": "km2"}}
 
     if geometry is None:
         if extra:
@@ -546,7 +560,7 @@ def overlaps(
             raise QueryError("give two layers, or a geometry to overlap with layers")
         result.update(a=a_ids[0], b=b_ids[0])
         result["results"] = _layer_pairs(
-            catalog, a_ids[0], b_ids[0], day, include_geometry, max_work, check
+            catalog, a_ids[0], b_ids[0], day, include_geometry, max_work, check, view
         )
     else:
         if b_ids:
@@ -557,14 +571,16 @@ def overlaps(
         targets = list(dict.fromkeys(targets))
         if max_work is not None:
             cost.estimate_geometry(
-                catalog, geometry, targets, lambda layer: _valid_rows(layer, day)
+                catalog, geometry, targets, lambda layer: _valid_rows(layer, day, view)
             ).check(max_work)
         user = _user_ref(geometry)
         result.update(geometry=user, layers=targets)
         result["results"] = [
             hit
             for lid in targets
-            for hit in _geometry_layer(catalog[lid], geometry, user, day, include_geometry, check)
+            for hit in _geometry_layer(
+                catalog[lid], geometry, user, day, include_geometry, check, view
+            )
         ]
     result["count"] = len(result["results"])
     return result
@@ -587,11 +603,12 @@ def _layer_pairs(
     include_geometry: bool,
     max_work: int | None = None,
     check=overlay.no_deadline,
+    view: str = DEFAULT_VIEW,
 ) -> list:
     la, lb = catalog[a_id], catalog[b_id]
     ca, cb = _layer_columns(la), _layer_columns(lb)
-    rows_a = _valid_rows(la, day)
-    valid_b = lb.valid(day)
+    rows_a = _valid_rows(la, day, view)
+    valid_b = lb.valid(day) & views.view_mask(lb, view)
     if not len(rows_a) or not valid_b.any():
         return []
     boxes = shapely.box(*ca["bounds"][rows_a].T)
@@ -627,11 +644,17 @@ def _layer_pairs(
 
 
 def _geometry_layer(
-    layer, geometry, user: dict, day: dt.date, include_geometry: bool, check
+    layer,
+    geometry,
+    user: dict,
+    day: dt.date,
+    include_geometry: bool,
+    check,
+    view: str = DEFAULT_VIEW,
 ) -> list:
     cols = _layer_columns(layer)
     rows = np.unique(layer.tree.query(shapely.box(*overlay.part_boxes(geometry).T))[1])
-    rows = rows[layer.valid(day)[rows]]
+    rows = rows[(layer.valid(day) & views.view_mask(layer, view))[rows]]
     if not len(rows):
         return []
     inters = overlay.intersect_with(geometry, cols["geoms"][rows], cols["bounds"][rows], check)
@@ -675,6 +698,7 @@ def format_lengths(result: dict) -> str:
     filters = f"kind {result['kind'] or 'any'}"
     if result["status"]:
         filters += f", status {result['status']}"
+    filters += f", view {result['view']}"
     lines = [f"Border lengths as of {result['as_of']} ({filters}); km on the WGS84 ellipsoid", ""]
     summaries = result.get("pairs")
     if summaries is None:  # one pair was asked for
@@ -721,7 +745,11 @@ def format_overlaps(result: dict) -> str:
         what = f"your {result['geometry']['geometry_type']} x {', '.join(result['layers'])}"
     else:
         what = f"{result['a']} x {result['b']}"
-    lines = [f"Overlaps as of {result['as_of']}: {what}; km and km² on the WGS84 ellipsoid", ""]
+    lines = [
+        f"Overlaps as of {result['as_of']} (view {result['view']}): {what};"
+        + " km and km² on the WGS84 ellipsoid",
+        "",
+    ]
     if not result["results"]:
         return "\n".join(lines + ["no overlaps"])
 

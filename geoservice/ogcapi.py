@@ -28,13 +28,17 @@ from flask import (
 )
 from markupsafe import Markup
 
-from . import timeline
+from . import timeline, views
 from .catalog import Catalog, LayerData
 from .errors import BadRequest, NotAcceptable, NotFound
 from .layers import ALIASES, Layer
 from .state import state
 from .userinput import shown
-from .vocabulary import field_vocabulary
+from .vocabulary import (
+    DEFAULT_LANGUAGE,
+    DEFAULT_VIEW,
+    field_vocabulary,
+)
 
 bp = Blueprint("ogcapi", __name__, url_prefix="/api")
 
@@ -204,8 +208,20 @@ def serve_catalog(catalog: Catalog) -> dict[str, ServedLayer]:
 # --- request parsing -----------------------------------------------------------------------
 
 
+#: Parameters every resource takes, so that a client can put them on the API's URL once
+#: (``OAPIF:http://host/api?view=RUS``) and every request it makes carries them.
+EVERYWHERE = frozenset({"view", "lang"})
+
+
 def check_params(allowed: set[str] | frozenset[str]) -> None:
-    """400 for any query parameter not in ``allowed``, or given more than once."""
+    """400 for any query parameter not in ``allowed`` (plus :data:`EVERYWHERE`, checked here),
+    or given more than once."""
+    allowed = set(allowed) | EVERYWHERE
+    try:
+        views.parse_view(request.args.get("view"))
+        views.parse_lang(request.args.get("lang"))
+    except views.ViewError as exc:
+        raise BadRequest(str(exc)) from None
     for name in request.args:
         if name not in allowed:
             known = ", ".join(sorted(allowed)) or "none"
@@ -288,6 +304,8 @@ class ItemsQuery:
     limit: int = DEFAULT_LIMIT
     offset: int = 0
     zoom: int | None = None
+    view: str = DEFAULT_VIEW
+    lang: str = DEFAULT_LANGUAGE
 
 
 def check_crs(*names: str) -> None:
@@ -307,6 +325,8 @@ def parse_items_query(layer: Layer) -> ItemsQuery:
     query = ItemsQuery(
         limit=parse_int("limit", DEFAULT_LIMIT, 1, MAX_LIMIT),
         offset=parse_int("offset", 0, 0),
+        view=views.parse_view(request.args.get("view")),
+        lang=views.parse_lang(request.args.get("lang")),
     )
     if "zoom" in request.args:
         query.zoom = parse_int("zoom", 0, 0, MAX_ZOOM)
@@ -335,7 +355,7 @@ def select_rows(served: ServedLayer, query: ItemsQuery) -> np.ndarray:
     """Sorted row numbers of the features matching the query (before paging)."""
     data = served.data
     n = len(served.feature_bytes)
-    mask = np.ones(n, dtype=bool)
+    mask = views.view_mask(data, query.view).copy()
     if query.interval is not None:
         start, end = query.interval
         # LayerData.valid reads a missing end as "the instant start": an open end is date.max.
@@ -714,7 +734,16 @@ def _items_response(served: ServedLayer, query: ItemsQuery, fmt: str) -> Respons
         prev_offset = max(0, min(query.offset, matched) - query.limit)
         links.append(link(_page_url(cid, prev_offset, fmt), "prev", json_type, "Previous page"))
     feature_bytes = served.bytes_at(query.zoom)
-    features = b",".join(feature_bytes[i] for i in page)
+    if query.lang == DEFAULT_LANGUAGE:
+        features = b",".join(feature_bytes[i] for i in page)
+    else:  # the label in the language asked for, in ``label`` (``name`` stays English)
+        features = b",".join(
+            feature_bytes[i][:-2]
+            + b',"label":'
+            + orjson.dumps(views.label(served.properties[i], query.lang))
+            + b"}}"
+            for i in page
+        )
     head = {
         "type": "FeatureCollection",
         "numberMatched": matched,

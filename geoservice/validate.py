@@ -18,10 +18,13 @@ from . import geodesy
 from .catalog import DataError, data_dir, read_feature_collection
 from .layers import LAYERS, Layer
 from .timeline import TimeError, is_valid_on, parse_date
+from .views import in_view
 from .vocabulary import (
     COMMON_FIELDS,
     CONTROL_HOLDERS,
-    COUNTRY_NAMES,
+    DEFAULT_VIEW,
+    PARTY_NAMES,
+    VIEWS,
     field_vocabulary,
 )
 
@@ -143,6 +146,11 @@ def _check_feature(layer: Layer, f: dict, props: dict, geometry: bool = True) ->
         problems.append("no geometry")
     if layer.id == "borders":
         problems += _check_border_fields(props)
+    views = props.get("views")
+    if views is not None and not (
+        isinstance(views, list) and views and all(v in VIEWS for v in views)
+    ):
+        problems.append(f"views must be a non-empty list of {', '.join(VIEWS)}")
     if layer.id == "events":
         problems += _check_event_fields(props)
     if layer.id == "control_areas" and props.get("held_by") not in CONTROL_HOLDERS:
@@ -220,7 +228,7 @@ def _check_border_fields(props: dict) -> list[str]:
     countries = props.get("countries")
     if not (isinstance(countries, list) and len(countries) == 2 and countries == sorted(countries)):
         problems.append("countries must be two ISO3 codes, sorted")
-    elif any(c not in COUNTRY_NAMES for c in countries):
+    elif any(c not in PARTY_NAMES for c in countries):
         problems.append(f"unknown country code in {countries}")
     parties = props.get("parties", [])
     if not isinstance(parties, list):
@@ -237,7 +245,8 @@ def _check_border_fields(props: dict) -> list[str]:
 
 
 def check_border_topology(borders: list[dict], countries: list[dict]) -> list[str]:
-    """Each pair's international segments, on every date they change, tile the common boundary."""
+    """Each pair's international segments, on every date they change, tile the common boundary
+    (as on the ground: the segments of the default view)."""
     polygons = {
         f["properties"]["iso3"]: shapely.from_geojson(orjson.dumps(f["geometry"]))
         for f in countries
@@ -245,7 +254,7 @@ def check_border_topology(borders: list[dict], countries: list[dict]) -> list[st
     by_pair: dict[tuple[str, str], list[tuple[dict, shapely.Geometry]]] = {}
     for f in borders:
         p = f["properties"]
-        if p.get("kind") == "international":
+        if p.get("kind") == "international" and in_view(p, DEFAULT_VIEW):
             geom = shapely.from_geojson(orjson.dumps(f["geometry"]))
             by_pair.setdefault(tuple(p["countries"]), []).append((p, geom))
     problems = []

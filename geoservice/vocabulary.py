@@ -165,3 +165,32 @@ LAYER_VOCABULARIES: dict[str, dict[str, tuple[str, ...]]] = {"events": {"kind": 
 def field_vocabulary(layer_id: str, field: str) -> tuple[str, ...] | None:
     """The controlled values of a layer's field, or None if the field has none."""
     return LAYER_VOCABULARIES.get(layer_id, {}).get(field) or FIELD_VOCABULARIES.get(field)
+
+#: De facto entities that hold an area, and in some points of view are states. Codes are this
+#: project's own (no ISO code exists); they appear in ``countries`` of de facto lines and in
+#: ``held_by`` / ``belongs_to`` of held areas.
+ENTITY_NAMES: dict[str, str] = {
+    "ABK": "Abkhazia",
+    "SOS": "South Ossetia",
+    "PMR": "Transnistria (Pridnestrovian Moldavian Republic)",
+    "DNR": "'Donetsk People's Republic'",
+    "LNR": "'Luhansk People's Republic'",
+}
+
+#: Every code a border pair or a held area may name: the countries and the de facto entities.
+PARTY_NAMES: dict[str, str] = {**COUNTRY_NAMES, **ENTITY_NAMES}
+
+#: Points of view (query parameter ``view``; see geoservice/views.py). ``on_the_ground``: who
+#: controls what on the date (the default); ``un``: the UN-majority view (no breakaway entity
+#: recognised); the others: that government's view, as it changed over time.
+VIEWS: tuple[str, ...] = ("on_the_ground", "un", "ARM", "AZE", "GEO", "MDA", "RUS", "UKR")
+DEFAULT_VIEW = "on_the_ground"
+
+#: What a line is in a point of view; ``not_drawn`` lines are left out of that view.
+LINE_CLASSES: tuple[str, ...] = ("international", "disputed", "de_facto", "not_drawn")
+
+#: Label languages (query parameter ``lang``): English (the default), Russian and the region's.
+LANGUAGES: tuple[str, ...] = (
+    "en", "ru", "hy", "az", "ka", "ab", "os", "ro", "uk", "ky", "tg", "uz", "kk", "tr",
+)  # fmt: skip
+DEFAULT_LANGUAGE = "en"

@@ -65,7 +65,7 @@ def test_length_table_lists_pairs_statuses_and_segments(catalog):
     )
     lines = done.stdout.splitlines()
     assert lines[0].startswith(
-        "Border lengths as of 2022-09-01 (kind international, status disputed)"
+        "Border lengths as of 2022-09-01 (kind international, status disputed, view on_the_ground)"
     )
     assert lines[2].split() == ["pair", "disputed", "total"]
     total = f"{expected['total_km']:.1f}"

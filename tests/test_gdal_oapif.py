@@ -14,6 +14,8 @@ import pytest
 import shapely
 
 from geoservice.layers import LAYERS
+from geoservice.views import in_view
+from geoservice.vocabulary import DEFAULT_VIEW
 
 pytestmark = pytest.mark.server
 
@@ -29,27 +31,47 @@ def test_gdal_lists_every_collection(oapif):
     assert sorted(names) == sorted(LAYERS)
 
 
+def default_view_rows(data) -> list[int]:
+    """Rows of the features the API serves when no view is asked for (on the ground)."""
+    return [i for i, f in enumerate(data.features) if in_view(f["properties"], DEFAULT_VIEW)]
+
+
 @pytest.mark.parametrize("layer_id", list(LAYERS))
 def test_gdal_reads_the_same_features_as_the_data_file(oapif, catalog, layer_id):
     frame = pyogrio.read_dataframe(oapif, layer=layer_id)
     data = catalog[layer_id]
-    expected_ids = [f["properties"]["id"] for f in data.features]
+    rows = default_view_rows(data)
+    expected_ids = [data.features[i]["properties"]["id"] for i in rows]
 
-    assert len(frame) == len(data.features)
+    assert len(frame) == len(rows)
     assert list(frame["id"]) == expected_ids
     # Same names and the same shapes, to the precision of the JSON text.
     names = {f["properties"]["id"]: f["properties"].get("name") for f in data.features}
     assert [names[i] for i in frame["id"]] == list(frame["name"])
     served = np.asarray(frame.geometry.values, dtype=object)
-    original = np.asarray(data.frame.geometry.values, dtype=object)
+    original = np.asarray(data.frame.geometry.values, dtype=object)[rows]
     assert shapely.equals_exact(served, original, tolerance=1e-9).all()
     # The geodesic measures the service adds come through as fields.
     if "length_km" in frame:
         lines = frame.geometry.geom_type.isin(["LineString", "MultiLineString"]).to_numpy()
-        assert np.allclose(frame["length_km"][lines], data.length_km[lines], atol=1e-3)
+        assert np.allclose(frame["length_km"][lines], data.length_km[rows][lines], atol=1e-3)
     if "area_km2" in frame:
         areas = frame.geometry.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy()
-        assert np.allclose(frame["area_km2"][areas], data.area_km2[areas], atol=1e-3)
+        assert np.allclose(frame["area_km2"][areas], data.area_km2[rows][areas], atol=1e-3)
+
+
+@pytest.mark.parametrize("view", ["RUS", "UKR"])
+def test_gdal_reads_one_point_of_view_from_a_query_parameter(api_server, catalog, view):
+    """A GIS client asks for one view by putting ``?view=`` on the API URL."""
+    frame = pyogrio.read_dataframe(f"OAPIF:{api_server}/api?view={view}", layer="borders")
+    data = catalog["borders"]
+    expected = [f["properties"]["id"] for f in data.features if in_view(f["properties"], view)]
+    assert list(frame["id"]) == expected
+    crimea = frame[frame["id"].str.startswith("UKR-crimea-line")]
+    if view == "RUS":  # Russia's view: the isthmus line is an international border
+        assert "international" in set(crimea["kind"])
+    else:  # Ukraine's view: the line is not drawn at all
+        assert crimea.empty
 
 
 def test_gdal_spatial_filter_matches_the_spatial_index(oapif, catalog):
@@ -66,7 +88,8 @@ def test_gdal_spatial_filter_matches_the_spatial_index(oapif, catalog):
 def test_gdal_paging_by_next_links_returns_every_feature_once(oapif, catalog, layer_id):
     """With a page size of 4 GDAL must follow ``next`` links page by page (as QGIS does)."""
     frame = pyogrio.read_dataframe(oapif, layer=layer_id, PAGE_SIZE=4)
-    expected = [f["properties"]["id"] for f in catalog[layer_id].features]
+    data = catalog[layer_id]
+    expected = [data.features[i]["properties"]["id"] for i in default_view_rows(data)]
     assert len(expected) > 8
     assert list(frame["id"]) == expected
 

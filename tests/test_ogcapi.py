@@ -14,6 +14,8 @@ from geoservice import timeline
 from geoservice.app import create_app
 from geoservice.layers import LAYERS
 from geoservice.ogcapi import CONFORMANCE
+from geoservice.views import in_view
+from geoservice.vocabulary import DEFAULT_VIEW, VIEWS
 
 PROBLEM_KEYS = {"type", "title", "status", "detail"}
 
@@ -108,13 +110,20 @@ def test_collection_and_queryables(client):
 
 @pytest.mark.parametrize("layer_id", list(LAYERS))
 def test_items_are_the_file_features_with_geodesic_measures(client, catalog, layer_id):
+    """Every view together serves every feature of the file, each with its measures."""
     data = catalog[layer_id]
-    doc = all_items(client, layer_id)
-    assert doc["type"] == "FeatureCollection"
-    assert doc["numberMatched"] == doc["numberReturned"] == len(data.features)
-    assert ids(doc) == [f["properties"]["id"] for f in data.features]
+    served_by_id = {}
+    for view in VIEWS:
+        doc = all_items(client, layer_id, view=view)
+        assert doc["type"] == "FeatureCollection"
+        assert doc["numberMatched"] == doc["numberReturned"]
+        expected = [f["properties"]["id"] for f in data.features if in_view(f["properties"], view)]
+        assert ids(doc) == expected
+        served_by_id.update({f["id"]: f for f in doc["features"]})
     dt.datetime.strptime(doc["timeStamp"], "%Y-%m-%dT%H:%M:%SZ")
-    for row, (served, original) in enumerate(zip(doc["features"], data.features)):
+    assert len(served_by_id) == len(data.features)
+    for row, original in enumerate(data.features):
+        served = served_by_id[original["properties"]["id"]]
         assert served["geometry"] == original["geometry"]
         props = dict(served["properties"])
         length, area = props.pop("length_km", None), props.pop("area_km2", None)
@@ -152,8 +161,13 @@ def test_item_is_the_file_feature(client, catalog):
 # --- filters ---------------------------------------------------------------------------------
 
 
-def expected_ids(data, keep):
-    return [f["properties"]["id"] for f in data.features if keep(f["properties"])]
+def expected_ids(data, keep, view=DEFAULT_VIEW):
+    """Ids of the features a request in ``view`` (default: the default view) should return."""
+    return [
+        f["properties"]["id"]
+        for f in data.features
+        if keep(f["properties"]) and in_view(f["properties"], view)
+    ]
 
 
 @pytest.mark.parametrize(
@@ -270,19 +284,21 @@ def test_bbox_matches_geometry_intersection(client, catalog):
 
 @pytest.mark.parametrize("layer_id", list(LAYERS))
 def test_walking_next_links_returns_every_feature_once(client, catalog, layer_id):
+    """Paging keeps the view: in Russia's view, every feature of that view once."""
+    want = expected_ids(catalog[layer_id], lambda p: True, view="RUS")
     seen = []
-    url = f"/api/collections/{layer_id}/items?limit=4"
+    url = f"/api/collections/{layer_id}/items?limit=4&view=RUS"
     pages = 0
     while url:
         doc = get_json(client, url)
         assert doc["numberReturned"] == len(doc["features"]) <= 4
-        assert doc["numberMatched"] == len(catalog[layer_id].features)
+        assert doc["numberMatched"] == len(want)
         seen += ids(doc)
         nxt = [link for link in doc["links"] if link["rel"] == "next"]
         url = local(nxt[0]["href"]) if nxt else None
         pages += 1
-        assert pages <= len(catalog[layer_id].features) // 4 + 1  # no endless loop
-    assert seen == [f["properties"]["id"] for f in catalog[layer_id].features]
+        assert pages <= len(want) // 4 + 1  # no endless loop
+    assert seen == want
 
 
 def test_paging_keeps_filters_and_prev_goes_back(client):

@@ -1,0 +1,446 @@
+"""Breakaway and occupied areas of Georgia, Moldova and Ukraine, with their de facto lines.
+
+Called from derive.py. Each held area is a Natural Earth 1:10m disputed-areas polygon (release
+5.x) cut to its host's OSM-derived polygon, with slivers between Natural Earth's generalised
+edge and the host's outer edge (international border or coast) up to ``snap_km`` wide given to
+the area, so that the area meets the border exactly; cells from the record (upper Kodori,
+Akhalgori, Bender, ...) are cut out or added. The de facto line is the exact common boundary of
+the held area and the rest of the host. Points of view come from the record's ``views`` rows
+and Natural Earth's FCLASS_* columns; each view-state becomes its own dated feature carrying
+the list of views (``views``) it belongs to (see geoservice/views.py).
+All geometry EPSG:4326 (lon, lat); distances in metres on the ground.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import json
+import os
+from pathlib import Path
+
+import shapely
+import shapely.ops
+from shapely.geometry import Point, Polygon, shape
+
+from geoservice import geodesy
+from geoservice.vocabulary import VIEWS
+
+HERE = Path(__file__).resolve().parent
+
+
+_DERIVE = None
+
+
+def _derive():
+    """The derive module that called :func:`features` (its helpers and the record)."""
+    return _DERIVE
+
+
+# --- inputs ---------------------------------------------------------------------------------
+
+
+def natural_earth(path: str) -> list[dict]:
+    """Features of a Natural Earth GeoJSON file named relative to the checkout."""
+    return json.loads((HERE.parent / path).read_text())["features"]
+
+
+def ne_area(spec: dict, brk: str) -> tuple[shapely.Geometry, dict]:
+    for f in natural_earth(spec["ne_areas"]):
+        if f["properties"].get("BRK_A3") == brk:
+            return shapely.make_valid(shape(f["geometry"])), f["properties"]
+    raise SystemExit(f"breakaway: no Natural Earth area {brk}")
+
+
+def ne_line(spec: dict, brk: str, name: str) -> tuple[shapely.Geometry, dict]:
+    """A Natural Earth disputed-areas boundary line (by BRK_A3 and NAME) and its properties."""
+    for f in natural_earth(spec["ne_lines"]):
+        p = f["properties"]
+        if p.get("BRK_A3") == brk and p.get("NAME") == name:
+            return shape(f["geometry"]), p
+    raise SystemExit(f"breakaway: no Natural Earth line {name!r} for {brk}")
+
+
+@functools.cache
+def source_host(code: str, bbox: tuple[float, float, float, float]) -> shapely.Geometry:
+    """The host's polygon straight from the OSM-derived data set (when the countries layer
+    does not cover the area yet)."""
+    import pyogrio
+
+    d = _derive()
+    os.environ.setdefault("OGR_GEOJSON_MAX_OBJ_SIZE", "0")
+    frame = pyogrio.read_dataframe(d.source_file(), bbox=bbox)
+    geoms = [g for a3, g in zip(frame["A3"], frame.geometry.values) if a3 == code]
+    if not geoms:
+        raise SystemExit(f"breakaway: {code} not in the data set around {bbox}")
+    geom = shapely.union_all(shapely.make_valid(geoms, method="structure", keep_collapsed=False))
+    return d.polygons_only(shapely.set_precision(geom, d.PRECISION))
+
+
+def host_polygon(
+    code: str, area: shapely.Geometry, countries: dict
+) -> tuple[shapely.Geometry, str]:
+    """The host country polygon the area is cut to, and a note saying which one was used."""
+    here = countries.get(code)
+    if here is not None and here.intersection(area).area >= 0.95 * area.area:
+        return here, "the countries layer"
+    minx, miny, maxx, maxy = (round(v) for v in area.bounds)
+    geom = source_host(code, (minx - 2, miny - 2, maxx + 2, maxy + 2))
+    return geom, "the OSM-derived data set directly (the countries layer does not cover it yet)"
+
+
+# --- geometry --------------------------------------------------------------------------------
+
+
+def cell_geometry(cell: dict) -> shapely.Geometry:
+    d = _derive()
+    if "ring" in cell:
+        return Polygon(cell["ring"])
+    lon, lat, radius = cell["circle"]
+    return d.buffer_m(Point(lon, lat), radius)
+
+
+def cut_lines(lines: list, area: shapely.Geometry) -> list:
+    """Natural Earth lines, each loose end that stops short inside the host's ``area``
+    extended straight to the nearest point of its edge and 50 m past it (so that noding cuts
+    the edge there). An end on another of the lines (a tripoint) stays where it is."""
+    parts = [p for line in lines for p in shapely.get_parts(shapely.line_merge(line))]
+    outer = area.boundary
+    out = []
+    for n, part in enumerate(parts):
+        others = shapely.union_all([p for m, p in enumerate(parts) if m != n])
+        coords = list(part.coords)
+        for end in (0, -1):
+            tip = Point(coords[end])
+            if not area.contains(tip) or (not others.is_empty and tip.distance(others) < 1e-5):
+                continue
+            target = shapely.ops.nearest_points(tip, outer)[1]
+            dx, dy = target.x - tip.x, target.y - tip.y
+            step = max((dx * dx + dy * dy) ** 0.5, 1e-9)
+            over = (target.x + dx / step * 5e-4, target.y + dy / step * 5e-4)
+            coords.insert(0 if end == 0 else len(coords), over)
+        out.append(shapely.LineString(coords))
+    return out
+
+
+def split_host(
+    host: shapely.Geometry, entries: dict, extra: list, snap_m: float, fill: bool
+) -> tuple[dict[str, shapely.Geometry], shapely.Geometry]:
+    """Cut the host along the Natural Earth lines (snapped to its outer edge) and give each piece
+    to the area whose Natural Earth polygon covers most of it. ``entries`` maps an area id to
+    (polygon, line or None); a polygon without a line is cut along its own edge. Pockets of the
+    rest enclosed by a held area (where Natural Earth's coast or border differs from the
+    host's) go to that area. Works on the host with its holes filled (lakes and river channels
+    are no edges, when ``fill``); returns the held geometry of each area id and that filled host (near the
+    areas)."""
+    d = _derive()
+    boxes = shapely.union_all([shapely.envelope(p) for p, _ in entries.values()])
+    window = d.polygons_only(host.intersection(shapely.buffer(boxes, 0.5)))
+    # In the raw data set, holes (lakes, river channels) are no edges a line should snap to;
+    # the countries layer has them filled already (derive.fill_gaps).
+    filled = (
+        shapely.union_all([Polygon(p.exterior) for p in shapely.get_parts(window)])
+        if fill
+        else window
+    )
+    outer = filled.boundary
+    # An area with no line of its own is cut along its polygon's edge, less the stretches
+    # within snap_m of the host's coast or border (there it takes the host's edge).
+    near = shapely.make_valid(d.buffer_m(outer, snap_m))
+    lines = [
+        ln
+        if ln is not None
+        else shapely.MultiLineString(
+            [
+                p
+                for p in shapely.get_parts(d.lines_only(poly.boundary.difference(near)))
+                if geodesy.length_km(p) >= 0.5
+            ]
+        )
+        for poly, ln in entries.values()
+    ] + extra
+    cuts = cut_lines(lines, filled)
+    noded = shapely.get_parts(shapely.union_all([outer, *cuts]))
+    pieces = [
+        p
+        for p in shapely.get_parts(shapely.polygonize(noded))
+        if filled.contains(p.representative_point())
+    ]
+    held: dict[str, list] = {k: [] for k in entries}
+    rest = []
+    for p in pieces:
+        cover = {k: p.intersection(poly).area for k, (poly, _) in entries.items()}
+        best = max(cover, key=cover.get)
+        (held[best] if cover[best] > 0.5 * p.area else rest).append(p)
+    # Small pieces of the rest mostly edged by a held area (where Natural Earth's coast or
+    # border runs inside the host's) go to the held area they share most edge with.
+    rest.sort(key=lambda p: -p.area)
+    limit = 0.05 * max(poly.area for poly, _ in entries.values())
+    for p in rest[1:]:
+        touching = {
+            k: p.boundary.intersection(shapely.union_all(v)).length for k, v in held.items()
+        }
+        best = max(touching, key=touching.get)
+        if p.area <= limit and touching[best] > 0.3 * p.boundary.length:
+            held[best].append(p)
+    return {k: d.polygons_only(shapely.union_all(v)) for k, v in held.items()}, filled
+
+
+def common_line(a: shapely.Geometry, b: shapely.Geometry) -> shapely.Geometry:
+    """The boundary of ``a`` that ``b`` shares (within 0.2 m), pieces under 50 m dropped."""
+    d = _derive()
+    shared = d.lines_only(shapely.intersection(a.boundary, shapely.buffer(b, 2e-6)))
+    parts = [p for p in shapely.get_parts(shared) if geodesy.length_km(p) >= 0.05]
+    return shapely.line_merge(shapely.MultiLineString(parts)) if parts else shared
+
+
+# --- points of view ---------------------------------------------------------------------------
+
+
+def view_state(entry: dict, view: str, day: str, ne_classes: dict[str, str]) -> tuple[str, str]:
+    """(line class, the state the area belongs to) of an area in one view on one ISO day."""
+    line = "de_facto"
+    belongs = entry["entity"] if view == "on_the_ground" else entry["host"]
+    for row in entry.get("views", []):
+        if row["view"] not in ("*", view):
+            continue
+        if not (row.get("from", "") <= day and (not row.get("to") or day < row["to"])):
+            continue
+        if "line" in row:
+            line = ne_classes[view] if row["line"] == "ne" else row["line"]
+        if "belongs_to" in row:
+            belongs = row["belongs_to"]
+    return line, belongs
+
+
+def intervals(entry: dict, start: str, end: str) -> list[tuple[str, str]]:
+    """The state's validity cut at every date a view row starts or ends."""
+    cuts = {start, end}
+    for row in entry.get("views", []):
+        cuts |= {row.get("from", ""), row.get("to", "")}
+    days = sorted(c for c in cuts if c and start < c and (not end or c < end))
+    edges = [start, *days, end]
+    return list(itertools.pairwise(edges))
+
+
+def grouped(
+    entry: dict, start: str, end: str, ne_classes: dict, pick: int
+) -> list[tuple[str, str, str, tuple[str, ...]]]:
+    """(from, to, value, views) for one state: views grouped by their line class (``pick`` 0)
+    or owner (``pick`` 1), consecutive intervals with the same grouping merged."""
+    out: list[list] = []
+    for a, b in intervals(entry, start, end):
+        groups: dict[str, list[str]] = {}
+        for view in VIEWS:
+            groups.setdefault(view_state(entry, view, a, ne_classes)[pick], []).append(view)
+        for value, views in groups.items():
+            prev = next((g for g in out if g[1] == a and g[2] == value and g[3] == views), None)
+            if prev:
+                prev[1] = b
+            else:
+                out.append([a, b, value, views])
+    return [(a, b, v, tuple(views)) for a, b, v, views in out]
+
+
+def ne_view_classes(spec: dict, entry: dict) -> dict[str, str]:
+    """Each view's class of the area's line in Natural Earth (views with an FCLASS column)."""
+    if "ne_line" not in entry:
+        return {}
+    props = ne_line(spec, entry["ne_area"], entry["ne_line"])[1]
+    return {
+        view: spec["ne_classes"].get(props.get(column), "not_drawn")
+        for view, column in spec["ne_columns"].items()
+    }
+
+
+# --- features ---------------------------------------------------------------------------------
+
+
+def features(countries: dict, derive) -> dict[str, list[dict]]:
+    """Features for the ``disputed_areas`` and ``borders`` layers; ``derive`` is the calling
+    derive module (helpers, record, data set)."""
+    global _DERIVE
+    _DERIVE = d = derive
+    record = d.RECORD
+    spec = record["breakaway"]
+    snap_m = spec["snap_km"] * 1000
+    cells = {c["id"]: c for c in record.get("cell", [])}
+    areas: list[dict] = []
+    lines: list[dict] = []
+    last: dict[str, tuple] = {}  # each area's latest de facto line and the rest of its host
+    prepared = {}
+    for code in dict.fromkeys(e["host"] for e in record["held_area"]):
+        entries = [e for e in record["held_area"] if e["host"] == code]
+        polys = {e["id"]: ne_area(spec, e["ne_area"]) for e in entries}
+        host, host_note = host_polygon(
+            code, shapely.union_all([p for p, _ in polys.values()]), countries
+        )
+        extra = [ne_line(spec, x["brk"], x["name"])[0] for x in spec.get("extra_cut_lines", [])]
+        extra = [x for x in extra if host.intersects(x)]
+        cuts = {
+            e["id"]: ne_line(spec, e["ne_area"], e["ne_line"])[0] for e in entries if "ne_line" in e
+        }
+        held, filled = split_host(
+            host,
+            {k: (polys[k][0], cuts.get(k)) for k in polys},
+            extra,
+            snap_m,
+            fill=host is not countries.get(code),
+        )
+        for e in entries:
+            prepared[e["id"]] = (*polys[e["id"]], host, host_note, held[e["id"]], filled)
+    for entry in record["held_area"]:
+        _ne, ne_props, host, host_note, base, filled = prepared[entry["id"]]
+        others = [p[4] for k, p in prepared.items() if k != entry["id"] and p[2] is host]
+        classes = ne_view_classes(spec, entry)
+        geo_note = (
+            f"Natural Earth 1:10m v5 disputed area {entry['ne_area']} ({ne_props.get('NAME_EN')}),"
+            f" cut to the host's polygon from {host_note} along Natural Earth's line, which is"
+            f" snapped to the host's border or coast within {spec['snap_km']:g} km of it."
+        )
+        names = dict(entry.get("names", {}))
+        names.setdefault("ru", ne_props.get("NAME_RU"))
+        names.setdefault("uk", ne_props.get("NAME_UK"))
+        for state in entry["states"]:
+            geom = base
+            used = []
+            for cid in state.get("minus", []):
+                geom = d.polygons_only(geom.difference(cell_geometry(cells[cid])))
+                used.append(cells[cid])
+            for cid in state.get("plus", []):
+                add = d.polygons_only(cell_geometry(cells[cid]).intersection(filled))
+                geom = d.polygons_only(shapely.union_all([geom, add]))
+                used.append(cells[cid])
+            accuracy = "approximate" if used else "derived"
+            cell_note = "".join(f" Cell '{c['name']}': {c['notes']}" for c in used)
+            start, end = state["valid_from"], state.get("valid_to", "")
+            sources = d.cite(entry["sources"]) + d.cite(["ne_v5_areas"]) + [d.DATASET["citation"]]
+            for a, b, owner, views in grouped(entry, start, end, classes, 1):
+                tag = "held" if "on_the_ground" in views else f"in-{owner.lower()}"
+                areas.append(
+                    d.feature(
+                        d.polygons_only(geom.intersection(host)),
+                        id=f"{entry['id']}-{a}-{tag}",
+                        name=entry["name"],
+                        names=names,
+                        valid_from=a or None,
+                        valid_to=b or None,
+                        sources=sources,
+                        accuracy=accuracy,
+                        notes=f"{entry['notes']} {geo_note}{cell_note}",
+                        countries=[entry["host"]],
+                        held_by=entry["entity"],
+                        belongs_to=owner,
+                        area_kind="held_area",
+                        views=list(views),
+                    )
+                )
+            rest = d.polygons_only(filled.difference(shapely.union_all([geom, *others])))
+            line = common_line(geom, rest)
+            last[entry["id"]] = (line, d.polygons_only(rest.intersection(host)))
+            if line.is_empty:
+                raise SystemExit(f"breakaway: {entry['id']}: no de facto line")
+            line_sources = d.cite(entry["sources"]) + d.cite(
+                ["ne_v5_lines"] if "ne_line" in entry else ["ne_v5_areas"]
+            )
+            for a, b, cls, views in grouped(entry, start, end, classes, 0):
+                if cls == "not_drawn":
+                    continue
+                lines.append(
+                    d.feature(
+                        line,
+                        id=f"{entry['id']}-line-{a}-{cls.replace('_', '-')}",
+                        name=entry["line_name"],
+                        names=entry.get("line_names", {}),
+                        valid_from=a or None,
+                        valid_to=b or None,
+                        sources=line_sources + [d.DATASET["citation"]],
+                        accuracy=accuracy,
+                        notes=(
+                            f"Boundary between {entry['name']} and the rest of"
+                            f" {entry['host']}, as {cls.replace('_', ' ')} line in the views"
+                            f" listed. {geo_note}{cell_note}"
+                            + (
+                                f" Classes in the views of the UN majority, Russia and Ukraine"
+                                f" from Natural Earth's line '{entry['ne_line']}'"
+                                " (FCLASS_ISO, FCLASS_RU, FCLASS_UA), dated from the record."
+                                if "ne_line" in entry
+                                else ""
+                            )
+                        ),
+                        countries=sorted([entry["entity"], entry["host"]]),
+                        status="settled" if cls == "international" else "disputed",
+                        kind="de_facto" if cls == "de_facto" else "international",
+                        parties=[entry["entity"]] if cls == "de_facto" else [],
+                        reported_length_km=entry.get("reported_length_km"),
+                        reported_length_source=(
+                            d.SOURCES.get(entry["reported_length_source"])
+                            if entry.get("reported_length_source")
+                            else None
+                        ),
+                        stretch=f"{entry['id']}-line",
+                        views=list(views),
+                    )
+                )
+        areas += cell_features(entry, cells, d.polygons_only(base.intersection(host)))
+    return {
+        "disputed_areas": areas,
+        "borders": lines,
+        "mission_areas": [band_feature(m, last) for m in record.get("mission_band", [])],
+    }
+
+
+def band_feature(spec: dict, last: dict) -> dict:
+    """A mission's patrol area: the host's side of the listed de facto lines, ``depth_m`` deep
+    (the host less every held area listed)."""
+    d = _derive()
+    line = shapely.union_all([last[k][0] for k in spec["along"]])
+    side = shapely.intersection_all([last[k][1] for k in spec["along"]])
+    geom = d.polygons_only(shapely.make_valid(d.buffer_m(line, spec["depth_m"])).intersection(side))
+    props = d.common(spec, geometry_source=True)
+    props.update(
+        names=spec.get("names", {}),
+        mission=spec["mission"],
+        countries=spec["countries"],
+    )
+    return d.feature(geom, **props)
+
+
+def cell_features(entry: dict, cells: dict, base: shapely.Geometry) -> list[dict]:
+    """The host's own pockets inside a held area (upper Kodori, Akhalgori, ...), dated."""
+    d = _derive()
+    out = []
+    for cell in cells.values():
+        if cell["area"] != entry["id"]:
+            continue
+        for n, held in enumerate(cell["held"]):
+            if held["held_by"] == entry["entity"]:
+                continue  # part of the held area itself
+            geom = d.polygons_only(cell_geometry(cell).intersection(base))
+            out.append(
+                d.feature(
+                    geom,
+                    id=f"{cell['id']}-{held['valid_from']}",
+                    name=cell["name"],
+                    names=cell.get("names", {}),
+                    valid_from=held["valid_from"] or None,
+                    valid_to=held["valid_to"] or None,
+                    sources=d.cite(cell["sources"]),
+                    accuracy="approximate",
+                    notes=f"{held.get('notes', '')} {cell['notes']}".strip(),
+                    countries=[entry["host"]],
+                    held_by=held["held_by"],
+                    belongs_to=entry["host"],
+                    area_kind="held_area",
+                )
+            )
+    return out
+
+
+def line_lengths(features: list[dict]) -> dict[str, float]:
+    """Geodesic km of each de facto line feature (for the derive log)."""
+    return {
+        f["id"]: round(geodesy.length_km(shape(f["geometry"])), 1)
+        for f in features
+        if f["properties"]["kind"] == "de_facto"
+    }

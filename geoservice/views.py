@@ -1,0 +1,140 @@
+"""Points of view: which features a view shows, and what each line and held area is in it.
+
+One place for the view logic. A feature whose state differs between views is stored once per
+view-state (geodata/breakaway.py derives them from the record and Natural Earth's FCLASS_*
+columns), each with ``views``: the list of views it belongs to. A feature without ``views`` is
+the same in every view. So a view is a mask over a layer, computed once per loaded layer, and
+the time filter (geoservice/timeline.py) does the rest.
+
+In a view each line has a class (:data:`~geoservice.vocabulary.LINE_CLASSES`): a feature of
+kind ``international`` is an international border (``disputed`` when its status is), a line of
+contact or de facto line is ``de_facto``, and a line the view does not draw has no feature in
+it. Each held area belongs to a state (``belongs_to``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .vocabulary import DEFAULT_VIEW, LANGUAGES, VIEWS
+
+
+class ViewError(ValueError):
+    """An unknown view or label language."""
+
+
+def parse_view(value: str | None) -> str:
+    """The view asked for (default :data:`DEFAULT_VIEW`); upper-case government codes."""
+    if value is None or not str(value).strip():
+        return DEFAULT_VIEW
+    text = str(value).strip()
+    for view in VIEWS:
+        if text == view or text.upper() == view or text.lower() == view:
+            return view
+    raise ViewError(f"unknown view {value!r}; one of: {', '.join(VIEWS)}")
+
+
+def parse_lang(value: str | None) -> str:
+    """The label language asked for (default English)."""
+    if value is None or not str(value).strip():
+        return LANGUAGES[0]
+    text = str(value).strip().lower()
+    if text not in LANGUAGES:
+        raise ViewError(f"unknown lang {value!r}; one of: {', '.join(LANGUAGES)}")
+    return text
+
+
+def in_view(props: dict, view: str) -> bool:
+    """True if a feature (its properties) belongs to ``view``."""
+    views = props.get("views")
+    return views is None or view in views
+
+
+def view_mask(layer, view: str) -> np.ndarray:
+    """Boolean mask of a loaded layer's features in ``view``, computed once per layer."""
+    cache = vars(layer).setdefault("_view_masks", {})
+    if view not in cache:
+        cache[view] = np.array(
+            [in_view(f.get("properties") or {}, view) for f in layer.features], dtype=bool
+        )
+    return cache[view]
+
+
+def line_class(props: dict) -> str:
+    """The class of a border feature in the views it belongs to."""
+    if props.get("kind") in ("line_of_contact", "de_facto"):
+        return "de_facto"
+    return "disputed" if props.get("status") == "disputed" else "international"
+
+
+def label(props: dict, lang: str) -> str:
+    """The feature's name in ``lang`` where it has one, else its English ``name``."""
+    names = props.get("names") or {}
+    return names.get(lang) or props.get("name") or ""
+
+
+def pair_lengths(catalog, view: str, day) -> dict[str, dict[str, float]]:
+    """km of international border, disputed border and de facto line per pair in ``view`` on
+    ``day`` (geodesic, WGS84), from :func:`geoservice.measure.border_lengths`."""
+    from .measure import border_lengths
+
+    result = border_lengths(catalog, kind=None, as_of=day, view=view)
+    out: dict[str, dict[str, float]] = {}
+    for seg in result["segments"]:
+        cls = line_class(seg)
+        row = out.setdefault("-".join(seg["countries"]), dict.fromkeys(_MEASURED, 0.0))
+        row[cls] += seg["length_km"]
+    return out
+
+
+def markdown_tables(catalog, days: list, pairs: list[str] | None = None) -> str:
+    """The README's table: for each view and date, km per pair (international / disputed /
+    de facto), pairs restricted to ``pairs`` when given (those that differ between views)."""
+    lines = []
+    for day in days:
+        per_view = {view: pair_lengths(catalog, view, day) for view in VIEWS}
+        keys = sorted({k for t in per_view.values() for k in t})
+        if pairs is not None:
+            keys = [k for k in keys if k in pairs]
+        lines += [f"**{day.isoformat()}** (km: international / disputed / de facto)", ""]
+        lines.append("| pair | " + " | ".join(VIEWS) + " |")
+        lines.append("|---|" + "---|" * len(VIEWS))
+        for key in keys:
+            cells = []
+            for view in VIEWS:
+                row = per_view[view].get(key)
+                cells.append("—" if row is None else " / ".join(f"{row[c]:.0f}" for c in _MEASURED))
+            lines.append(f"| {key} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+_MEASURED = ("international", "disputed", "de_facto")
+
+
+def describe() -> dict:
+    """The views and languages, for the API and the map's selector."""
+    return {
+        "default": DEFAULT_VIEW,
+        "views": [
+            {
+                "id": view,
+                "title": _TITLES.get(view, f"Government of {view}"),
+            }
+            for view in VIEWS
+        ],
+        "languages": list(LANGUAGES),
+        "line_classes": ["international", "disputed", "de_facto", "not_drawn"],
+    }
+
+
+_TITLES = {
+    "on_the_ground": "On the ground: who controls what on the date",
+    "un": "UN majority: no breakaway entity recognised",
+    "ARM": "Government of Armenia",
+    "AZE": "Government of Azerbaijan",
+    "GEO": "Government of Georgia",
+    "MDA": "Government of Moldova",
+    "RUS": "Government of Russia",
+    "UKR": "Government of Ukraine",
+}
