@@ -166,6 +166,7 @@ def field_vocabulary(layer_id: str, field: str) -> tuple[str, ...] | None:
     """The controlled values of a layer's field, or None if the field has none."""
     return LAYER_VOCABULARIES.get(layer_id, {}).get(field) or FIELD_VOCABULARIES.get(field)
 
+
 #: De facto entities that hold an area, and in some points of view are states. Codes are this
 #: project's own (no ISO code exists); they appear in ``countries`` of de facto lines and in
 #: ``held_by`` / ``belongs_to`` of held areas.
