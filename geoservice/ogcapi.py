@@ -463,8 +463,11 @@ def html_response(template: str, **context) -> Response:
 
 
 def embedded_json(data: bytes) -> Markup:
-    """JSON bytes made safe inside a ``<script type="application/json">`` element."""
-    return Markup(data.replace(b"</", b"<\\/").decode())
+    """JSON bytes made safe inside a ``<script type="application/json">`` element: ``<``, ``>``
+    and ``&`` (which JSON has only inside strings) as ``\\u`` escapes, so no ``</script>`` or
+    ``<!--`` in the data can end or bend the element."""
+    safe = data.replace(b"<", b"\\u003c").replace(b">", b"\\u003e").replace(b"&", b"\\u0026")
+    return Markup(safe.decode())
 
 
 def layer_etag(served: ServedLayer, fmt: str) -> str:
