@@ -81,14 +81,14 @@ SKETCHED_STYLE: dict[str, Any] = {"dashArray": "7 6"}
 #: The palette: Okabe and Ito's colour-blind-safe set (vermillion, blue, bluish green, orange,
 #: reddish purple, black), checked on screenshots with a deuteranopia simulation (see
 #: tests/test_browser.py). Fills are opaque or hatched, never blended: every colour the map
-#: shows is in the legend. A border the record says nothing about (``unresearched``) is a light
-#: grey, apart from the dark grey of ``settled`` by lightness alone.
+#: shows is in the legend. A border the record says nothing about (``unresearched``) is sky blue,
+#: apart from every other line colour also for deuteranopes (tests/test_webmap.py).
 LAND = "#efece3"
 SEA = "#cfdde6"
 STATUS_COLOURS: dict[str, str] = {
     "settled": "#555555",
     "disputed": "#d55e00",
-    "unresearched": "#a8a8a8",
+    "unresearched": "#56b4e9",
 }
 HATCH_PEACEKEEPING = "gs-hatch-peacekeeping"
 

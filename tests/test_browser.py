@@ -20,11 +20,11 @@ from urllib.parse import urlsplit
 import pytest
 from werkzeug.serving import make_server
 
-from geoservice import measure, timeline
+from geoservice import measure, timeline, views
 from geoservice.app import create_app
 from geoservice.catalog import load_catalog
 from geoservice.layers import LAYERS
-from geoservice.vocabulary import DEFAULT_KIND, SKETCHED_ACCURACIES
+from geoservice.vocabulary import DEFAULT_KIND, DEFAULT_VIEW, SKETCHED_ACCURACIES
 from geoservice.webmap import LAYER_ORDER, STYLES
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
@@ -187,7 +187,8 @@ def expected_ids(catalog, day: str) -> dict[str, list[str]]:
     out = {}
     for layer_id in LAYER_ORDER:  # the gazetteer is labels, not paths
         layer = catalog[layer_id]
-        rows = layer.valid(date).nonzero()[0]
+        # the map shows the default view (on_the_ground): views' own states are left out
+        rows = (layer.valid(date) & views.view_mask(layer, DEFAULT_VIEW)).nonzero()[0]
         out[layer_id] = [layer.features[i]["properties"]["id"] for i in rows]
     return out
 
@@ -209,7 +210,9 @@ def assert_drawn_as_catalog(page: Page, catalog, day: str):
     sketched = sum(
         catalog[layer_id].features[i]["properties"].get("accuracy") in SKETCHED_ACCURACIES
         for layer_id in LAYER_ORDER
-        for i in catalog[layer_id].valid(date).nonzero()[0]
+        for i in (
+            catalog[layer_id].valid(date) & views.view_mask(catalog[layer_id], DEFAULT_VIEW)
+        ).nonzero()[0]
     )
     assert page.count("path.gs-sketched") == sketched
     dashed = page.page.evaluate(

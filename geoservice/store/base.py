@@ -16,6 +16,7 @@ from pygeofilter import ast
 
 from ..catalog import LayerData
 from ..layers import Layer
+from ..vocabulary import DEFAULT_VIEW
 
 
 class FilterError(ValueError):
@@ -39,6 +40,7 @@ class Query:
     ``(start, start)`` for an instant). ``filters``: property -> values, a scalar property equal
     to any value, an array property holding every value. ``cql``: a parsed CQL2 expression.
     ``sortby``: keys in order (else file order). ``limit`` None: every matched feature.
+    ``view``: the point of view (:mod:`geoservice.views`) whose features are shown.
     """
 
     bbox: tuple[float, float, float, float] | None = None
@@ -48,6 +50,7 @@ class Query:
     sortby: list[SortKey] = field(default_factory=list)
     limit: int | None = None
     offset: int = 0
+    view: str = DEFAULT_VIEW
 
 
 @dataclass

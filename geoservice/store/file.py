@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from pygeofilter.backends.geopandas.evaluate import to_filter
 
+from .. import views
 from ..catalog import Catalog, LayerData, load_catalog
 from ..layers import Layer
 from .base import FilterError, Query, QueryResult, SortKey, Store
@@ -79,8 +80,7 @@ def matching_rows(data: LayerData, query: Query, masks: dict | None = None) -> n
     ``masks`` caches :func:`value_mask` by (layer, property, value) across queries.
     """
     masks = {} if masks is None else masks
-    n = len(data.features)
-    mask = np.ones(n, dtype=bool)
+    mask = views.view_mask(data, query.view).copy()
     if query.interval is not None:
         start, end = query.interval
         # LayerData.valid reads a missing end as "the instant start": an open end is date.max.
