@@ -10,6 +10,7 @@ from flask import Blueprint, Response, request, url_for
 
 from . import __version__
 from .layers import LAYERS, Layer
+from .measure import GEOMETRY_TYPES
 from .ogcapi import (
     CRS84,
     DEFAULT_LIMIT,
@@ -32,15 +33,6 @@ from .vocabulary import ACCURACIES, COUNTRY_NAMES, KINDS, STATUSES
 bp = Blueprint("openapi", __name__, url_prefix="/api")
 
 PROBLEM = "application/problem+json"
-GEOMETRY_TYPES = [
-    "Point",
-    "MultiPoint",
-    "LineString",
-    "MultiLineString",
-    "Polygon",
-    "MultiPolygon",
-    "GeometryCollection",
-]
 ISO3 = {"type": "string", "enum": sorted(COUNTRY_NAMES)}
 #: An OGC datetime: an instant, or start/end with '..' (or nothing) for an open end.
 DATETIME_PATTERN = (
@@ -351,7 +343,7 @@ def _components() -> dict:
                 "type": "object",
                 "required": ["type"],
                 "properties": {
-                    "type": {"type": "string", "enum": GEOMETRY_TYPES},
+                    "type": {"type": "string", "enum": list(GEOMETRY_TYPES)},
                     "coordinates": {"type": "array"},
                     "geometries": {"type": "array"},
                 },
@@ -379,7 +371,7 @@ def _components() -> dict:
                     "properties": {
                         "type": {
                             "type": "string",
-                            "enum": GEOMETRY_TYPES + ["Feature", "FeatureCollection"],
+                            "enum": [*GEOMETRY_TYPES, "Feature", "FeatureCollection"],
                         }
                     },
                 },
