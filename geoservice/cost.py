@@ -19,8 +19,10 @@ for random lines against the countries layer; see BENCHMARKS.md ("Hostile reques
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
+import signal
 import threading
 import time
 import weakref
@@ -240,13 +242,30 @@ class AnalysisFailed(RuntimeError):
 _catalogs: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
 
 
-def _serve_analyses(conn) -> None:
-    """The analysis process: run ``(work, catalog id, kwargs, seconds)`` requests from
-    ``conn`` one at a time, sending back ``(True, answer)`` or ``(False, exception)``."""
+def _detach_from_parent(parent_end) -> None:
+    """In the analysis process: the default signal handlers (not the serving process's, e.g.
+    gunicorn's, which would ignore SIGTERM), death with the parent (Linux), and only our end of
+    the pipe, so that it ends when its parent does."""
+    for name in ("SIGTERM", "SIGINT", "SIGQUIT", "SIGHUP", "SIGUSR1", "SIGUSR2", "SIGCHLD"):
+        signal.signal(getattr(signal, name), signal.SIG_DFL)
+    parent_end.close()
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() == 1:  # the parent died before prctl
+        os._exit(0)
     try:
         os.nice(ANALYSIS_NICE)
     except OSError:
         pass
+
+
+def _serve_analyses(conn, parent_end) -> None:
+    """The analysis process: run ``(work, catalog id, kwargs, seconds)`` requests from
+    ``conn`` one at a time, sending back ``(True, answer)`` or ``(False, exception)``."""
+    _detach_from_parent(parent_end)
     while True:
         try:
             work, catalog_id, kwargs, seconds, limit = conn.recv()
@@ -284,7 +303,7 @@ class AnalysisProcess:
         context = multiprocessing.get_context("fork")
         parent, child = context.Pipe()
         process = context.Process(
-            target=_serve_analyses, args=(child,), name="geoservice-analysis", daemon=True
+            target=_serve_analyses, args=(child, parent), name="geoservice-analysis", daemon=True
         )
         process.start()
         child.close()

@@ -48,7 +48,8 @@ def _nullable(schema: dict) -> dict:
 
 
 def _errors(*codes: int) -> dict:
-    """Problem responses for the given status codes (500 always listed)."""
+    """Problem responses for the given status codes (414 and 500 always listed: a request line
+    over the HTTP server's limit is refused before it reaches the service, in its format)."""
     titles = {
         400: "Bad request",
         404: "Not found",
@@ -59,10 +60,15 @@ def _errors(*codes: int) -> dict:
         503: "Stopped at the time limit (Retry-After)",
         500: "Internal error",
     }
-    return {
+    responses = {
         str(code): {"description": titles[code], "content": {PROBLEM: {"schema": _ref("Problem")}}}
         for code in (*codes, 500)
     }
+    responses["414"] = {
+        "description": "URI too long (the HTTP server's limit on the request line)",
+        "content": {PROBLEM: {"schema": _ref("Problem")}, HTML: {"schema": {"type": "string"}}},
+    }
+    return responses
 
 
 def _ok(description: str, schema: dict, media_type: str = JSON, html: bool = True) -> dict:
@@ -315,20 +321,50 @@ def _components() -> dict:
                         "coordinates": {
                             "type": "array",
                             "minItems": 2,
-                            "maxItems": 2,
-                            "description": "[lon, lat]: longitude -180..180, latitude -90..90",
+                            "maxItems": 3,
+                            "description": "[lon, lat] or [lon, lat, height]: longitude "
+                            "-180..180, latitude -90..90 (a height is ignored)",
                             "items": {"type": "number", "minimum": -180, "maximum": 180},
                         },
                     },
                 },
                 {
                     "type": "object",
-                    "required": ["type"],
+                    "required": ["type", "coordinates"],
                     "properties": {
                         "type": {
                             "type": "string",
-                            "enum": [*GEOMETRY_TYPES, "Feature", "FeatureCollection"],
-                        }
+                            "enum": [
+                                t
+                                for t in GEOMETRY_TYPES
+                                if t not in ("Point", "GeometryCollection")
+                            ],
+                        },
+                        "coordinates": {"type": "array", "minItems": 1},
+                    },
+                },
+                {
+                    "type": "object",
+                    "required": ["type", "geometries"],
+                    "properties": {
+                        "type": {"type": "string", "enum": ["GeometryCollection"]},
+                        "geometries": {"type": "array", "minItems": 1},
+                    },
+                },
+                {
+                    "type": "object",
+                    "required": ["type", "geometry"],
+                    "properties": {
+                        "type": {"type": "string", "enum": ["Feature"]},
+                        "geometry": {"type": "object"},
+                    },
+                },
+                {
+                    "type": "object",
+                    "required": ["type", "features"],
+                    "properties": {
+                        "type": {"type": "string", "enum": ["FeatureCollection"]},
+                        "features": {"type": "array", "minItems": 1},
                     },
                 },
             ],
