@@ -31,9 +31,11 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
+import alliances  # CSTO membership over time (geodata/alliances.py)
 import breakaway
 import events
 import karabakh  # Nagorno-Karabakh: real lines and control (geodata/karabakh.py)
+import names  # names in the label languages (geodata/names.py)
 import npm
 import places  # the gazetteer (geodata/places.py)
 
@@ -754,11 +756,9 @@ def main() -> None:
     cleaned = cleaned_countries()
     lakes = cleaned.pop(LAKES)
     base = country_features(cleaned)
-    write("countries", base)
     # Everything else is cut from the polygons exactly as written, so the files agree.
     countries = {f["id"]: shapely.geometry.shape(f["geometry"]) for f in base}
     towns = places.place_features(RECORD, countries)
-    write("places", towns)
     kb = karabakh.Karabakh(
         RECORD,
         countries,
@@ -773,6 +773,12 @@ def main() -> None:
     layers["control_areas"] = karabakh_features(kb, "control_areas")
     for layer, features in breakaway.features(countries, sys.modules[__name__]).items():
         layers.setdefault(layer, []).extend(features)
+    spec = RECORD["country_names"]
+    parties = names.party_names(names.country_names(spec), RECORD)
+    layers["csto_members"] = alliances.features(RECORD, sys.modules[__name__], parties)
+    names.complete({"countries": base, "places": towns, **layers}, parties, spec["citation"])
+    write("countries", base)
+    write("places", towns)
     for layer, features in layers.items():
         write(layer, features)
     events.main(RECORD)

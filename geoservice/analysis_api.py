@@ -279,6 +279,12 @@ def views_doc() -> Response:
 def changes() -> Response:
     """What changed from ``from`` to ``to`` (dates): features that began or ended, km² changing
     hands per side, border km changing status, the events in between (geodesic, WGS84)."""
-    check_params({"from", "to", "view"})
-    result = run(changes_module.changes, optional("from"), optional("to"), view=optional("view"))
+    check_params({"from", "to", "view", "lang"})
+    result = run(
+        changes_module.changes,
+        optional("from"),
+        optional("to"),
+        view=optional("view"),
+        lang=optional("lang"),
+    )
     return json_response(result)

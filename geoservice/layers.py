@@ -121,18 +121,22 @@ LAYERS: dict[str, Layer] = {
             "de jure country (see geodata/places.py).",
             ("Point",),
             {
-                "name_ru": "string",
-                "name_hy": "string",
-                "name_az": "string",
-                "name_ka": "string",
-                "name_uk": "string",
-                "name_ro": "string",
                 "alt_names": "array",
                 "country": "string",
                 "population": "number",
                 "source": "string",
             },
             ("country", "name", "accuracy"),
+        ),
+        Layer(
+            "csto_members",
+            "CSTO membership over time",
+            "Who was a party to the Collective Security Treaty (CSTO) on a date: one point per "
+            "country and state of its membership (member, suspended, frozen), at its capital, "
+            "dated (ask with datetime=; see geodata/record/csto.toml for the dates' sources).",
+            ("Point",),
+            {"country": "string", "capital": "string", "membership": "string"},
+            ("country", "membership", "accuracy"),
         ),
         Layer(
             "events",
