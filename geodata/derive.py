@@ -773,6 +773,7 @@ def main() -> None:
     layers["control_areas"] = karabakh_features(kb, "control_areas")
     for layer, features in breakaway.features(countries, sys.modules[__name__]).items():
         layers.setdefault(layer, []).extend(features)
+    layers["borders"] = breakaway.split_host_borders(layers["borders"])
     spec = RECORD["country_names"]
     parties = names.party_names(names.country_names(spec), RECORD)
     layers["csto_members"] = alliances.features(RECORD, sys.modules[__name__], parties)

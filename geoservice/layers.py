@@ -51,6 +51,7 @@ LAYERS: dict[str, Layer] = {
                 "reported_length_km": "number",
                 "reported_length_source": "string",
                 "views": "array",
+                "held_by": "string",
             },
             ("countries", "status", "kind", "accuracy"),
         ),
