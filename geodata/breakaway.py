@@ -511,16 +511,21 @@ def split_host_borders(borders: list[dict]) -> list[dict]:
             for h in host_sides
             if line.intersects(h[3]) and line.distance(h[3]) < ALONG_DEG
         ]
-        along = [(h, zone) for h, zone in along if _length_in(line, zone) >= 0.05]
+        along = [
+            (h, zone)
+            for h, zone in along
+            if geodesy.length_km(d.split_by_area(line, zone)[1]) >= 0.05
+        ]
         if not along:
             out.append(f)
             continue
         zones = [zone for _, zone in along]
-        rest = _lines(line.difference(shapely.union_all(zones)))
+        # whole segments by their midpoints, so that every piece keeps the line's vertices
+        rest = d.split_by_area(line, shapely.union_all(zones))[0]
         if not rest.is_empty:
             out.append(d.feature(rest, **p))
         for n, (zone, inside) in enumerate(_atoms(zones), start=1):
-            piece = _lines(line.intersection(zone))
+            piece = d.split_by_area(line, zone)[1]
             if piece.is_empty:
                 continue
             held = [along[i][0] for i in inside]
@@ -572,15 +577,3 @@ def split_host_borders(borders: list[dict]) -> list[dict]:
                         )
                     )
     return out
-
-
-def _length_in(line: shapely.Geometry, zone: shapely.Geometry) -> float:
-    """Geodesic km of ``line`` inside ``zone``."""
-    return geodesy.length_km(_lines(line.intersection(zone)))
-
-
-def _lines(geom: shapely.Geometry) -> shapely.Geometry:
-    """The line parts of ``geom`` of 50 m or more, merged."""
-    d = _derive()
-    parts = [p for p in shapely.get_parts(d.lines_only(geom)) if geodesy.length_km(p) >= 0.05]
-    return shapely.line_merge(shapely.MultiLineString(parts)) if parts else shapely.LineString()

@@ -41,7 +41,7 @@ import places  # the gazetteer (geodata/places.py)
 
 from geoservice import geodesy, overlay
 from geoservice.layers import SPLIT
-from geoservice.vocabulary import COUNTRY_NAMES
+from geoservice.vocabulary import COUNTRY_NAMES, VIEWS
 
 CACHE = HERE / ".cache"
 START = time.perf_counter()
@@ -592,19 +592,36 @@ def karabakh_feature(entry: dict, **fields) -> dict:
 
 
 def line_of_contact_features(entries: list[dict]) -> list[dict]:
-    """Borders-layer features (kind line_of_contact) of the lines karabakh.py builds."""
-    return [
-        karabakh_feature(
-            loc,
-            status="disputed",
-            kind="line_of_contact",
-            parties=loc["parties"],
-            reported_length_km=None,
-            reported_length_source=None,
-            stretch=loc["id"],
+    """Borders-layer features (kind line_of_contact) of the lines karabakh.py builds; a line
+    with ``not_drawn_in`` belongs to the other views only (``views``)."""
+    out = []
+    for loc in entries:
+        fields = {}
+        if loc.get("not_drawn_in"):
+            fields["views"] = [v for v in VIEWS if v not in loc["not_drawn_in"]]
+        out.append(
+            karabakh_feature(
+                loc,
+                status="disputed",
+                kind="line_of_contact",
+                parties=loc["parties"],
+                reported_length_km=None,
+                reported_length_source=None,
+                stretch=loc["id"],
+                **fields,
+            )
         )
-        for loc in entries
-    ]
+    return out
+
+
+def view_owners(entry: dict) -> list[tuple[str, list[str]]]:
+    """(state the area belongs to, the views where it does) from the record's ``belongs_to``
+    table (view -> state, ``other`` for the rest), in VIEWS order."""
+    table = entry["belongs_to"]
+    groups: dict[str, list[str]] = {}
+    for view in VIEWS:
+        groups.setdefault(table.get(view, table["other"]), []).append(view)
+    return list(groups.items())
 
 
 # --- sketched and constructed geometries --------------------------------------------------------
@@ -722,11 +739,27 @@ def other_features(countries: dict, kb: karabakh.Karabakh) -> dict[str, list[dic
 
 
 def karabakh_features(kb: karabakh.Karabakh, layer: str) -> list[dict]:
-    """Features of karabakh.py's areas (``disputed_areas``) or control cells (``control_areas``)."""
+    """Features of karabakh.py's areas (``disputed_areas``) or control cells (``control_areas``);
+    an area with ``belongs_to`` is one feature per state it belongs to, with its ``views``
+    (the one on the ground keeps the record's id)."""
     entries = kb.area_features(cite) if layer == "disputed_areas" else kb.control_features(cite)
-    return [
-        karabakh_feature(e, held_by=e.get("held_by"), area_kind=e["area_kind"]) for e in entries
-    ]
+    out = []
+    for e in entries:
+        if "belongs_to" not in e:
+            out.append(karabakh_feature(e, held_by=e.get("held_by"), area_kind=e["area_kind"]))
+            continue
+        for owner, views in view_owners(e):  # the held feature keeps the record's id
+            fid = e["id"] if "on_the_ground" in views else f"{e['id']}-in-{owner.lower()}"
+            out.append(
+                karabakh_feature(
+                    dict(e, id=fid),
+                    held_by=e.get("held_by"),
+                    area_kind=e["area_kind"],
+                    belongs_to=owner,
+                    views=views,
+                )
+            )
+    return out
 
 
 def one_geometry_type(features: list[dict]) -> list[dict]:
