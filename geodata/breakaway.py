@@ -309,8 +309,11 @@ def features(countries: dict, derive) -> dict[str, list[dict]]:
             f" snapped to the host's border or coast within {spec['snap_km']:g} km of it."
         )
         names = dict(entry.get("names", {}))
-        names.setdefault("ru", ne_props.get("NAME_RU"))
-        names.setdefault("uk", ne_props.get("NAME_UK"))
+        names_sources = dict.fromkeys(names, "record")
+        for lang in ("ru", "uk", "tr"):  # Natural Earth v5's where the record has none
+            if lang not in names and ne_props.get(f"NAME_{lang.upper()}"):
+                names[lang] = ne_props[f"NAME_{lang.upper()}"]
+                names_sources[lang] = f"Natural Earth 5.x disputed areas, {entry['ne_area']}"
         for state in entry["states"]:
             geom = base
             used = []
@@ -334,6 +337,7 @@ def features(countries: dict, derive) -> dict[str, list[dict]]:
                         id=f"{entry['id']}-{a}-{tag}",
                         name=entry["name"],
                         names=names,
+                        names_sources=names_sources,
                         valid_from=a or None,
                         valid_to=b or None,
                         sources=sources,

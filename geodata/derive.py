@@ -748,6 +748,15 @@ def karabakh_features(kb: karabakh.Karabakh, layer: str) -> list[dict]:
         if "belongs_to" not in e:
             out.append(karabakh_feature(e, held_by=e.get("held_by"), area_kind=e["area_kind"]))
             continue
+        if "ne_names" in e:
+            ne = breakaway.ne_area(RECORD["breakaway"], e["ne_names"])[1]
+            cite_ne = f"Natural Earth 5.x disputed areas, {e['ne_names']} ({ne['NAME_EN']})"
+            langs = {lang: ne.get(f"NAME_{lang.upper()}") for lang in ("ru", "uk", "tr")}
+            e = dict(
+                e,
+                names={k: v for k, v in langs.items() if v},
+                names_sources={k: cite_ne for k, v in langs.items() if v},
+            )
         for owner, views in view_owners(e):  # the held feature keeps the record's id
             fid = e["id"] if "on_the_ground" in views else f"{e['id']}-in-{owner.lower()}"
             out.append(
@@ -757,6 +766,8 @@ def karabakh_features(kb: karabakh.Karabakh, layer: str) -> list[dict]:
                     area_kind=e["area_kind"],
                     belongs_to=owner,
                     views=views,
+                    names=e.get("names", {}),
+                    names_sources=e.get("names_sources", {}),
                 )
             )
     return out
