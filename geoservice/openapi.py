@@ -89,7 +89,7 @@ def _property_schema(layer: Layer, name: str) -> dict:
 #: ``names`` / ``names_sources``: {language code: name or source}, the languages of ``lang=``.
 _NAMES = {
     "type": "object",
-    "propertyNames": {"enum": list(LANGUAGES)},
+    "description": "By language code, one of: " + ", ".join(LANGUAGES),
     "additionalProperties": {"type": "string"},
 }
 

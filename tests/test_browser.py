@@ -619,8 +619,10 @@ def test_heading_writes_the_date_out(page):
     page.open("?date=2021-06-01")
     page.wait_drawn("2021-06-01")
     heading = page.page.inner_text("#gs-heading")
-    assert "1 June 2021" in heading and "on the ground" in heading
-    assert "km of international border disputed" in heading
+    assert "1 June 2021" in heading and "km of international border disputed" in heading
+    # the view: the heading's selector, on the default view
+    shown = page.page.evaluate("document.querySelector('#gs-view').selectedOptions[0].textContent")
+    assert shown.lower().startswith("on the ground")
 
 
 @pytest.mark.parametrize(
