@@ -587,6 +587,9 @@ def karabakh_feature(entry: dict, **fields) -> dict:
     """A feature of karabakh.py's (geometry, sources already cited) with the layer's fields."""
     props = common(entry)
     props["sources"] = entry["sources"]
+    for key in ("names", "names_sources"):  # the record's or Natural Earth's (ne_names)
+        if entry.get(key):
+            props[key] = entry[key]
     props.update(countries=entry["countries"], **fields)
     return feature(entry["geometry"], **props)
 
@@ -766,8 +769,6 @@ def karabakh_features(kb: karabakh.Karabakh, layer: str) -> list[dict]:
                     area_kind=e["area_kind"],
                     belongs_to=owner,
                     views=views,
-                    names=e.get("names", {}),
-                    names_sources=e.get("names_sources", {}),
                 )
             )
     return out
