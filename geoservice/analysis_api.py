@@ -263,5 +263,7 @@ def changes() -> Response:
     """What changed from ``from`` to ``to`` (dates): features that began or ended, km² changing
     hands per side, border km changing status, the events in between (geodesic, WGS84)."""
     args = check_params("changes")
-    result = run(changes_module.changes, args["from"], args["to"], view=args["view"])
+    result = run(
+        changes_module.changes, args["from"], args["to"], view=args["view"], lang=args["lang"]
+    )
     return json_response(result)

@@ -25,7 +25,7 @@ from .ogcapi import (
     vocabulary,
 )
 from .params import endpoint_params, queryable_params, table
-from .vocabulary import ACCURACIES, KINDS, PARTY_NAMES, STATUSES
+from .vocabulary import ACCURACIES, KINDS, LANGUAGES, PARTY_NAMES, STATUSES
 
 bp = Blueprint("openapi", __name__, url_prefix="/api")
 
@@ -92,6 +92,14 @@ def _property_schema(layer: Layer, name: str) -> dict:
     return _nullable({"type": "string"})
 
 
+#: ``names`` / ``names_sources``: {language code: name or source}, the languages of ``lang=``.
+_NAMES = {
+    "type": "object",
+    "description": "By language code, one of: " + ", ".join(LANGUAGES),
+    "additionalProperties": {"type": "string"},
+}
+
+
 def properties_schema(layer: Layer) -> dict:
     """JSON schema of a feature's properties on ``layer`` (as served, with measures)."""
     props = {
@@ -102,6 +110,9 @@ def properties_schema(layer: Layer) -> dict:
         "sources": _nullable({"type": "array", "items": {"type": "string"}}),
         "accuracy": _nullable({"type": "string", "enum": list(ACCURACIES)}),
         "notes": _nullable({"type": "string"}),
+        "names": _NAMES,
+        "names_sources": _NAMES,
+        "label": {"type": "string"},
         "length_km": _nullable({"type": "number", "minimum": 0}),
         "area_km2": _nullable({"type": "number", "minimum": 0}),
     }
