@@ -96,6 +96,11 @@ class Cluster:
         self.port = port
         self.user = user  # system user that owns the cluster (None: ourselves)
 
+    @property
+    def dsn(self) -> str:
+        """libpq URL of the cluster's database (loopback, trust authentication)."""
+        return f"postgresql://postgres@{HOST}:{self.port}/{DB}"
+
     def _as_owner(self, cmd: list[str], **kw) -> subprocess.CompletedProcess:
         if self.user:
             cmd = ["runuser", "-u", self.user, "--", *cmd]

@@ -1,4 +1,5 @@
-"""Shared fixtures: the shipped catalog, loaded once per test session."""
+"""Shared fixtures: the shipped catalog, loaded once per test session; a throwaway PostGIS
+cluster holding the same data; ``store``, parametrised over both stores."""
 
 from __future__ import annotations
 
@@ -11,6 +12,37 @@ from geoservice.catalog import load_catalog
 def catalog():
     """The shipped data set (geodata/), loaded as the service loads it."""
     return load_catalog()
+
+
+@pytest.fixture(scope="session")
+def postgis_dsn():
+    """DSN of a throwaway PostgreSQL + PostGIS cluster on the loopback (a temp dir, stopped and
+    removed at the end) with the shipped data loaded by ``geoservice load``'s function."""
+    from benchmarks import pygeoapi_stack as stack
+    from geoservice.store.postgis import load_directory
+
+    if not (stack.PG_BIN / "initdb").exists():
+        pytest.skip(f"PostgreSQL is not installed ({stack.PG_BIN / 'initdb'} missing)")
+    with stack.cluster() as pg:
+        load_directory(pg.dsn)
+        yield pg.dsn
+
+
+#: The stores the store, engine and API tests run against.
+STORES = ("file", "postgis")
+
+
+@pytest.fixture(scope="session", params=STORES)
+def store(request, catalog):
+    """Each store holding the shipped data: the file store (the session's catalog), PostGIS."""
+    from geoservice.store import FileStore, PostgisStore
+
+    if request.param == "file":
+        yield FileStore(catalog)
+        return
+    store = PostgisStore(request.getfixturevalue("postgis_dsn"))
+    yield store
+    store.close()
 
 
 @pytest.fixture(scope="session")

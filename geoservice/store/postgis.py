@@ -1,0 +1,447 @@
+"""The PostGIS store: every layer in PostgreSQL + PostGIS, the queries answered in SQL.
+
+One table per layer in schema ``geoservice`` (``geoservice.borders``, ...): ``id`` (primary
+key), ``seq`` (the order of the data file), ``geom geometry(Geometry, 4326)`` with a GiST index,
+``valid_from``/``valid_to`` dates, ``props`` (the feature's properties, jsonb), the geodesic
+``length_km``/``area_km2`` (WGS84, computed with :mod:`geoservice.geodesy` when written), and one
+generated column per queryable (btree, or GIN for lists). ``geoservice.layers`` lists the loaded
+layers with a version that a statement trigger bumps on every change, so the in-memory copy the
+measurement engine reads (:meth:`PostgisStore.layer_data`) is rebuilt after any write, by any
+process.
+
+bbox (``&&`` + ``ST_Intersects``; a box crossing the antimeridian as two), dates, views, property
+filters, CQL2 (:mod:`.sqlfilter`, parameterised), ``sortby``, paging and the matched count are
+SQL. Connections: one per thread and process (safe under gunicorn's ``--preload`` fork).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import numpy as np
+import orjson
+import psycopg
+import shapely
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+from ..catalog import DataError, LayerData, frame_from_features
+from ..layers import LAYERS, Layer
+from .base import FilterError, Query, QueryResult, SortKey, Store
+from .cql import DATE_FIELDS, GEOMETRY
+from .sqlfilter import Column, to_sql
+
+SCHEMA = "geoservice"
+#: DSN prefixes that select this store (``--store``, ``$GEOSERVICE_STORE``).
+DSN_PREFIXES = ("postgresql://", "postgres://")
+_SQL_TYPES = {"string": "text", "number": "double precision", "array": "jsonb"}
+
+
+def is_dsn(value: str | None) -> bool:
+    """True if ``value`` names a PostgreSQL database (``postgresql://…``)."""
+    return bool(value) and str(value).startswith(DSN_PREFIXES)
+
+
+def field_kind(layer: Layer, name: str) -> str:
+    """JSON type of a property of ``layer``: its own fields', else a common field's (string)."""
+    if name in DATE_FIELDS:
+        return "date"
+    return layer.fields.get(name, "string")
+
+
+def table(layer_id: str) -> sql.Identifier:
+    return sql.Identifier(SCHEMA, layer_id)
+
+
+def columns(layer: Layer) -> dict[str, Column]:
+    """What a filter or sort key may name on ``layer``: id, dates, geometry, the queryables."""
+    out = {
+        "id": Column(sql.Identifier("id"), "string"),
+        GEOMETRY: Column(sql.Identifier("geom"), "geometry"),
+    }
+    for name in DATE_FIELDS:
+        out[name] = Column(sql.Identifier(name), "date")
+    for name in layer.queryables:
+        out[name] = Column(sql.Identifier(name), field_kind(layer, name))
+    return out
+
+
+def property_column(layer: Layer, name: str) -> Column:
+    """A column for any property (queryables and dates have their own; others from ``props``)."""
+    known = columns(layer)
+    if name in known:
+        return known[name]
+    kind = field_kind(layer, name)
+    op = "->" if kind == "array" else "->>"
+    expr = sql.SQL("(props " + op + " {})").format(sql.Literal(name))
+    if kind == "number":
+        expr = sql.SQL("({}::double precision)").format(expr)
+    return Column(expr, kind)
+
+
+def create_table_sql(layer: Layer) -> sql.Composed:
+    """DDL of a layer's table, its indexes and its change trigger."""
+    generated = []
+    indexes = [
+        sql.SQL("CREATE INDEX ON {} USING gist (geom)").format(table(layer.id)),
+        sql.SQL("CREATE INDEX ON {} (valid_from, valid_to)").format(table(layer.id)),
+        sql.SQL("CREATE INDEX ON {} (seq)").format(table(layer.id)),
+    ]
+    for name in layer.queryables:
+        kind = field_kind(layer, name)
+        source = sql.SQL("props -> {}" if kind == "array" else "props ->> {}").format(
+            sql.Literal(name)
+        )
+        if kind == "number":
+            source = sql.SQL("({})::double precision").format(source)
+        generated.append(
+            sql.SQL("{} {} GENERATED ALWAYS AS ({}) STORED").format(
+                sql.Identifier(name), sql.SQL(_SQL_TYPES[kind]), source
+            )
+        )
+        method = sql.SQL("gin" if kind == "array" else "btree")
+        indexes.append(
+            sql.SQL("CREATE INDEX ON {} USING {} ({})").format(
+                table(layer.id), method, sql.Identifier(name)
+            )
+        )
+    create = sql.SQL(
+        "CREATE TABLE {} ("
+        "id text PRIMARY KEY, seq integer NOT NULL, "
+        "geom geometry(Geometry, 4326) NOT NULL, valid_from date, valid_to date, "
+        "length_km double precision NOT NULL, area_km2 double precision NOT NULL, "
+        "props jsonb NOT NULL, "
+        "views jsonb GENERATED ALWAYS AS "
+        "(CASE jsonb_typeof(props -> 'views') WHEN 'array' THEN props -> 'views' END) STORED"
+        "{})"
+    ).format(table(layer.id), sql.SQL("").join(sql.SQL(", ") + g for g in generated))
+    trigger = sql.SQL(
+        "CREATE TRIGGER changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON {} "
+        "FOR EACH STATEMENT EXECUTE FUNCTION {}()"
+    ).format(table(layer.id), sql.Identifier(SCHEMA, "bump_version"))
+    return sql.SQL("; ").join([create, *indexes, trigger])
+
+
+_SETUP = f"""
+CREATE EXTENSION IF NOT EXISTS postgis;
+CREATE SCHEMA IF NOT EXISTS {SCHEMA};
+CREATE TABLE IF NOT EXISTS {SCHEMA}.layers (
+    id text PRIMARY KEY, seq integer NOT NULL, version bigint NOT NULL DEFAULT 1,
+    loaded_at timestamptz NOT NULL DEFAULT now(), source text);
+CREATE OR REPLACE FUNCTION {SCHEMA}.bump_version() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE {SCHEMA}.layers SET version = version + 1 WHERE id = TG_TABLE_NAME;
+    RETURN NULL;
+END $$;
+"""
+
+
+def connect(dsn: str, **kw) -> psycopg.Connection:
+    """A connection to ``dsn``, or :class:`DataError` with one readable line."""
+    try:
+        return psycopg.connect(dsn, connect_timeout=10, **kw)
+    except (psycopg.Error, psycopg.ProgrammingError) as exc:
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        raise DataError(f"cannot connect to the database {redacted(dsn)}: {reason}") from None
+
+
+def redacted(dsn: str) -> str:
+    """The DSN with any password replaced by ``***`` (for messages)."""
+    try:
+        info = psycopg.conninfo.conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError:
+        return "(unreadable DSN)"
+    if "password" in info:
+        info["password"] = "***"
+    host = info.get("host", "")
+    port = f":{info['port']}" if "port" in info else ""
+    return f"{host}{port}/{info.get('dbname', '')}"
+
+
+def load_directory(dsn: str, path: str | os.PathLike | None = None) -> dict[str, int]:
+    """Load every layer of a data directory into the database ``dsn``, in one transaction.
+
+    Each layer's table is dropped and re-created, so loading twice gives the same tables
+    (idempotent); readers see the old data until the commit. Returns rows per layer. The data
+    passes the structural checks the service starts with (:func:`load_checked_catalog`).
+    """
+    from ..app import load_checked_catalog
+
+    catalog = load_checked_catalog(path)
+    with connect(dsn) as conn:
+        try:
+            with conn.transaction():
+                conn.execute(_SETUP)
+                counts = {}
+                for seq, (layer_id, data) in enumerate(catalog.layers.items()):
+                    counts[layer_id] = write_layer(conn, data, seq, str(catalog.directory))
+        except psycopg.Error as exc:
+            raise DataError(f"loading failed: {' '.join(str(exc).split())}") from None
+    return counts
+
+
+def write_layer(conn: psycopg.Connection, data: LayerData, seq: int, source: str) -> int:
+    """(Re-)create one layer's table and fill it with COPY (binary). Returns the row count."""
+    layer = data.layer
+    conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(table(layer.id)))
+    conn.execute(create_table_sql(layer))
+    geoms = shapely.to_wkb(shapely.set_srid(data.frame.geometry.values, 4326), include_srid=True)
+    copy = sql.SQL(
+        "COPY {} (id, seq, geom, valid_from, valid_to, length_km, area_km2, props) "
+        "FROM STDIN (FORMAT BINARY)"
+    ).format(table(layer.id))
+    with conn.cursor() as cur, cur.copy(copy) as out:
+        out.set_types(["text", "int4", "bytea", "date", "date", "float8", "float8", "jsonb"])
+        for i, feature in enumerate(data.features):
+            props = feature["properties"]
+            out.write_row(
+                (
+                    props["id"],
+                    i,
+                    geoms[i],
+                    _date(props.get("valid_from")),
+                    _date(props.get("valid_to")),
+                    float(data.length_km[i]),
+                    float(data.area_km2[i]),
+                    Jsonb(props),
+                )
+            )
+    conn.execute(sql.SQL("ANALYZE {}").format(table(layer.id)))
+    conn.execute(
+        f"INSERT INTO {SCHEMA}.layers (id, seq, source) VALUES (%s, %s, %s) "
+        "ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, source = excluded.source, "
+        f"version = {SCHEMA}.layers.version + 1, loaded_at = now()",
+        (layer.id, seq, source),
+    )
+    return len(data.features)
+
+
+def _date(value: str | None) -> dt.date | None:
+    return None if value is None else dt.date.fromisoformat(value)
+
+
+class PostgisStore(Store):
+    """Every layer of one PostgreSQL database (loaded with :func:`load_directory`)."""
+
+    def __init__(self, dsn: str):
+        self.dsn = dsn
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        #: layer id -> (version, LayerData) of the engine's in-memory copy.
+        self._data: dict[str, tuple[int, LayerData]] = {}
+        with self.connection() as conn:
+            try:
+                rows = conn.execute(f"SELECT id FROM {SCHEMA}.layers ORDER BY seq").fetchall()
+            except psycopg.errors.UndefinedTable:
+                rows = []
+        self._ids = [r[0] for r in rows if r[0] in LAYERS]
+        if not self._ids:
+            raise DataError(
+                f"the database {redacted(dsn)} holds no geoservice layers; "
+                "load them with: geoservice load DSN"
+            )
+
+    @classmethod
+    def open(cls, dsn: str) -> PostgisStore:
+        return cls(dsn)
+
+    @contextmanager
+    def connection(self) -> Iterator[psycopg.Connection]:
+        """This thread's connection (autocommit; a new one after a fork or a broken link)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None or conn.closed or self._local.pid != os.getpid():
+            conn = connect(self.dsn, autocommit=True)
+            self._local.conn, self._local.pid = conn, os.getpid()
+        try:
+            yield conn
+        except psycopg.OperationalError:
+            conn.close()
+            raise
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None and self._local.pid == os.getpid():
+            conn.close()
+        self._local = threading.local()
+
+    # -- the interface ---------------------------------------------------------------------
+    def layer(self, layer_id: str) -> Layer:
+        if layer_id not in self._ids:
+            raise KeyError(layer_id)
+        return LAYERS[layer_id]
+
+    def layer_ids(self) -> list[str]:
+        return list(self._ids)
+
+    def query(self, layer_id: str, query: Query) -> QueryResult:
+        layer = self.layer(layer_id)
+        where, params = where_clause(layer, query)
+        count = sql.SQL("SELECT count(*) FROM {} WHERE {}").format(table(layer_id), where)
+        page = sql.SQL(
+            "SELECT props::text, ST_AsGeoJSON(geom, 17) FROM {} WHERE {} ORDER BY {}{}"
+        ).format(table(layer_id), where, order_by(layer, query.sortby), paging(query, params))
+        with self.connection() as conn:
+            try:
+                matched = conn.execute(count, params).fetchone()[0]
+                rows = conn.execute(page, params).fetchall() if matched > query.offset else []
+            except (psycopg.errors.DataError, psycopg.errors.SyntaxErrorOrAccessRuleViolation) as e:
+                raise FilterError(f"filter cannot be evaluated: {e.diag.message_primary}") from None
+        return QueryResult(matched, [feature(p, g) for p, g in rows])
+
+    def get(self, layer_id: str, feature_id: str) -> dict | None:
+        statement = sql.SQL("SELECT props::text, ST_AsGeoJSON(geom, 17) FROM {} WHERE id = %s")
+        with self.connection() as conn:
+            row = conn.execute(statement.format(table(self.layer(layer_id).id)), [feature_id])
+            row = row.fetchone()
+        return None if row is None else feature(*row)
+
+    def version(self, layer_id: str) -> int:
+        """The layer's change counter (bumped by every write to its table)."""
+        with self.connection() as conn:
+            row = conn.execute(f"SELECT version FROM {SCHEMA}.layers WHERE id = %s", [layer_id])
+            return row.fetchone()[0]
+
+    def layer_data(self, layer_id: str) -> LayerData:
+        """The layer in memory for the engine, built from the database on first use and again
+        after any change (the version check is one indexed row)."""
+        layer = self.layer(layer_id)
+        version = self.version(layer_id)
+        cached = self._data.get(layer_id)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        with self._lock:
+            cached = self._data.get(layer_id)
+            if cached is not None and cached[0] == version:
+                return cached[1]
+            data = self._read_layer(layer)
+            self._data[layer_id] = (version, data)
+            return data
+
+    def _read_layer(self, layer: Layer) -> LayerData:
+        statement = sql.SQL(
+            "SELECT props::text, ST_AsBinary(geom), length_km, area_km2 FROM {} ORDER BY seq"
+        ).format(table(layer.id))
+        with self.connection() as conn:
+            rows = conn.execute(statement).fetchall()
+        geoms = shapely.from_wkb([bytes(r[1]) for r in rows]) if rows else np.array([])
+        shapes = shapely.to_geojson(geoms) if rows else []
+        features = [feature(r[0], g) for r, g in zip(rows, shapes)]
+        return LayerData(
+            layer=layer,
+            features=features,
+            frame=frame_from_features(features, geoms),
+            length_km=np.array([r[2] for r in rows], dtype=float),
+            area_km2=np.array([r[3] for r in rows], dtype=float),
+        )
+
+    # -- beyond the interface: aggregates in SQL ------------------------------------------------
+    def lengths_by_status(
+        self, day: dt.date, view: str, kind: str | None = "international"
+    ) -> dict[str, float]:
+        """km of ``borders`` valid on ``day`` in ``view`` per status (geodesic, WGS84), summed in
+        SQL over the stored lengths (the engine's own numbers, without loading the layer)."""
+        statement = sql.SQL(
+            "SELECT status, sum(length_km) FROM {} WHERE {} AND {} AND (%(kind)s::text IS NULL "
+            "OR kind = %(kind)s) GROUP BY status"
+        ).format(table("borders"), _valid_on(), _in_view())
+        with self.connection() as conn:
+            rows = conn.execute(statement, {"day": day, "view": view, "kind": kind}).fetchall()
+        return {status: float(km) for status, km in rows}
+
+
+def feature(props: str, geometry: str) -> dict:
+    """A GeoJSON feature from its properties and geometry as JSON text (the file's layout)."""
+    properties = orjson.loads(props)
+    return {
+        "type": "Feature",
+        "id": properties.get("id"),
+        "geometry": orjson.loads(geometry),
+        "properties": properties,
+    }
+
+
+def _valid_on() -> sql.SQL:
+    return sql.SQL(
+        "(valid_from IS NULL OR valid_from <= %(day)s) AND (valid_to IS NULL OR valid_to > %(day)s)"
+    )
+
+
+def _in_view() -> sql.SQL:
+    return sql.SQL("(views IS NULL OR views ? %(view)s)")
+
+
+def where_clause(layer: Layer, query: Query) -> tuple[sql.Composable, dict]:
+    """The SQL condition of every part of ``query`` (AND) and its bound values."""
+    parts: list[sql.Composable] = [_in_view()]
+    params: dict[str, object] = {"view": query.view}
+    if query.interval is not None:
+        start, end = query.interval
+        if end is not None and end != dt.date.max:
+            parts.append(sql.SQL("(valid_from IS NULL OR valid_from <= %(end)s)"))
+            params["end"] = end
+        if start is not None:
+            parts.append(sql.SQL("(valid_to IS NULL OR valid_to > %(start)s)"))
+            params["start"] = start
+    for n, (name, wanted) in enumerate(query.filters.items()):
+        column = property_column(layer, name)
+        key = f"p{n}"
+        if column.kind == "array":  # holds every value
+            parts.append(sql.SQL("({} @> %({})s)").format(column.expr, sql.SQL(key)))
+            params[key] = Jsonb(list(wanted))
+        else:  # equals any value
+            parts.append(sql.SQL("({}::text = ANY(%({})s))").format(column.expr, sql.SQL(key)))
+            params[key] = list(wanted)
+    if query.cql is not None:
+        condition, bound = to_sql(query.cql, columns(layer))
+        parts.append(condition)
+        params.update(bound)
+    if query.bbox is not None:
+        parts.append(_bbox(query.bbox, params))
+    return sql.SQL(" AND ").join(parts), params
+
+
+def _bbox(bbox: tuple[float, float, float, float], params: dict) -> sql.Composable:
+    """``&&`` (the GiST index) and ``ST_Intersects`` with the box; across the antimeridian (min
+    lon > max lon) the union of the two boxes either side, as the file store does it."""
+    minx, miny, maxx, maxy = (float(v) for v in bbox)
+    boxes = [(minx, miny, 180.0, maxy), (-180.0, miny, maxx, maxy)] if minx > maxx else [bbox]
+    tests = []
+    for n, box in enumerate(boxes):
+        names = [f"b{n}{k}" for k in "xyXY"]
+        params.update(zip(names, (float(v) for v in box)))
+        envelope = sql.SQL("ST_MakeEnvelope({}, 4326)").format(
+            sql.SQL(", ").join(sql.Placeholder(k) for k in names)
+        )
+        tests.append(sql.SQL("(geom && {0} AND ST_Intersects(geom, {0}))").format(envelope))
+    return sql.SQL("({})").format(sql.SQL(" OR ").join(tests))
+
+
+def order_by(layer: Layer, keys: list[SortKey]) -> sql.Composable:
+    """ORDER BY of the sort keys (missing values last either way), then the file order."""
+    terms = []
+    for key in keys:
+        column = property_column(layer, key.name)
+        if column.kind == "geometry":
+            raise FilterError("sortby=geometry: features cannot be sorted by geometry")
+        expr = column.expr
+        if column.kind == "array":  # lists sort by their text, as the file store does
+            expr = sql.SQL("array_to_string(ARRAY(SELECT jsonb_array_elements_text({})), ',')")
+            expr = expr.format(column.expr)
+        if column.kind in ("array", "string"):
+            expr = sql.SQL('{} COLLATE "C"').format(expr)  # code point order, as Python's
+        direction = "DESC" if key.descending else "ASC"
+        terms.append(sql.SQL("{} " + direction + " NULLS LAST").format(expr))
+    terms.append(sql.SQL("seq"))
+    return sql.SQL(", ").join(terms)
+
+
+def paging(query: Query, params: dict) -> sql.Composable:
+    params["offset"] = int(query.offset)
+    if query.limit is None:
+        return sql.SQL(" OFFSET %(offset)s")
+    params["limit"] = int(query.limit)
+    return sql.SQL(" LIMIT %(limit)s OFFSET %(offset)s")
