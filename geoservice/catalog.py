@@ -162,6 +162,8 @@ class Catalog:
 
     directory: Path
     layers: dict[str, LayerData]
+    #: The seed articles' table (``sources.json``) when it does not live in ``directory``.
+    sources: dict | None = None
 
     def __getitem__(self, layer_id: str) -> LayerData:
         return self.layers[layer_id]

@@ -16,6 +16,7 @@ from werkzeug.exceptions import HTTPException
 from .catalog import DataError
 from .cost import BudgetError, DeadlineError
 from .measure import LimitError, QueryError
+from .store.base import StoreUnavailable
 from .timeline import TimeError
 
 log = logging.getLogger(__name__)
@@ -84,6 +85,7 @@ STATUS_TABLE: list[tuple[type[Exception], int, str]] = [
     (DeadlineError, 503, "Stopped at the time limit"),
     (LimitError, 413, "Payload too large"),
     (QueryError, 400, "Bad query"),
+    (StoreUnavailable, 503, "Store unavailable"),
     (DataError, 500, "Data not available"),
 ]
 

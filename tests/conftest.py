@@ -3,6 +3,14 @@ cluster holding the same data; ``store``, parametrised over both stores."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
 import pytest
 
 from geoservice.catalog import load_catalog
@@ -45,27 +53,22 @@ def store(request, catalog):
     store.close()
 
 
-@pytest.fixture(scope="session")
-def api_server():
-    """Base URL (``http://127.0.0.1:PORT``) of ``geoservice serve`` run in a subprocess on a
-    free loopback port with the shipped data; stopped (its own process group) at the end."""
-    import os
-    import signal
-    import subprocess
-    import sys
-    import tempfile
-    from pathlib import Path
-
+@contextmanager
+def served(*args: str, env: dict | None = None):
+    """Base URL (``http://127.0.0.1:PORT``) of ``geoservice serve ARGS`` run in a subprocess on
+    a free loopback port; stopped (its own process group) when the block ends."""
     root = Path(__file__).resolve().parent.parent
     # The request log goes to a file: a pipe nobody reads could fill and block the server.
     with tempfile.TemporaryFile(mode="w+") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "geoservice", "serve", "--host", "127.0.0.1", "--port", "0"],
+            [sys.executable, "-m", "geoservice", "serve", "--host", "127.0.0.1", "--port", "0"]
+            + list(args),
             cwd=root,
             stdout=subprocess.PIPE,
             stderr=log,
             text=True,
             start_new_session=True,
+            env={**os.environ, **(env or {})},
         )
         try:
             line = proc.stdout.readline()  # "geoservice: serving http://127.0.0.1:PORT/ ..."
@@ -81,3 +84,16 @@ def api_server():
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
+
+
+@pytest.fixture(scope="session")
+def serve():
+    """:func:`served`, for tests that start a server of their own."""
+    return served
+
+
+@pytest.fixture(scope="session")
+def api_server():
+    """Base URL of ``geoservice serve`` with the shipped data (see :func:`served`)."""
+    with served() as url:
+        yield url

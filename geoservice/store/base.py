@@ -14,13 +14,18 @@ from dataclasses import dataclass, field
 
 from pygeofilter import ast
 
-from ..catalog import LayerData
+from ..catalog import DataError, LayerData
 from ..layers import Layer
 from ..vocabulary import DEFAULT_VIEW
 
 
 class FilterError(ValueError):
     """A filter or sort order the store cannot evaluate (the API answers 400 with its text)."""
+
+
+class StoreUnavailable(DataError):
+    """The store cannot be reached (a database down or unreachable): 503, or one line and exit
+    status 1 on the command line."""
 
 
 @dataclass(frozen=True)

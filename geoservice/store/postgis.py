@@ -21,6 +21,7 @@ import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 import orjson
@@ -29,9 +30,9 @@ import shapely
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from ..catalog import DataError, LayerData, frame_from_features
+from ..catalog import Catalog, DataError, LayerData, frame_from_features
 from ..layers import LAYERS, Layer
-from .base import FilterError, Query, QueryResult, SortKey, Store
+from .base import FilterError, Query, QueryResult, SortKey, Store, StoreUnavailable
 from .cql import DATE_FIELDS, GEOMETRY
 from .sqlfilter import Column, to_sql
 
@@ -132,6 +133,7 @@ CREATE SCHEMA IF NOT EXISTS {SCHEMA};
 CREATE TABLE IF NOT EXISTS {SCHEMA}.layers (
     id text PRIMARY KEY, seq integer NOT NULL, version bigint NOT NULL DEFAULT 1,
     loaded_at timestamptz NOT NULL DEFAULT now(), source text);
+CREATE TABLE IF NOT EXISTS {SCHEMA}.meta (key text PRIMARY KEY, value jsonb NOT NULL);
 CREATE OR REPLACE FUNCTION {SCHEMA}.bump_version() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     UPDATE {SCHEMA}.layers SET version = version + 1 WHERE id = TG_TABLE_NAME;
@@ -141,12 +143,16 @@ END $$;
 
 
 def connect(dsn: str, **kw) -> psycopg.Connection:
-    """A connection to ``dsn``, or :class:`DataError` with one readable line."""
+    """A connection to ``dsn``, or :class:`StoreUnavailable` with one readable line."""
     try:
         return psycopg.connect(dsn, connect_timeout=10, **kw)
     except (psycopg.Error, psycopg.ProgrammingError) as exc:
-        reason = " ".join(str(exc).split()) or type(exc).__name__
-        raise DataError(f"cannot connect to the database {redacted(dsn)}: {reason}") from None
+        raise StoreUnavailable(f"cannot connect to the database {redacted(dsn)}: {oneline(exc)}")
+
+
+def oneline(exc: Exception) -> str:
+    """An exception's message on one line."""
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def redacted(dsn: str) -> str:
@@ -171,16 +177,22 @@ def load_directory(dsn: str, path: str | os.PathLike | None = None) -> dict[str,
     """
     from ..app import load_checked_catalog
 
-    catalog = load_checked_catalog(path)
-    with connect(dsn) as conn:
+    with connect(dsn) as conn:  # an unreachable database fails before the slow load
+        catalog = load_checked_catalog(path)
         try:
             with conn.transaction():
                 conn.execute(_SETUP)
                 counts = {}
                 for seq, (layer_id, data) in enumerate(catalog.layers.items()):
                     counts[layer_id] = write_layer(conn, data, seq, str(catalog.directory))
+                sources = catalog.directory / "sources.json"
+                conn.execute(
+                    f"INSERT INTO {SCHEMA}.meta VALUES ('sources', %s) "
+                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    [Jsonb(orjson.loads(sources.read_bytes()) if sources.exists() else {})],
+                )
         except psycopg.Error as exc:
-            raise DataError(f"loading failed: {' '.join(str(exc).split())}") from None
+            raise DataError(f"loading failed: {oneline(exc)}") from None
     return counts
 
 
@@ -258,9 +270,9 @@ class PostgisStore(Store):
             self._local.conn, self._local.pid = conn, os.getpid()
         try:
             yield conn
-        except psycopg.OperationalError:
+        except psycopg.OperationalError as exc:
             conn.close()
-            raise
+            raise StoreUnavailable(f"the database {redacted(self.dsn)}: {oneline(exc)}") from None
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
@@ -337,6 +349,14 @@ class PostgisStore(Store):
             length_km=np.array([r[2] for r in rows], dtype=float),
             area_km2=np.array([r[3] for r in rows], dtype=float),
         )
+
+    def catalog(self) -> Catalog:
+        """Every layer in memory (:meth:`layer_data`) as a catalog, with the sources table."""
+        with self.connection() as conn:
+            row = conn.execute(f"SELECT value FROM {SCHEMA}.meta WHERE key = 'sources'")
+            row = row.fetchone()
+        layers = {lid: self.layer_data(lid) for lid in self._ids}
+        return Catalog(Path("."), layers, sources=row[0] if row else {})
 
     # -- beyond the interface: aggregates in SQL ------------------------------------------------
     def lengths_by_status(
