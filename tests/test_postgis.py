@@ -170,6 +170,6 @@ def test_load_is_idempotent(postgis_dsn):
             "SELECT count(*) FROM pg_indexes WHERE schemaname = 'geoservice' "
             "AND indexdef LIKE '%USING gist (geom)%'"
         ).fetchone()[0]
-    assert tables == len(LAYERS) + 1  # the layers and the layer list
+    assert tables == len(LAYERS) + 2  # the layers, the layer list and the meta table
     assert gist == len(LAYERS)
     store.close()
