@@ -19,6 +19,7 @@ from .catalog import Catalog, DataError, load_catalog
 from .errors import register_error_handlers
 from .resources import TEMPLATES_DIR
 from .state import EXTENSION, ServiceState, state  # noqa: F401 (state: re-exported)
+from .store.base import Store
 
 #: Defaults; ``create_app(config)`` overrides any of them.
 DEFAULT_CONFIG: dict[str, Any] = {
@@ -72,7 +73,7 @@ def configured_catalog(config) -> Catalog:
 
     target = config.get("STORE") or os.environ.get(STORE_ENV) or None
     if target is not None and is_dsn(str(target)):
-        return PostgisStore(str(target)).catalog()
+        return PostgisStore(str(target)).as_catalog()
     return load_checked_catalog(target or config.get("DATA_DIR"))
 
 
@@ -86,6 +87,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         logging.basicConfig(level=logging.INFO)
 
     catalog = app.config.get("CATALOG") or configured_catalog(app.config)
+    if isinstance(catalog, Store):
+        catalog = catalog.as_catalog()
     app.extensions[EXTENSION] = ServiceState(catalog=catalog, layers=ogcapi.serve_catalog(catalog))
     # The edge indexes the cost model counts crossings with: built here, before gunicorn's
     # --preload forks, so the workers share them and no request pays for them.

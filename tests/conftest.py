@@ -17,9 +17,35 @@ from geoservice.catalog import load_catalog
 
 
 @pytest.fixture(scope="session")
-def catalog():
+def shipped_catalog():
     """The shipped data set (geodata/), loaded as the service loads it."""
     return load_catalog()
+
+
+@pytest.fixture(scope="session")
+def catalog(request, shipped_catalog):
+    """The shipped data as the engine reads it: the file catalog; in a module that sets
+    ``ON_BOTH_STORES = True`` each test runs twice, the second time on the PostGIS store (a
+    store is read as a catalog: ``store[layer_id]`` is the layer's data)."""
+    if getattr(request, "param", "file") == "file":
+        return shipped_catalog
+    return request.getfixturevalue("postgis_store")
+
+
+def pytest_generate_tests(metafunc):
+    """``catalog`` over both stores in the modules that say ``ON_BOTH_STORES = True``."""
+    if getattr(metafunc.module, "ON_BOTH_STORES", False) and "catalog" in metafunc.fixturenames:
+        metafunc.parametrize("catalog", STORES, indirect=True, scope="session")
+
+
+@pytest.fixture(scope="session")
+def postgis_store(postgis_dsn):
+    """The PostGIS store on the throwaway cluster (one per session)."""
+    from geoservice.store import PostgisStore
+
+    store = PostgisStore(postgis_dsn)
+    yield store
+    store.close()
 
 
 @pytest.fixture(scope="session")
@@ -41,16 +67,13 @@ STORES = ("file", "postgis")
 
 
 @pytest.fixture(scope="session", params=STORES)
-def store(request, catalog):
+def store(request, shipped_catalog):
     """Each store holding the shipped data: the file store (the session's catalog), PostGIS."""
-    from geoservice.store import FileStore, PostgisStore
+    from geoservice.store import FileStore
 
     if request.param == "file":
-        yield FileStore(catalog)
-        return
-    store = PostgisStore(request.getfixturevalue("postgis_dsn"))
-    yield store
-    store.close()
+        return FileStore(shipped_catalog)
+    return request.getfixturevalue("postgis_store")
 
 
 @contextmanager

@@ -19,6 +19,9 @@ from geoservice import geodesy, measure, overlay
 from geoservice.catalog import load_catalog
 from geoservice.layers import LAYERS
 
+#: The tests that read ``catalog`` run on the file store and on PostGIS (conftest.py).
+ON_BOTH_STORES = True
+
 WGS84 = Geod(ellps="WGS84")
 
 

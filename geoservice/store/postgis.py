@@ -350,7 +350,7 @@ class PostgisStore(Store):
             area_km2=np.array([r[3] for r in rows], dtype=float),
         )
 
-    def catalog(self) -> Catalog:
+    def as_catalog(self) -> Catalog:
         """Every layer in memory (:meth:`layer_data`) as a catalog, with the sources table."""
         with self.connection() as conn:
             row = conn.execute(f"SELECT value FROM {SCHEMA}.meta WHERE key = 'sources'")
