@@ -9,6 +9,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, request, url_for
 
 from . import __version__
+from .downloads import DOWNLOADS
 from .layers import LAYERS, Layer
 from .measure import GEOMETRY_TYPES
 from .ogcapi import (
@@ -72,10 +73,19 @@ def _errors(*codes: int) -> dict:
     }
 
 
-def _ok(description: str, schema: dict, media_type: str = JSON, html: bool = True) -> dict:
+def _ok(
+    description: str,
+    schema: dict,
+    media_type: str = JSON,
+    html: bool = True,
+    downloads: bool = False,
+) -> dict:
     content = {media_type: {"schema": schema}}
     if html:
         content[HTML] = {"schema": {"type": "string"}}
+    if downloads:  # f=gpkg, f=fgb: the page as a file
+        for download in DOWNLOADS.values():
+            content[download.media_type] = {"schema": {"type": "string", "format": "binary"}}
     return {
         "200": {"description": description, "content": content},
         "304": {"description": "Not modified (If-None-Match matched the ETag)"},
@@ -184,7 +194,7 @@ def _collection_paths(layer: Layer) -> dict:
                 "tags": tag,
                 "operationId": f"items_{cid}",
                 "parameters": [
-                    _param("f"),
+                    _param("f-items"),
                     _param("bbox"),
                     _param("bbox-crs"),
                     _param("crs"),
@@ -209,6 +219,7 @@ def _collection_paths(layer: Layer) -> dict:
                             ],
                         },
                         GEOJSON,
+                        downloads=True,
                     ),
                     **_errors(400),
                 },
@@ -481,6 +492,15 @@ def _components() -> dict:
             "required": False,
             "description": "Response format (else the Accept header decides; JSON default).",
             "schema": {"type": "string", "enum": ["json", "html"]},
+        },
+        "f-items": {
+            "name": "f",
+            "in": "query",
+            "required": False,
+            "description": "Response format (else the Accept header decides; GeoJSON default); "
+            + ", ".join(f"{d.f}: the page as a {d.title} file" for d in DOWNLOADS.values())
+            + " (list properties as JSON text fields).",
+            "schema": {"type": "string", "enum": ["json", "html", *DOWNLOADS]},
         },
         "bbox": {
             "name": "bbox",
