@@ -4,6 +4,7 @@ the change counter that refreshes the engine's copy, and an idempotent load."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import numpy as np
@@ -63,9 +64,40 @@ def test_the_engine_measures_the_same_on_both_stores(pg, catalog):
         on_files = measure.border_lengths(catalog, as_of=day)
         on_postgis = measure.border_lengths(pg, as_of=day)
         assert on_postgis == on_files
-        by_status = pg.lengths_by_status(np.datetime64(day).astype(object), "on_the_ground")
+        by_status = pg.lengths_by_status(dt.date.fromisoformat(day), "on_the_ground")
         for status, row in on_files["by_status"].items():
             assert by_status.get(status, 0.0) == pytest.approx(row["length_km"], abs=1e-3)
+        pair = measure.border_lengths(catalog, ["KGZ", "TJK"], as_of=day)
+        in_sql = pg.lengths_by_status(dt.date.fromisoformat(day), "on_the_ground", pair="KGZ-TJK")
+        assert in_sql == pytest.approx(
+            {s: r["length_km"] for s, r in pair["by_status"].items() if r["length_km"]}, abs=1e-3
+        )
+
+
+def test_the_length_changes_follow_an_edit(postgis_dsn):
+    store = PostgisStore(postgis_dsn)
+    day = dt.date(2021, 6, 1)
+    before = store.lengths_by_status(day, "on_the_ground", pair="KGZ-TJK")
+    with store.connection() as conn:
+        fid, km = conn.execute(
+            "SELECT id, length_km FROM geoservice.borders WHERE status = 'disputed' "
+            "AND props ->> 'countries' = '[\"KGZ\", \"TJK\"]' AND kind = 'international' "
+            "AND (valid_from IS NULL OR valid_from <= %s) AND (valid_to IS NULL OR valid_to > %s) "
+            "AND views IS NULL LIMIT 1",
+            [day, day],
+        ).fetchone()
+        flip = (
+            "UPDATE geoservice.borders SET props = jsonb_set(props, '{status}', %s) WHERE id = %s"
+        )
+        conn.execute(flip, ['"settled"', fid])
+        try:
+            after = store.lengths_by_status(day, "on_the_ground", pair="KGZ-TJK")
+        finally:
+            conn.execute(flip, ['"disputed"', fid])
+    assert after["disputed"] == pytest.approx(before["disputed"] - km, abs=1e-6)
+    assert after["settled"] == pytest.approx(before.get("settled", 0.0) + km, abs=1e-6)
+    assert store.lengths_by_status(day, "on_the_ground", pair="KGZ-TJK") == pytest.approx(before)
+    store.close()
 
 
 BORDERS = (*filter_queryables(LAYERS["borders"].queryables), "id")
@@ -170,6 +202,6 @@ def test_load_is_idempotent(postgis_dsn):
             "SELECT count(*) FROM pg_indexes WHERE schemaname = 'geoservice' "
             "AND indexdef LIKE '%USING gist (geom)%'"
         ).fetchone()[0]
-    assert tables == len(LAYERS) + 2  # the layers, the layer list and the meta table
+    assert tables == len(LAYERS) + 3  # the layers, the layer list, meta, length changes
     assert gist == len(LAYERS)
     store.close()

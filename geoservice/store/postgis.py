@@ -30,7 +30,8 @@ import shapely
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from ..catalog import Catalog, DataError, LayerData, frame_from_features
+from .. import geodesy
+from ..catalog import Catalog, DataError, LayerData, data_dir, frame_from_features
 from ..layers import LAYERS, Layer
 from .base import FilterError, Query, QueryResult, SortKey, Store, StoreUnavailable
 from .cql import DATE_FIELDS, GEOMETRY
@@ -84,8 +85,8 @@ def property_column(layer: Layer, name: str) -> Column:
     return Column(expr, kind)
 
 
-def create_table_sql(layer: Layer) -> sql.Composed:
-    """DDL of a layer's table, its indexes and its change trigger."""
+def create_table_sql(layer: Layer) -> tuple[sql.Composed, sql.Composed]:
+    """DDL of a layer's table, and of its indexes and change trigger (run after a bulk COPY)."""
     generated = []
     indexes = [
         sql.SQL("CREATE INDEX ON {} USING gist (geom)").format(table(layer.id)),
@@ -124,7 +125,7 @@ def create_table_sql(layer: Layer) -> sql.Composed:
         "CREATE TRIGGER changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON {} "
         "FOR EACH STATEMENT EXECUTE FUNCTION {}()"
     ).format(table(layer.id), sql.Identifier(SCHEMA, "bump_version"))
-    return sql.SQL("; ").join([create, *indexes, trigger])
+    return create, sql.SQL("; ").join([*indexes, trigger])
 
 
 _SETUP = f"""
@@ -132,7 +133,7 @@ CREATE EXTENSION IF NOT EXISTS postgis;
 CREATE SCHEMA IF NOT EXISTS {SCHEMA};
 CREATE TABLE IF NOT EXISTS {SCHEMA}.layers (
     id text PRIMARY KEY, seq integer NOT NULL, version bigint NOT NULL DEFAULT 1,
-    loaded_at timestamptz NOT NULL DEFAULT now(), source text);
+    loaded_at timestamptz NOT NULL DEFAULT now());
 CREATE TABLE IF NOT EXISTS {SCHEMA}.meta (key text PRIMARY KEY, value jsonb NOT NULL);
 CREATE OR REPLACE FUNCTION {SCHEMA}.bump_version() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -173,19 +174,24 @@ def load_directory(dsn: str, path: str | os.PathLike | None = None) -> dict[str,
 
     Each layer's table is dropped and re-created, so loading twice gives the same tables
     (idempotent); readers see the old data until the commit. Returns rows per layer. The data
-    passes the structural checks the service starts with (:func:`load_checked_catalog`).
+    must pass the structural checks the service starts with (``geoservice validate`` without
+    the geometry checks); lengths and areas are measured here as the file store measures them.
     """
-    from ..app import load_checked_catalog
+    from ..validate import check_structure
 
-    with connect(dsn) as conn:  # an unreachable database fails before the slow load
-        catalog = load_checked_catalog(path)
+    with connect(dsn) as conn:  # an unreachable database fails before the slow checks
+        problems, layers = check_structure(path, geometry=False)
+        if problems:
+            lines = "\n".join(f"  {p}" for p in problems)
+            raise DataError(f"the data has {len(problems)} problem(s); not loading:\n{lines}")
+        directory = data_dir(path)
         try:
             with conn.transaction():
                 conn.execute(_SETUP)
                 counts = {}
-                for seq, (layer_id, data) in enumerate(catalog.layers.items()):
-                    counts[layer_id] = write_layer(conn, data, seq, str(catalog.directory))
-                sources = catalog.directory / "sources.json"
+                for seq, (layer_id, features) in enumerate(layers.items()):
+                    counts[layer_id] = write_layer(conn, LAYERS[layer_id], features, seq)
+                sources = directory / "sources.json"
                 conn.execute(
                     f"INSERT INTO {SCHEMA}.meta VALUES ('sources', %s) "
                     "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -196,40 +202,102 @@ def load_directory(dsn: str, path: str | os.PathLike | None = None) -> dict[str,
     return counts
 
 
-def write_layer(conn: psycopg.Connection, data: LayerData, seq: int, source: str) -> int:
-    """(Re-)create one layer's table and fill it with COPY (binary). Returns the row count."""
-    layer = data.layer
-    conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(table(layer.id)))
-    conn.execute(create_table_sql(layer))
-    geoms = shapely.to_wkb(shapely.set_srid(data.frame.geometry.values, 4326), include_srid=True)
+#: Features measured and copied per batch (bounds the memory of a large load).
+BATCH = 20_000
+
+
+def write_layer(conn: psycopg.Connection, layer: Layer, features: list[dict], seq: int) -> int:
+    """(Re-)create one layer's table and fill it with COPY (binary), measuring each feature's
+    geodesic length and area (WGS84) as the file store does. Returns the row count."""
+    create, indexes = create_table_sql(layer)
+    conn.execute(sql.SQL("DROP TABLE IF EXISTS {} CASCADE").format(table(layer.id)))
+    conn.execute(create)
     copy = sql.SQL(
         "COPY {} (id, seq, geom, valid_from, valid_to, length_km, area_km2, props) "
         "FROM STDIN (FORMAT BINARY)"
     ).format(table(layer.id))
     with conn.cursor() as cur, cur.copy(copy) as out:
         out.set_types(["text", "int4", "bytea", "date", "date", "float8", "float8", "jsonb"])
-        for i, feature in enumerate(data.features):
-            props = feature["properties"]
-            out.write_row(
-                (
-                    props["id"],
-                    i,
-                    geoms[i],
-                    _date(props.get("valid_from")),
-                    _date(props.get("valid_to")),
-                    float(data.length_km[i]),
-                    float(data.area_km2[i]),
-                    Jsonb(props),
+        for start in range(0, len(features), BATCH):
+            batch = features[start : start + BATCH]
+            try:
+                geoms = shapely.from_geojson([orjson.dumps(f["geometry"]) for f in batch])
+            except (KeyError, TypeError, shapely.errors.GEOSException) as exc:
+                raise DataError(f"{layer.id}: a feature has no readable geometry ({exc})") from None
+            lengths, areas = geodesy.lengths_km(geoms), geodesy.areas_km2(geoms)
+            wkb = shapely.to_wkb(shapely.set_srid(geoms, 4326), include_srid=True)
+            for i, feature in enumerate(batch):
+                props = feature["properties"]
+                out.write_row(
+                    (
+                        props["id"],
+                        start + i,
+                        wkb[i],
+                        _date(props.get("valid_from")),
+                        _date(props.get("valid_to")),
+                        float(lengths[i]),
+                        float(areas[i]),
+                        Jsonb(props),
+                    )
                 )
-            )
+    conn.execute(indexes)
+    if layer.id == "borders":
+        conn.execute(_BORDER_LENGTHS)
     conn.execute(sql.SQL("ANALYZE {}").format(table(layer.id)))
     conn.execute(
-        f"INSERT INTO {SCHEMA}.layers (id, seq, source) VALUES (%s, %s, %s) "
-        "ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, source = excluded.source, "
+        f"INSERT INTO {SCHEMA}.layers (id, seq) VALUES (%s, %s) "
+        "ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, "
         f"version = {SCHEMA}.layers.version + 1, loaded_at = now()",
-        (layer.id, seq, source),
+        (layer.id, seq),
     )
-    return len(data.features)
+    return len(features)
+
+
+#: The borders' length changes: +km on the day a state starts (-infinity: an open start), -km
+#: on the day it ends, per pair (``ARM-AZE``), status, kind and views; the km valid on a day are
+#: the sum up to that day. Rebuilt in one statement after a load, then kept by row triggers.
+_BORDER_LENGTHS = f"""
+DROP TABLE IF EXISTS {SCHEMA}.border_length_changes;
+CREATE TABLE {SCHEMA}.border_length_changes (
+    day date NOT NULL, countries text NOT NULL, status text NOT NULL, kind text NOT NULL,
+    views jsonb, km double precision NOT NULL,
+    UNIQUE NULLS NOT DISTINCT (day, countries, status, kind, views));
+CREATE OR REPLACE FUNCTION {SCHEMA}.border_length_rows(r {SCHEMA}.borders)
+RETURNS TABLE (day date, countries text, status text, kind text, views jsonb,
+               km double precision)
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT e.day,
+           array_to_string(ARRAY(SELECT jsonb_array_elements_text(r.props -> 'countries')), '-'),
+           coalesce(r.status, ''), coalesce(r.kind, ''), r.views, e.km
+    FROM (VALUES (coalesce(r.valid_from, '-infinity'::date), r.length_km),
+                 (r.valid_to, -r.length_km)) AS e(day, km)
+    WHERE e.day IS NOT NULL
+$$;
+CREATE OR REPLACE FUNCTION {SCHEMA}.border_length_change(r {SCHEMA}.borders,
+                                                        sign double precision)
+RETURNS void LANGUAGE sql AS $$
+    INSERT INTO {SCHEMA}.border_length_changes AS c
+    SELECT day, countries, status, kind, views, sign * km FROM {SCHEMA}.border_length_rows(r)
+    ON CONFLICT (day, countries, status, kind, views) DO UPDATE SET km = c.km + excluded.km
+$$;
+CREATE OR REPLACE FUNCTION {SCHEMA}.border_lengths_changed() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        PERFORM {SCHEMA}.border_length_change(OLD, -1);
+    END IF;
+    IF TG_OP IN ('UPDATE', 'INSERT') THEN
+        PERFORM {SCHEMA}.border_length_change(NEW, 1);
+    END IF;
+    RETURN NULL;
+END $$;
+INSERT INTO {SCHEMA}.border_length_changes
+SELECT l.day, l.countries, l.status, l.kind, l.views, sum(l.km)
+FROM {SCHEMA}.borders b, LATERAL {SCHEMA}.border_length_rows(b) l
+GROUP BY 1, 2, 3, 4, 5;
+CREATE TRIGGER length_changes AFTER INSERT OR UPDATE OR DELETE ON {SCHEMA}.borders
+FOR EACH ROW EXECUTE FUNCTION {SCHEMA}.border_lengths_changed();
+"""
 
 
 def _date(value: str | None) -> dt.date | None:
@@ -360,17 +428,25 @@ class PostgisStore(Store):
 
     # -- beyond the interface: aggregates in SQL ------------------------------------------------
     def lengths_by_status(
-        self, day: dt.date, view: str, kind: str | None = "international"
+        self,
+        day: dt.date,
+        view: str,
+        kind: str | None = "international",
+        pair: str | None = None,
     ) -> dict[str, float]:
-        """km of ``borders`` valid on ``day`` in ``view`` per status (geodesic, WGS84), summed in
-        SQL over the stored lengths (the engine's own numbers, without loading the layer)."""
+        """km of ``borders`` valid on ``day`` in ``view`` per status (geodesic, WGS84; of one
+        ``pair`` such as ``ARM-AZE`` if given): the sum of the length changes up to ``day``
+        (``geoservice.border_length_changes``), the engine's own lengths, without reading the
+        segments."""
         statement = sql.SQL(
-            "SELECT status, sum(length_km) FROM {} WHERE {} AND {} AND (%(kind)s::text IS NULL "
-            "OR kind = %(kind)s) GROUP BY status"
-        ).format(table("borders"), _valid_on(), _in_view())
+            "SELECT status, sum(km) FROM {}.border_length_changes WHERE day <= %(day)s "
+            "AND {} AND (%(kind)s::text IS NULL OR kind = %(kind)s) "
+            "AND (%(pair)s::text IS NULL OR countries = %(pair)s) GROUP BY status"
+        ).format(sql.Identifier(SCHEMA), _in_view())
+        params = {"day": day, "view": view, "kind": kind, "pair": pair}
         with self.connection() as conn:
-            rows = conn.execute(statement, {"day": day, "view": view, "kind": kind}).fetchall()
-        return {status: float(km) for status, km in rows}
+            rows = conn.execute(statement, params).fetchall()
+        return {status: float(km) for status, km in rows if abs(km) > 1e-9}
 
 
 def feature(props: str, geometry: str) -> dict:
@@ -382,12 +458,6 @@ def feature(props: str, geometry: str) -> dict:
         "geometry": orjson.loads(geometry),
         "properties": properties,
     }
-
-
-def _valid_on() -> sql.SQL:
-    return sql.SQL(
-        "(valid_from IS NULL OR valid_from <= %(day)s) AND (valid_to IS NULL OR valid_to > %(day)s)"
-    )
 
 
 def _in_view() -> sql.SQL:
