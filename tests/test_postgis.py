@@ -78,6 +78,8 @@ def test_the_length_changes_follow_an_edit(postgis_dsn):
     store = PostgisStore(postgis_dsn)
     day = dt.date(2021, 6, 1)
     before = store.lengths_by_status(day, "on_the_ground", pair="KGZ-TJK")
+    disputed = Query(filters={"status": ["disputed"]}, limit=1)
+    count = store.query("borders", disputed).matched  # the count is cached until a change
     with store.connection() as conn:
         fid, km = conn.execute(
             "SELECT id, length_km FROM geoservice.borders WHERE status = 'disputed' "
@@ -92,11 +94,13 @@ def test_the_length_changes_follow_an_edit(postgis_dsn):
         conn.execute(flip, ['"settled"', fid])
         try:
             after = store.lengths_by_status(day, "on_the_ground", pair="KGZ-TJK")
+            assert store.query("borders", disputed).matched == count - 1
         finally:
             conn.execute(flip, ['"disputed"', fid])
     assert after["disputed"] == pytest.approx(before["disputed"] - km, abs=1e-6)
     assert after["settled"] == pytest.approx(before.get("settled", 0.0) + km, abs=1e-6)
     assert store.lengths_by_status(day, "on_the_ground", pair="KGZ-TJK") == pytest.approx(before)
+    assert store.query("borders", disputed).matched == count
     store.close()
 
 

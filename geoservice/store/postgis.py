@@ -202,6 +202,8 @@ def load_directory(dsn: str, path: str | os.PathLike | None = None) -> dict[str,
     return counts
 
 
+#: Matched counts kept per store (then the cache starts again).
+MAX_COUNTS = 4096
 #: Features measured and copied per batch (bounds the memory of a large load).
 BATCH = 20_000
 
@@ -313,6 +315,9 @@ class PostgisStore(Store):
         self._lock = threading.Lock()
         #: layer id -> (version, LayerData) of the engine's in-memory copy.
         self._data: dict[str, tuple[int, LayerData]] = {}
+        #: (layer, version, condition, values) -> matched count: a count over a large table is
+        #: the slow half of a page; it is the same until the layer changes.
+        self._counts: dict[tuple, int] = {}
         with self.connection() as conn:
             try:
                 rows = conn.execute(f"SELECT id FROM {SCHEMA}.layers ORDER BY seq").fetchall()
@@ -364,9 +369,16 @@ class PostgisStore(Store):
         page = sql.SQL(
             "SELECT props::text, ST_AsGeoJSON(geom, 17) FROM {} WHERE {} ORDER BY {}{}"
         ).format(table(layer_id), where, order_by(layer, query.sortby), paging(query, params))
+        version = self.version(layer_id)
         with self.connection() as conn:
+            key = (layer_id, version, where.as_string(conn), _params_key(params))
             try:
-                matched = conn.execute(count, params).fetchone()[0]
+                matched = self._counts.get(key)
+                if matched is None:
+                    matched = conn.execute(count, params).fetchone()[0]
+                    if len(self._counts) >= MAX_COUNTS:
+                        self._counts.clear()
+                    self._counts[key] = matched
                 rows = conn.execute(page, params).fetchall() if matched > query.offset else []
             except (psycopg.errors.DataError, psycopg.errors.SyntaxErrorOrAccessRuleViolation) as e:
                 raise FilterError(f"filter cannot be evaluated: {e.diag.message_primary}") from None
@@ -447,6 +459,12 @@ class PostgisStore(Store):
         with self.connection() as conn:
             rows = conn.execute(statement, params).fetchall()
         return {status: float(km) for status, km in rows if abs(km) > 1e-9}
+
+
+def _params_key(params: dict) -> str:
+    """The bound values of a condition as a hashable text (paging aside)."""
+    values = ((k, getattr(v, "obj", v)) for k, v in params.items() if k not in ("limit", "offset"))
+    return repr(sorted(values, key=lambda kv: kv[0]))
 
 
 def feature(props: str, geometry: str) -> dict:
