@@ -14,7 +14,7 @@ from flask import Flask, Response
 from werkzeug.exceptions import HTTPException
 
 from .catalog import DataError
-from .cost import BudgetError, DeadlineError
+from .cost import AnalysisFailed, BudgetError, DeadlineError
 from .measure import LimitError, QueryError
 from .store.base import StoreUnavailable
 from .timeline import TimeError
@@ -83,6 +83,7 @@ STATUS_TABLE: list[tuple[type[Exception], int, str]] = [
     (TimeError, 400, "Bad datetime"),
     (BudgetError, 422, "Over the work budget"),
     (DeadlineError, 503, "Stopped at the time limit"),
+    (AnalysisFailed, 503, "Analysis failed"),
     (LimitError, 413, "Payload too large"),
     (QueryError, 400, "Bad query"),
     (StoreUnavailable, 503, "Store unavailable"),
