@@ -208,3 +208,28 @@ def test_postgis_load_rows_keep_nulls_lists_and_geometry(catalog):
         two, ["id", "notes"], {"id": "text", "notes": "text"}
     ).split()
     assert first.startswith(b'"a","",') and second.startswith(b'"b",,')
+
+
+def test_growth_on_postgis_runs_on_a_tiny_size(tmp_path):
+    from benchmarks import pygeoapi_stack
+
+    if not (pygeoapi_stack.PG_BIN / "initdb").exists():
+        pytest.skip(f"PostgreSQL is not installed ({pygeoapi_stack.PG_BIN / 'initdb'} missing)")
+    out = tmp_path / "growth-postgis.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.growth_postgis", "--sizes", "1000", "--repeat", "1"]
+        + ["--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    (size,) = orjson.loads(out.read_bytes())["sizes"]
+    assert size["segments"] == size["features"] == 1000
+    assert [b["target"] for b in size["bbox"]] == [10, 100]
+    assert all(b["rows"] > 0 for b in size["bbox"])
+    assert size["lengths"]["km"] and size["lengths"]["ms"] > 0
+    assert size["service"]["startup_s"] > 0  # create_app on the store at this size
+    assert "| 1,000 |" in proc.stdout
