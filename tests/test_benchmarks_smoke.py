@@ -42,26 +42,21 @@ def test_growth_generator_keeps_schema_and_count(tmp_path):
     assert len(catalog["countries"].features) == len(load_catalog()["countries"].features)
 
 
-def test_growth_script_runs_on_a_tiny_size(tmp_path):
-    out = tmp_path / "growth.json"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "benchmarks.growth",
-            "--sizes",
-            "1000",
-            "--repeat",
-            "1",
-            "--out",
-            str(out),
-        ],
+def tiny_run(module: str, out) -> subprocess.CompletedProcess:
+    """A growth script at 1,000 segments, one run per query, its JSON to ``out``."""
+    return subprocess.run(
+        [sys.executable, "-m", module, "--sizes", "1000", "--repeat", "1", "--out", str(out)],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
     )
+
+
+def test_growth_script_runs_on_a_tiny_size(tmp_path):
+    out = tmp_path / "growth.json"
+    proc = tiny_run("benchmarks.growth", out)
     assert proc.returncode == 0, proc.stderr
     doc = orjson.loads(out.read_bytes())
     (size,) = doc["sizes"]
@@ -216,15 +211,7 @@ def test_growth_on_postgis_runs_on_a_tiny_size(tmp_path):
     if not (pygeoapi_stack.PG_BIN / "initdb").exists():
         pytest.skip(f"PostgreSQL is not installed ({pygeoapi_stack.PG_BIN / 'initdb'} missing)")
     out = tmp_path / "growth-postgis.json"
-    proc = subprocess.run(
-        [sys.executable, "-m", "benchmarks.growth_postgis", "--sizes", "1000", "--repeat", "1"]
-        + ["--out", str(out)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    proc = tiny_run("benchmarks.growth_postgis", out)
     assert proc.returncode == 0, proc.stderr
     (size,) = orjson.loads(out.read_bytes())["sizes"]
     assert size["segments"] == size["features"] == 1000
