@@ -282,6 +282,24 @@ def overlap(layer_ids, geometry_path, layers, as_of, include_geometry, view, as_
 
 
 @cli.command(cls=_OneLineUsage)
+@click.argument("dsn")
+@click.argument("path", required=False, type=click.Path(file_okay=False))
+def load(dsn: str, path: str | None) -> None:
+    """Load a data directory (default: the shipped geodata/) into PostGIS at DSN
+    (postgresql://user@host:port/db), in one transaction; loading again replaces the layers."""
+    from .store.postgis import is_dsn, load_directory
+
+    if not is_dsn(dsn):
+        raise UserError(f"{dsn!r} is not a postgresql:// URL")
+    if path is not None and not Path(path).is_dir():
+        raise UserError(f"{path}: no such data directory")
+    counts = load_directory(dsn, path)
+    for layer_id, count in counts.items():
+        click.echo(f"{layer_id}\t{count}")
+    click.echo(f"ok: {sum(counts.values())} features in {len(counts)} layers")
+
+
+@cli.command(cls=_OneLineUsage)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option(
     "--port",
@@ -296,17 +314,25 @@ def overlap(layer_ids, geometry_path, layers, as_of, include_geometry, view, as_
     type=click.Path(file_okay=False),
     help="Data directory (default: $GEOSERVICE_DATA, else the shipped geodata/).",
 )
-def serve(host: str, port: int, data_dir: str | None) -> None:
+@click.option(
+    "--store",
+    envvar="GEOSERVICE_STORE",
+    help="postgresql://… URL of a database filled by `geoservice load` (or a data directory); "
+    "default: $GEOSERVICE_STORE, else the data directory.",
+)
+def serve(host: str, port: int, data_dir: str | None, store: str | None) -> None:
     """Run the service (development server); prints its URL. Production: see the README."""
     import socket
 
     from werkzeug.serving import make_server
 
     from .app import create_app
+    from .store import is_dsn
 
-    if data_dir is not None and not Path(data_dir).is_dir():
-        raise UserError(f"{data_dir}: no such data directory")
-    app = create_app({"DATA_DIR": data_dir})
+    for path in (data_dir, None if is_dsn(store) else store):
+        if path is not None and not Path(path).is_dir():
+            raise UserError(f"{path}: no such data directory")
+    app = create_app({"DATA_DIR": data_dir, "STORE": store})
     # Bind here, not in werkzeug, so a busy port or bad address is one line and exit status 2.
     try:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET

@@ -9,6 +9,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, request, url_for
 
 from . import __version__
+from .downloads import DOWNLOADS
 from .layers import LAYERS, Layer
 from .measure import GEOMETRY_TYPES
 from .ogcapi import (
@@ -71,10 +72,19 @@ def _errors(*codes: int) -> dict:
     return responses
 
 
-def _ok(description: str, schema: dict, media_type: str = JSON, html: bool = True) -> dict:
+def _ok(
+    description: str,
+    schema: dict,
+    media_type: str = JSON,
+    html: bool = True,
+    downloads: bool = False,
+) -> dict:
     content = {media_type: {"schema": schema}}
     if html:
         content[HTML] = {"schema": {"type": "string"}}
+    if downloads:  # f=gpkg, f=fgb: the page as a file
+        for download in DOWNLOADS.values():
+            content[download.media_type] = {"schema": {"type": "string", "format": "binary"}}
     return {
         "200": {"description": description, "content": content},
         "304": {"description": "Not modified (If-None-Match matched the ETag)"},
@@ -182,6 +192,7 @@ def _collection_paths(layer: Layer) -> dict:
                             ],
                         },
                         GEOJSON,
+                        downloads=True,
                     ),
                     **_errors(400),
                 },

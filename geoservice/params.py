@@ -19,6 +19,7 @@ from typing import Any
 from flask import request
 
 from . import timeline, views
+from .downloads import DOWNLOADS
 from .errors import BadRequest
 from .layers import ALIASES, LAYERS, Layer
 from .settings import settings
@@ -54,6 +55,8 @@ class Param:
     parse: Callable[[str], Any]
     required: bool = False
     default: Any = None
+    #: Its key in :func:`table` when two endpoints give one name different values (``f``).
+    key: str | None = None
 
     def openapi(self) -> dict:
         doc = {
@@ -214,6 +217,15 @@ def table() -> dict[str, Param]:
             _enum(("json", "html")),
         ),
         Param(
+            "f",
+            "Response format (else the Accept header decides; GeoJSON by default); "
+            + ", ".join(f"{d.f}: the page as a {d.title} file" for d in DOWNLOADS.values())
+            + " (list properties as JSON text fields).",
+            {"type": "string", "enum": ["json", "html", *DOWNLOADS]},
+            _enum(("json", "html", *DOWNLOADS)),
+            key="f-items",
+        ),
+        Param(
             "bbox",
             "minLon,minLat,maxLon,maxLat in CRS84 degrees (or 6 numbers: with heights, "
             "ignored); minLon > maxLon crosses the antimeridian; latitudes are clipped at the "
@@ -329,7 +341,7 @@ def table() -> dict[str, Param]:
         Param("from", "The first day (YYYY-MM-DD).", _DAY, _day, required=True),
         Param("to", "The last day (YYYY-MM-DD).", _DAY, _day, required=True),
     ]
-    return {p.name: p for p in params}
+    return {p.key or p.name: p for p in params}
 
 
 #: Parameters every resource takes, so that a client can put them on the API's URL once
@@ -341,7 +353,7 @@ EVERYWHERE: tuple[str, ...] = ("view", "lang")
 ENDPOINTS: dict[str, tuple[str, ...]] = {
     "document": ("f",),
     "item": ("f", "crs"),
-    "items": ("f", "bbox", "bbox-crs", "crs", "datetime", "limit", "offset", "zoom"),
+    "items": ("f-items", "bbox", "bbox-crs", "crs", "datetime", "limit", "offset", "zoom"),
     "lengths": ("countries", "status", "kind", "as_of", "bbox"),
     "overlaps_get": ("a", "b", "as_of", "include_geometry"),
     "overlaps_post": ("layers", "as_of", "include_geometry"),

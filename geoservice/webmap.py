@@ -592,6 +592,8 @@ def area_labels(catalog: Catalog, lang: str = "en") -> list[dict[str, Any]]:
 @per_catalog
 def source_table(catalog: Catalog) -> dict[str, Any]:
     """The seed articles' titles, authors and dates (``sources.json`` beside the layers)."""
+    if catalog.sources is not None:  # from a database
+        return catalog.sources
     path = catalog.directory / "sources.json"
     return orjson.loads(path.read_bytes()) if path.exists() else {}
 

@@ -16,6 +16,9 @@ from shapely.geometry import Point
 from geoservice import geodesy, measure, views
 from geoservice.vocabulary import COUNTRY_NAMES, STATUSES
 
+#: The tests that read ``catalog`` run on the file store and on PostGIS (conftest.py).
+ON_BOTH_STORES = True
+
 ROOT = Path(__file__).resolve().parent.parent
 RECORD = tomllib.loads((ROOT / "geodata" / "record" / "borders.toml").read_text())
 PUBLISHED = RECORD["published_length"]

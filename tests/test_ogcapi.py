@@ -17,6 +17,9 @@ from geoservice.ogcapi import CONFORMANCE
 from geoservice.views import in_view
 from geoservice.vocabulary import DEFAULT_VIEW, STATUSES, VIEWS
 
+#: The tests that read ``catalog`` run on the file store and on PostGIS (conftest.py).
+ON_BOTH_STORES = True
+
 PROBLEM_KEYS = {"type", "title", "status", "detail"}
 
 

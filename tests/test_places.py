@@ -21,6 +21,9 @@ from shapely.geometry import Point, shape
 
 from geoservice.layers import LAYERS
 
+#: The tests that read ``catalog`` run on the file store and on PostGIS (conftest.py).
+ON_BOTH_STORES = True
+
 HERE = Path(__file__).resolve().parent
 TABLES = sorted(HERE.glob("places*.toml"))
 STATEMENTS = [s for path in TABLES for s in tomllib.loads(path.read_text())["statement"]]
