@@ -17,35 +17,12 @@ from flask import Blueprint, Response, current_app, request
 from . import changes as changes_module
 from . import cost, measure, views
 from .errors import BadRequest, PayloadTooLarge, Unprocessable, UnsupportedMediaType
-from .ogcapi import check_params, json_response, parse_bbox, require_json
+from .ogcapi import check_params, json_response, require_json
+from .settings import settings
 from .state import state
 from .userinput import shown
-from .vocabulary import DEFAULT_KIND
 
 bp = Blueprint("analysis_api", __name__, url_prefix="/api")
-
-
-def parse_bool(name: str) -> bool:
-    """A ``true``/``false`` query parameter (default false)."""
-    raw = request.args.get(name)
-    if raw is None:
-        return False
-    value = raw.strip().lower()
-    if value in ("true", "1", "yes"):
-        return True
-    if value in ("false", "0", "no"):
-        return False
-    raise BadRequest(f"{name}={shown(raw)}: must be true or false")
-
-
-def optional(name: str) -> str | None:
-    """A query parameter, None when absent; an empty value is a 400."""
-    raw = request.args.get(name)
-    if raw is None:
-        return None
-    if not raw.strip():
-        raise BadRequest(f"{name}= is empty")
-    return raw.strip()
 
 
 def run(query, *args, catalog=None, **kwargs) -> dict:
@@ -57,16 +34,21 @@ def run(query, *args, catalog=None, **kwargs) -> dict:
         raise BadRequest(str(exc)) from None
 
 
-def run_overlaps(seconds: float = cost.ANALYSIS_SECONDS, **kwargs) -> dict:
-    """:func:`measure.overlaps` within the work budget, on an analysis thread, before the
-    deadline of ``seconds`` (:mod:`geoservice.cost`)."""
-    catalog = state().catalog
-    return cost.run_bounded(
-        lambda deadline: run(
-            measure.overlaps, catalog=catalog, max_work=cost.MAX_WORK, deadline=deadline, **kwargs
-        ),
-        seconds,
-    )
+def _overlaps(catalog, deadline: cost.Deadline, **kwargs) -> dict:
+    """:func:`measure.overlaps` within the work budget (``max_work``, default the settings';
+    None: the deadline alone), in the analysis process."""
+    kwargs.setdefault("max_work", settings().max_work)
+    return measure.overlaps(catalog, deadline=deadline, **kwargs)
+
+
+def run_overlaps(seconds: float | None = None, **kwargs) -> dict:
+    """:func:`measure.overlaps` in the analysis process (:mod:`geoservice.cost`), before the
+    deadline of ``seconds`` (default: the settings' ``analysis_seconds``); its QueryError is a
+    400."""
+    try:
+        return cost.run_bounded(_overlaps, state().catalog, kwargs, seconds)
+    except measure.QueryError as exc:
+        raise BadRequest(str(exc)) from None
 
 
 @bp.get("/lengths")
@@ -76,34 +58,33 @@ def lengths() -> Response:
     ``kind`` defaults to ``international``; ``kind=all`` counts every kind of line;
     ``bbox=minLon,minLat,maxLon,maxLat`` counts only what lies inside that box (a map view).
     """
-    check_params({"countries", "status", "kind", "as_of", "bbox", "view"})
+    args = check_params("lengths")
     require_json()
-    kind = optional("kind") or DEFAULT_KIND
-    bbox = optional("bbox")
     result = run(
         measure.border_lengths,
-        countries=optional("countries"),
-        status=optional("status"),
-        kind=None if kind == "all" else kind,
-        as_of=optional("as_of"),
-        bbox=parse_bbox(bbox) if bbox else None,
-        view=optional("view"),
+        countries=args["countries"],
+        status=args["status"],
+        kind=None if args["kind"] == "all" else args["kind"],
+        as_of=args["as_of"],
+        bbox=args["bbox"],
+        view=args["view"],
     )
     return json_response(result)
 
 
-#: Largest total size (bytes) of the layer x layer answers one process keeps.
-OVERLAP_CACHE_BYTES = 64 * 1024 * 1024
-
-
 class AnswerCache:
-    """Answers (JSON bytes) by key, least recently used dropped past ``limit`` bytes."""
+    """Answers (JSON bytes) by key, least recently used dropped past ``limit`` bytes
+    (default: the settings' ``overlap_cache_bytes``)."""
 
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
+    def __init__(self, limit: int | None = None) -> None:
+        self._limit = limit
         self.size = 0
         self.items: OrderedDict[str, bytes] = OrderedDict()
         self.lock = threading.Lock()
+
+    @property
+    def limit(self) -> int:
+        return settings().overlap_cache_bytes if self._limit is None else self._limit
 
     def get(self, key: str) -> bytes | None:
         with self.lock:
@@ -122,13 +103,13 @@ class AnswerCache:
                 self.size -= len(self.items.popitem(last=False)[1])
 
 
-_answers = AnswerCache(OVERLAP_CACHE_BYTES)
+_answers = AnswerCache()
 
 
-def _overlap_key(a: str, b: str) -> str:
+def _overlap_key(a: str, b: str, as_of) -> str:
     """What a layer x layer answer depends on: the two layers' data, the features valid on the
     date (so every date between two changes shares one answer) and every other parameter."""
-    day = measure._as_of(optional("as_of"))
+    day = measure._as_of(as_of)
     parts: list = []
     for lid in (a, b):
         served = state().layers.get(lid)
@@ -145,26 +126,30 @@ def overlaps_get() -> Response:
     """Overlaps of two layers (``a``, ``b``) on ``as_of``; ``include_geometry=true`` adds
     GeoJSON.
 
-    Computed once per (layers, features valid on the date, parameters) and kept
-    (:data:`OVERLAP_CACHE_BYTES`), answered with an ETag; within the work budget and deadline
-    of :mod:`geoservice.cost`."""
-    check_params({"a", "b", "as_of", "include_geometry", "view"})
+    Computed once per (layers, features valid on the date, view, parameters) in the analysis
+    process within the layer-pair deadline, kept (the settings' ``overlap_cache_bytes``) and
+    answered with an ETag (:mod:`geoservice.cost`)."""
+    args = check_params("overlaps_get")
     require_json()
-    a, b = optional("a"), optional("b")
-    if a is None or b is None:
-        raise BadRequest("give two layers: a=<layer>&b=<layer> (or POST a GeoJSON geometry)")
-    include_geometry = parse_bool("include_geometry")
-    as_of = optional("as_of")
-    view = views.parse_view(optional("view"))  # checked by check_params
-    key = _overlap_key(a, b) if view == views.DEFAULT_VIEW else ""  # cache: default view only
+    a, b, as_of, view = args["a"], args["b"], args["as_of"], args["view"]
+    include_geometry = args["include_geometry"]
+    key = _overlap_key(a, b, as_of)
     etag = f"{key}-{int(include_geometry)}" if key else ""
     if etag and request.if_none_match.contains_weak(etag):
         return _with_cache_headers(Response(status=304), etag)
     results = _answers.get(etag) if etag else None
     if results is None:
-        # One computation (with geometry) gives both answers: with and without geometry.
+        # One computation (with geometry) gives both answers: with and without geometry. Its
+        # cost is bounded by the data, not by the request, and paid once per set of valid
+        # features: no work budget, the layer-pair deadline alone.
         result = run_overlaps(
-            cost.LAYER_PAIR_SECONDS, a=a, b=b, as_of=as_of, include_geometry=True, view=view
+            settings().layer_pair_seconds,
+            a=a,
+            b=b,
+            as_of=as_of,
+            include_geometry=True,
+            view=view,
+            max_work=None,
         )
         full = result["results"]
         variants = {1: orjson.dumps(full), 0: orjson.dumps([_without_geometry(h) for h in full])}
@@ -244,7 +229,7 @@ def overlaps_post() -> Response:
 
     The work is estimated first and refused over the budget (422), then run within the
     deadline (:mod:`geoservice.cost`)."""
-    check_params({"layers", "as_of", "include_geometry", "view"})
+    args = check_params("overlaps_post")
     require_json()
     doc = read_json_body()
     try:
@@ -253,17 +238,15 @@ def overlaps_post() -> Response:
         raise  # over the size limits: 413 by the status table (errors.py)
     except measure.QueryError as exc:
         raise Unprocessable(str(exc)) from None
-    layers = optional("layers")
-    as_of = optional("as_of")
-    include_geometry = parse_bool("include_geometry")
-    # Refuse over budget here, before waiting for the analysis thread.
-    run(measure.check_budget, geometry, layers.split(",") if layers else None, as_of)
+    layers, as_of = args["layers"], args["as_of"]
+    # Refuse over budget here, before waiting for the analysis process.
+    run(measure.check_budget, geometry, layers, as_of)
     result = run_overlaps(
         geometry=geometry,
-        layers=layers.split(",") if layers else None,
+        layers=layers,
         as_of=as_of,
-        include_geometry=include_geometry,
-        view=optional("view"),
+        include_geometry=args["include_geometry"],
+        view=args["view"],
     )
     return json_response(result)
 
@@ -271,7 +254,7 @@ def overlaps_post() -> Response:
 @bp.get("/views")
 def views_doc() -> Response:
     """The points of view (``view=``) and label languages (``lang=``) every query takes."""
-    check_params(set())
+    check_params("views")
     return json_response(views.describe())
 
 
@@ -279,6 +262,6 @@ def views_doc() -> Response:
 def changes() -> Response:
     """What changed from ``from`` to ``to`` (dates): features that began or ended, km² changing
     hands per side, border km changing status, the events in between (geodesic, WGS84)."""
-    check_params({"from", "to", "view"})
-    result = run(changes_module.changes, optional("from"), optional("to"), view=optional("view"))
+    args = check_params("changes")
+    result = run(changes_module.changes, args["from"], args["to"], view=args["view"])
     return json_response(result)

@@ -17,16 +17,13 @@ from . import analysis_api, cost, headers, ogcapi, openapi, webmap
 from .catalog import Catalog, DataError, load_catalog
 from .errors import register_error_handlers
 from .resources import TEMPLATES_DIR
+from .settings import settings
 from .state import EXTENSION, ServiceState, state  # noqa: F401 (state: re-exported)
 
 #: Defaults; ``create_app(config)`` overrides any of them.
 DEFAULT_CONFIG: dict[str, Any] = {
     # Data directory (None: $GEOSERVICE_DATA, else the shipped geodata/).
     "DATA_DIR": None,
-    # Largest request body in bytes (POST /api/overlaps); larger bodies get 413.
-    "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
-    # Cache-Control max-age (seconds) of layer responses.
-    "CACHE_MAX_AGE": 300,
     # flask-compress: gzip (or br/zstd/deflate) when the client asks, for these types.
     "COMPRESS_MIMETYPES": [
         "application/json",
@@ -64,7 +61,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the app: load the catalog (``DATA_DIR``), serialise it, register the blueprints."""
     # No app-level static folder: /static/... belongs to the web map blueprint.
     app = Flask(__name__, template_folder=str(TEMPLATES_DIR), static_folder=None)
-    app.config.update(DEFAULT_CONFIG)
+    limits = settings()
+    app.config.update(
+        DEFAULT_CONFIG,
+        # Largest request body (bytes; larger: 413) and max-age of cacheable answers (s).
+        MAX_CONTENT_LENGTH=limits.max_body_bytes,
+        CACHE_MAX_AGE=limits.cache_max_age,
+    )
     app.config.update(config or {})
     if not app.logger.handlers:
         logging.basicConfig(level=logging.INFO)

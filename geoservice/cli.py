@@ -41,7 +41,12 @@ class _Commands(click.Group):
 @click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="geoservice")
 def cli() -> None:
-    """Border disputes in the former Soviet space: data, measurements, service."""
+    """Border disputes in the former Soviet space: data, measurements, service.
+
+    Limits and defaults come from GEOSERVICE_* environment variables (see the README)."""
+    from .settings import settings
+
+    settings()  # a bad setting stops every command with one line (SettingsError: DataError)
 
 
 @cli.command()
@@ -176,18 +181,20 @@ def changes(start, end, view, as_json) -> None:
 
 
 def _read_geojson(path: str) -> bytes:
-    from .measure import MAX_BYTES
+    from .settings import settings
+
+    limit = settings().max_geojson_bytes
 
     try:
         if path == "-":
-            data = click.get_binary_stream("stdin").read(MAX_BYTES + 1)
+            data = click.get_binary_stream("stdin").read(limit + 1)
         else:
             with open(path, "rb") as handle:
-                data = handle.read(MAX_BYTES + 1)
+                data = handle.read(limit + 1)
     except OSError as exc:
         raise UserError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    if len(data) > MAX_BYTES:
-        raise UserError(f"{path}: larger than {MAX_BYTES} bytes")
+    if len(data) > limit:
+        raise UserError(f"{path}: larger than {limit} bytes")
     return data
 
 

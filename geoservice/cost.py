@@ -9,9 +9,9 @@ whose box holds it. So the estimate, in *vertex operations*, is
                                              + user self-crossings inside f's box)
 
 with the self-crossings counted exactly on a sample of the user's edges and scaled up. A query
-over :data:`MAX_WORK` is refused before any work (422, the message says the numbers and how to
+over ``settings().max_work`` is refused before any work (422, the message says the numbers and how to
 get under them). Accepted work runs under a :class:`Deadline` checked before each pair, so no
-request computes for more than :data:`ANALYSIS_SECONDS`.
+request computes for more than ``settings().analysis_seconds`` (:mod:`geoservice.settings`).
 
 Calibration (this 2-core machine, one core): about 1.5 million vertex operations per second
 for random lines against the countries layer; see BENCHMARKS.md ("Hostile requests").
@@ -19,30 +19,22 @@ for random lines against the countries layer; see BENCHMARKS.md ("Hostile reques
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import threading
 import time
+import weakref
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import TypeVar
 
 import numpy as np
 import shapely
 
+from .settings import settings
+
 T = TypeVar("T")
 
-#: Largest estimated work of one overlap query, in vertex operations (about 1-2 s of one core).
-MAX_WORK = 2_500_000
-#: Most places where lines cross (user edges with each other or with the layers' edges): each
-#: is a node in GEOS and a piece of the answer, the costly part (about 20 us each).
-MAX_CROSSINGS = 15_000
-#: Longest an accepted overlap may compute (wall-clock seconds) before it is stopped.
-ANALYSIS_SECONDS = 5.0
-#: The same for a layer x layer overlap, which is computed once per set of valid features and
-#: then answered from the cache (countries x borders: 2-5 s on this machine).
-LAYER_PAIR_SECONDS = 30.0
 #: User edges whose crossings are counted exactly; the rest is scaled from them.
 CROSSING_SAMPLE = 200
 #: Longest piece (degrees) a sampled edge is cut into before it is looked up in an edge index.
@@ -50,7 +42,7 @@ PIECE_DEG = 0.25
 
 
 class BudgetError(ValueError):
-    """A query whose estimated work is over :data:`MAX_WORK` (HTTP 422)."""
+    """A query whose estimated work is over ``settings().max_work`` (HTTP 422)."""
 
 
 class DeadlineError(ValueError):
@@ -60,8 +52,9 @@ class DeadlineError(ValueError):
 class Deadline:
     """A wall-clock limit; :meth:`check` raises :class:`DeadlineError` once it has passed."""
 
-    def __init__(self, seconds: float = ANALYSIS_SECONDS) -> None:
-        self.seconds = seconds
+    def __init__(self, seconds: float | None = None, limit: float | None = None) -> None:
+        self.seconds = settings().analysis_seconds if seconds is None else seconds
+        self.limit = self.seconds if limit is None else limit  # as said in messages
         self.started = time.monotonic()
         self.cpu_started: float | None = None  # CPU time of the working thread at its 1st check
 
@@ -75,9 +68,7 @@ class Deadline:
                 if busy
                 else "ask for fewer layers, a smaller area or a simpler geometry"
             )
-            raise DeadlineError(
-                f"stopped after the {self.seconds:g} s limit of an overlap: {reason}"
-            )
+            raise DeadlineError(f"stopped after the {self.limit:g} s limit of an overlap: {reason}")
 
 
 @dataclass
@@ -91,8 +82,11 @@ class Estimate:
     crossings: int = 0
     work: int = 0
 
-    def check(self, limit: int = MAX_WORK, max_crossings: int = MAX_CROSSINGS) -> None:
-        """Raise :class:`BudgetError` with the numbers when over a limit."""
+    def check(self, limit: int | None = None, max_crossings: int | None = None) -> None:
+        """Raise :class:`BudgetError` with the numbers when over a limit (default: the
+        settings' ``max_work`` and ``max_crossings``)."""
+        limit = settings().max_work if limit is None else limit
+        max_crossings = settings().max_crossings if max_crossings is None else max_crossings
         if self.crossings > max_crossings:
             raise BudgetError(
                 f"this overlap would cut the geometry at about {self.crossings:,} places where "
@@ -230,51 +224,121 @@ def estimate_pairs(la, lb, ia: np.ndarray, ib: np.ndarray) -> Estimate:
     )
 
 
-# --- running accepted work: a few low-priority threads per process --------------------------
+# --- running accepted work: in a low-priority process of its own --------------------------
 
-#: Overlaps computed at once per process; more wait (their deadline runs while they wait).
-ANALYSIS_THREADS = 1
-#: How much lower (Linux nice) the analysis threads run than the threads answering requests,
+#: How much lower (Linux nice) the analysis process runs than the process answering requests,
 #: so that a busy analysis does not slow the normal requests sharing the cores.
 ANALYSIS_NICE = 10
 
-_pool: ThreadPoolExecutor | None = None
-_pool_pid: int | None = None
-_pool_lock = threading.Lock()
+
+class AnalysisFailed(RuntimeError):
+    """The analysis process died (out of memory, a crash): answered 503, the process is
+    started again for the next request."""
 
 
-def _lower_priority() -> None:
-    """Lower this thread's priority (Linux schedules threads by their own nice value)."""
+#: The catalogs analyses read, by ``id``: the analysis process inherits them when it is forked.
+_catalogs: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+
+
+def _serve_analyses(conn) -> None:
+    """The analysis process: run ``(work, catalog id, kwargs, seconds)`` requests from
+    ``conn`` one at a time, sending back ``(True, answer)`` or ``(False, exception)``."""
     try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), ANALYSIS_NICE)
-    except (AttributeError, OSError):
+        os.nice(ANALYSIS_NICE)
+    except OSError:
         pass
+    while True:
+        try:
+            work, catalog_id, kwargs, seconds, limit = conn.recv()
+        except (EOFError, OSError):
+            return
+        try:
+            reply = (True, work(_catalogs[catalog_id], Deadline(seconds, limit), **kwargs))
+        except Exception as exc:  # noqa: BLE001 - every failure goes back to the caller
+            reply = (False, exc)
+        try:
+            conn.send(reply)
+        except Exception as exc:  # noqa: BLE001 - e.g. an answer that does not pickle
+            conn.send((False, RuntimeError(f"analysis answer not sent: {exc!r}")))
 
 
-def _executor() -> ThreadPoolExecutor:
-    """This process's analysis threads (made again after a fork, e.g. in gunicorn workers)."""
-    global _pool, _pool_pid
-    with _pool_lock:
-        if _pool is None or _pool_pid != os.getpid():
-            _pool = ThreadPoolExecutor(
-                ANALYSIS_THREADS, thread_name_prefix="analysis", initializer=_lower_priority
-            )
-            _pool_pid = os.getpid()
-        return _pool
+class AnalysisProcess:
+    """One analysis process per serving process (forked on first use, and again after a
+    fork of its parent, e.g. in each gunicorn worker): it shares the parent's data copy-on-write,
+    runs one analysis at a time at a lower priority, and is killed (and started anew) when an
+    analysis runs past its deadline, so no request keeps a core or holds the serving threads'
+    interpreter lock."""
 
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.process: multiprocessing.process.BaseProcess | None = None
+        self.conn = None
+        self.owner: int | None = None
+        self.catalogs: set[int] = set()  # the catalogs the process has (it was forked after)
 
-def run_bounded(work: Callable[[Deadline], T], seconds: float = ANALYSIS_SECONDS) -> T:
-    """``work(deadline)`` on an analysis thread; its deadline starts now (waiting counts).
+    def _ensure(self, catalog_id: int) -> None:
+        alive = self.process is not None and self.owner == os.getpid() and self.process.is_alive()
+        if alive and catalog_id in self.catalogs:
+            return
+        self._stop()
+        context = multiprocessing.get_context("fork")
+        parent, child = context.Pipe()
+        process = context.Process(
+            target=_serve_analyses, args=(child,), name="geoservice-analysis", daemon=True
+        )
+        process.start()
+        child.close()
+        self.process, self.conn, self.owner = process, parent, os.getpid()
+        self.catalogs = set(_catalogs)
 
-    The caller gets the answer, or :class:`DeadlineError` once the deadline has passed (the
-    work itself stops at its next check)."""
-    deadline = Deadline(seconds)
-    future = _executor().submit(work, deadline)
-    try:
-        return future.result(timeout=seconds + 1.0)
-    except FutureTimeout:
-        future.cancel()
-        raise DeadlineError(
+    def _stop(self) -> None:
+        if self.process is not None and self.owner == os.getpid():
+            self.process.kill()
+            self.process.join(1.0)
+            self.conn.close()
+        self.process = self.conn = None
+
+    def run(self, work: Callable[..., T], catalog, kwargs: dict, seconds: float) -> T:
+        """``work(catalog, deadline, **kwargs)`` in the analysis process, within ``seconds`` from now
+        (waiting for an earlier analysis counts): the answer, or the exception it raised, or
+        :class:`DeadlineError` (the process is killed) or :class:`AnalysisFailed`."""
+        started = time.monotonic()
+        busy = DeadlineError(
             f"stopped after the {seconds:g} s limit of an overlap: the service is busy; "
             "try again in a moment"
-        ) from None
+        )
+        if not self.lock.acquire(timeout=seconds):
+            raise busy
+        try:
+            _catalogs[id(catalog)] = catalog
+            self._ensure(id(catalog))
+            left = seconds - (time.monotonic() - started)
+            self.conn.send((work, id(catalog), kwargs, left, seconds))
+            # The work stops itself at its deadline checks; a second more, then it is killed.
+            if not self.conn.poll(max(left, 0) + 1.0):
+                self._stop()
+                raise DeadlineError(
+                    f"stopped after the {seconds:g} s limit of an overlap: ask for fewer "
+                    "layers, a smaller area or a simpler geometry"
+                )
+            ok, answer = self.conn.recv()
+        except (EOFError, OSError, BrokenPipeError):
+            self._stop()
+            raise AnalysisFailed("the analysis stopped unexpectedly; try again") from None
+        finally:
+            self.lock.release()
+        if not ok:
+            raise answer
+        return answer
+
+
+_analyses = AnalysisProcess()
+
+
+def run_bounded(work: Callable[..., T], catalog, kwargs: dict, seconds: float | None = None) -> T:
+    """``work(catalog, deadline, **kwargs)`` in the analysis process, before the deadline of
+    ``seconds`` (default: the settings' ``analysis_seconds``). ``work`` is a module-level
+    function (it is sent to the process by name); ``catalog`` is the parent's, read there
+    copy-on-write."""
+    seconds = settings().analysis_seconds if seconds is None else seconds
+    return _analyses.run(work, catalog, kwargs, seconds)

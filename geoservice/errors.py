@@ -14,7 +14,7 @@ from flask import Flask, Response
 from werkzeug.exceptions import HTTPException
 
 from .catalog import DataError
-from .cost import BudgetError, DeadlineError
+from .cost import AnalysisFailed, BudgetError, DeadlineError
 from .measure import LimitError, QueryError
 from .timeline import TimeError
 
@@ -82,6 +82,7 @@ STATUS_TABLE: list[tuple[type[Exception], int, str]] = [
     (TimeError, 400, "Bad datetime"),
     (BudgetError, 422, "Over the work budget"),
     (DeadlineError, 503, "Stopped at the time limit"),
+    (AnalysisFailed, 503, "Analysis failed"),
     (LimitError, 413, "Payload too large"),
     (QueryError, 400, "Bad query"),
     (DataError, 500, "Data not available"),

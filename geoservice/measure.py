@@ -28,17 +28,9 @@ import shapely
 
 from . import cost, geodesy, overlay, timeline, views
 from .layers import ALIASES, LAYERS
+from .settings import settings
 from .userinput import shown
 from .vocabulary import DEFAULT_VIEW, KINDS, PARTY_NAMES, STATUSES
-
-#: Largest user geometry accepted: vertices in total, features of a FeatureCollection,
-#: bytes of GeoJSON text, and extent in degrees of longitude or latitude.
-MAX_VERTICES = 100_000
-MAX_FEATURES = 1_000
-MAX_BYTES = 10_000_000
-MAX_EXTENT_DEG = 60.0
-#: Largest buffer distance in metres (a local projection stays accurate well beyond this).
-MAX_BUFFER_M = 500_000.0
 
 #: Results smaller than these are touching boundaries, not overlaps: 1 m of length, 100 m² of area.
 MIN_LENGTH_KM = 1e-3
@@ -278,8 +270,10 @@ def _geometry_members(obj: dict) -> list:
             raise QueryError("FeatureCollection has no 'features' list")
         if not features:
             raise QueryError("FeatureCollection has no features")
-        if len(features) > MAX_FEATURES:
-            raise LimitError(f"too many features: {len(features)} (limit {MAX_FEATURES})")
+        if len(features) > settings().max_features:
+            raise LimitError(
+                f"too many features: {len(features)} (limit {settings().max_features})"
+            )
         members = []
         for n, feature in enumerate(features):
             if not isinstance(feature, dict) or feature.get("type") != "Feature":
@@ -313,12 +307,14 @@ def parse_user_geometry(obj) -> shapely.Geometry:
     Accepts a dict or JSON text. All parts must have one dimension (points, lines or polygons);
     polygons are dissolved into one (Multi)Polygon, lines gathered into a MultiLineString.
     Raises :class:`QueryError` for anything invalid or unsupported, its subclass
-    :class:`LimitError` for input over the limits (:data:`MAX_BYTES`, :data:`MAX_FEATURES`,
-    :data:`MAX_VERTICES`, :data:`MAX_EXTENT_DEG`).
+    :class:`LimitError` for input over the limits (the settings' ``max_geojson_bytes``,
+    ``max_features``, ``max_vertices``, ``max_extent_deg``).
     """
     if isinstance(obj, (str, bytes, bytearray)):
-        if len(obj) > MAX_BYTES:
-            raise LimitError(f"GeoJSON too large: {len(obj)} bytes (limit {MAX_BYTES})")
+        if len(obj) > settings().max_geojson_bytes:
+            raise LimitError(
+                f"GeoJSON too large: {len(obj)} bytes (limit {settings().max_geojson_bytes})"
+            )
         try:
             obj = orjson.loads(obj)
         except orjson.JSONDecodeError as exc:
@@ -336,8 +332,8 @@ def parse_user_geometry(obj) -> shapely.Geometry:
             text = orjson.dumps(member)
         except (orjson.JSONEncodeError, TypeError) as exc:
             raise QueryError(f"{where} cannot be read: {exc}") from None
-        if len(text) > MAX_BYTES:
-            raise LimitError(f"GeoJSON too large: over {MAX_BYTES} bytes")
+        if len(text) > settings().max_geojson_bytes:
+            raise LimitError(f"GeoJSON too large: over {settings().max_geojson_bytes} bytes")
         try:
             geoms.append(shapely.from_geojson(text))
         except (shapely.errors.GEOSException, ValueError) as exc:
@@ -345,8 +341,8 @@ def parse_user_geometry(obj) -> shapely.Geometry:
             raise QueryError(f"{where} is not valid GeoJSON: {reason}") from None
     geoms = shapely.force_2d(np.array(geoms, dtype=object))
     vertices = int(shapely.get_num_coordinates(geoms).sum())
-    if vertices > MAX_VERTICES:
-        raise LimitError(f"too many vertices: {vertices} (limit {MAX_VERTICES})")
+    if vertices > settings().max_vertices:
+        raise LimitError(f"too many vertices: {vertices} (limit {settings().max_vertices})")
     parts = overlay.simple_parts(geoms)
     if len(parts) == 0:
         raise QueryError("the geometry is empty")
@@ -378,14 +374,15 @@ def parse_user_geometry(obj) -> shapely.Geometry:
 
 
 def _check_extent(geometry: shapely.Geometry) -> None:
-    """Refuse a geometry over :data:`MAX_EXTENT_DEG`, saying so plainly when it is small but
+    """Refuse a geometry over the settings' ``max_extent_deg``, saying so plainly when it is small but
     crosses the antimeridian (written with longitudes on both sides of 180°)."""
     minx, miny, maxx, maxy = geometry.bounds
-    if max(maxx - minx, maxy - miny) <= MAX_EXTENT_DEG:
+    limit = settings().max_extent_deg
+    if max(maxx - minx, maxy - miny) <= limit:
         return
     lons = shapely.get_coordinates(geometry)[:, 0]
     shifted = np.where(lons < 0, lons + 360.0, lons)
-    if maxx - minx > 180 and shifted.max() - shifted.min() <= MAX_EXTENT_DEG:
+    if maxx - minx > 180 and shifted.max() - shifted.min() <= limit:
         raise QueryError(
             "the geometry crosses the antimeridian (180°), which the analysis does not "
             "support: its layers lie between 26°E and 88°E; send the part east or west of "
@@ -393,7 +390,7 @@ def _check_extent(geometry: shapely.Geometry) -> None:
         )
     raise LimitError(
         f"the geometry spans {maxx - minx:.1f}° of longitude and {maxy - miny:.1f}° of "
-        f"latitude; the limit is {MAX_EXTENT_DEG:g}° each: send a smaller area, or split it"
+        f"latitude; the limit is {limit:g}° each: send a smaller area, or split it"
     )
 
 
@@ -413,8 +410,9 @@ def buffer_m(geometry: shapely.Geometry, metres: float, quad_segs: int = 16) -> 
         metres = float(metres)
     except (TypeError, ValueError):
         raise QueryError(f"buffer distance {shown(metres)} is not a number") from None
-    if not math.isfinite(metres) or not 0 <= metres <= MAX_BUFFER_M:
-        raise QueryError(f"buffer distance must be 0..{MAX_BUFFER_M:g} m, not {metres:g}")
+    limit = settings().max_buffer_m
+    if not math.isfinite(metres) or not 0 <= metres <= limit:
+        raise QueryError(f"buffer distance must be 0..{limit:g} m, not {metres:g}")
     if geometry is None or geometry.is_empty:
         raise QueryError("cannot buffer an empty geometry")
     minx, miny, maxx, maxy = geometry.bounds
@@ -586,7 +584,7 @@ def overlaps(
     return result
 
 
-def check_budget(catalog, geometry, layers=None, as_of=None, max_work: int = cost.MAX_WORK):
+def check_budget(catalog, geometry, layers=None, as_of=None, max_work: int | None = None):
     """Raise :class:`cost.BudgetError` if overlapping ``geometry`` (shapely) with ``layers``
     (default all) on ``as_of`` is over the budget; cheap, so callers run it before queueing."""
     day = _as_of(as_of)

@@ -2,7 +2,7 @@
 
 Every feature is serialised to GeoJSON bytes once, at start-up (:func:`serve_layer`), with its
 geodesic ``length_km`` / ``area_km2`` (WGS84) added to its properties; an items page is those
-bytes joined. Query parameters are parsed and checked once (:func:`parse_items_query`) before
+bytes joined. Query parameters are parsed and checked once (:mod:`geoservice.params`) before
 any work; anything unknown or malformed is a 400 problem. Coordinates are CRS84 (lon, lat).
 """
 
@@ -28,10 +28,12 @@ from flask import (
 )
 from markupsafe import Markup
 
-from . import timeline, views
+from . import params, views
 from .catalog import Catalog, LayerData
 from .errors import BadRequest, NotAcceptable, NotFound
 from .layers import ALIASES, Layer
+from .params import CRS84
+from .settings import settings
 from .state import state
 from .userinput import shown
 from .vocabulary import (
@@ -42,7 +44,6 @@ from .vocabulary import (
 
 bp = Blueprint("ogcapi", __name__, url_prefix="/api")
 
-CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 TRS_GREGORIAN = "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"
 GEOJSON = "application/geo+json"
 JSON = "application/json"
@@ -57,13 +58,10 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
 ]
 
-DEFAULT_LIMIT = 100
-MAX_LIMIT = 10_000
 
 #: Levels of detail of display geometry (``zoom=``): a request for Leaflet zoom z gets the
 #: smallest level >= z; above the last level, the full geometry.
 DETAIL_LEVELS: tuple[int, ...] = (3, 5, 7, 9, 11)
-MAX_ZOOM = 24
 
 
 def vocabulary(layer: Layer, name: str) -> tuple[str, ...] | None:
@@ -208,26 +206,10 @@ def serve_catalog(catalog: Catalog) -> dict[str, ServedLayer]:
 # --- request parsing -----------------------------------------------------------------------
 
 
-#: Parameters every resource takes, so that a client can put them on the API's URL once
-#: (``OAPIF:http://host/api?view=RUS``) and every request it makes carries them.
-EVERYWHERE = frozenset({"view", "lang"})
-
-
-def check_params(allowed: set[str] | frozenset[str]) -> None:
-    """400 for any query parameter not in ``allowed`` (plus :data:`EVERYWHERE`, checked here),
-    or given more than once."""
-    allowed = set(allowed) | EVERYWHERE
-    try:
-        views.parse_view(request.args.get("view"))
-        views.parse_lang(request.args.get("lang"))
-    except views.ViewError as exc:
-        raise BadRequest(str(exc)) from None
-    for name in request.args:
-        if name not in allowed:
-            known = ", ".join(sorted(allowed)) or "none"
-            raise BadRequest(f"unknown query parameter {shown(name)}; this resource takes: {known}")
-        if len(request.args.getlist(name)) > 1:
-            raise BadRequest(f"query parameter {shown(name)} given more than once")
+def check_params(endpoint: str = "document") -> dict:
+    """The query parameters of ``endpoint``, parsed by :func:`geoservice.params.parse` (400
+    for anything unknown, repeated or malformed)."""
+    return params.parse(endpoint)
 
 
 def negotiate(json_type: str = JSON) -> str:
@@ -256,44 +238,6 @@ def require_json() -> None:
         )
 
 
-def parse_int(name: str, default: int, minimum: int, maximum: int | None = None) -> int:
-    """An integer query parameter within ``[minimum, maximum]``."""
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw.strip())
-    except ValueError:
-        raise BadRequest(f"{name}={shown(raw)} is not an integer") from None
-    if value < minimum or (maximum is not None and value > maximum):
-        upper = f"..{maximum}" if maximum is not None else " or more"
-        raise BadRequest(f"{name}={value} is out of range ({minimum}{upper})")
-    return value
-
-
-def parse_bbox(raw: str) -> tuple[float, float, float, float]:
-    """``minLon,minLat,maxLon,maxLat`` (or 6 numbers with heights, ignored), CRS84 degrees."""
-    parts = raw.split(",")
-    if len(parts) not in (4, 6):
-        raise BadRequest(f"bbox={shown(raw)}: give 4 numbers minLon,minLat,maxLon,maxLat (or 6)")
-    try:
-        values = [float(p) for p in parts]
-    except ValueError:
-        raise BadRequest(f"bbox={shown(raw)}: not all parts are numbers") from None
-    if not all(math.isfinite(v) for v in values):
-        raise BadRequest(f"bbox={shown(raw)}: numbers must be finite")
-    if len(values) == 6:
-        values = [values[0], values[1], values[3], values[4]]
-    minx, miny, maxx, maxy = values
-    if not (-180 <= minx <= 180 and -180 <= maxx <= 180):
-        raise BadRequest(f"bbox={shown(raw)}: longitudes must be within -180..180")
-    if not (-90 <= miny <= 90 and -90 <= maxy <= 90):
-        raise BadRequest(f"bbox={shown(raw)}: latitudes must be within -90..90")
-    if miny > maxy:
-        raise BadRequest(f"bbox={shown(raw)}: minimum latitude is above maximum latitude")
-    return minx, miny, maxx, maxy
-
-
 @dataclass
 class ItemsQuery:
     """A parsed items request."""
@@ -301,53 +245,26 @@ class ItemsQuery:
     bbox: tuple[float, float, float, float] | None = None
     interval: tuple[dt.date | None, dt.date | None] | None = None
     filters: dict[str, list[str]] = field(default_factory=dict)
-    limit: int = DEFAULT_LIMIT
+    limit: int = field(default_factory=lambda: settings().default_limit)
     offset: int = 0
     zoom: int | None = None
     view: str = DEFAULT_VIEW
     lang: str = DEFAULT_LANGUAGE
 
 
-def check_crs(*names: str) -> None:
-    """Clients (GDAL) may name the CRS of the response or the bbox: only CRS84 is served."""
-    for name in names:
-        value = request.args.get(name)
-        if value is not None and value.strip("<>") != CRS84:
-            raise BadRequest(f"{name}={shown(value)}: only {CRS84} (lon, lat) is supported")
-
-
 def parse_items_query(layer: Layer) -> ItemsQuery:
     """Check and parse the query string of an items request on ``layer``."""
-    check_params(
-        {"f", "bbox", "bbox-crs", "crs", "datetime", "limit", "offset", "zoom", *layer.queryables}
-    )
-    check_crs("crs", "bbox-crs")
+    args = params.parse("items", layer)
     query = ItemsQuery(
-        limit=parse_int("limit", DEFAULT_LIMIT, 1, MAX_LIMIT),
-        offset=parse_int("offset", 0, 0),
-        view=views.parse_view(request.args.get("view")),
-        lang=views.parse_lang(request.args.get("lang")),
+        bbox=args["bbox"],
+        interval=args["datetime"],
+        limit=args["limit"],
+        offset=args["offset"],
+        zoom=args["zoom"],
+        view=args["view"],
+        lang=args["lang"],
     )
-    if "zoom" in request.args:
-        query.zoom = parse_int("zoom", 0, 0, MAX_ZOOM)
-    if "bbox" in request.args:
-        query.bbox = parse_bbox(request.args["bbox"])
-    if "datetime" in request.args:
-        try:
-            query.interval = timeline.parse_interval(request.args["datetime"])
-        except timeline.TimeError as exc:
-            raise BadRequest(f"{exc}; give an instant, or start/end with '..' for open ends")
-    for name in layer.queryables:
-        if name not in request.args:
-            continue
-        values = [v.strip() for v in request.args[name].split(",") if v.strip()]
-        if not values:
-            raise BadRequest(f"{name}= is empty")
-        allowed = vocabulary(layer, name)
-        for value in values:
-            if allowed is not None and value not in allowed:
-                raise BadRequest(f"{name}={shown(value)} is not one of: {', '.join(allowed)}")
-        query.filters[name] = values
+    query.filters = {name: args[name] for name in layer.queryables if args[name] is not None}
     return query
 
 
@@ -572,7 +489,7 @@ def queryables_doc(served: ServedLayer) -> dict:
 @bp.get("")
 def landing() -> Response:
     """Landing page: what the service is and where everything is."""
-    check_params({"f"})
+    check_params()
     fmt = negotiate()
     doc = {
         "title": "geoservice: border disputes in the former Soviet space",
@@ -632,7 +549,7 @@ def landing() -> Response:
 @bp.get("/conformance")
 def conformance() -> Response:
     """The conformance classes the API implements."""
-    check_params({"f"})
+    check_params()
     fmt = negotiate()
     doc = {"conformsTo": CONFORMANCE, "links": self_links("ogcapi.conformance", fmt)}
     return document_response(doc, fmt, "ogc_conformance.html")
@@ -641,7 +558,7 @@ def conformance() -> Response:
 @bp.get("/collections")
 def collections() -> Response:
     """All collections with their extents."""
-    check_params({"f"})
+    check_params()
     fmt = negotiate()
     doc = {
         "links": self_links("ogcapi.collections", fmt),
@@ -654,7 +571,7 @@ def collections() -> Response:
 def collection(collection_id: str) -> Response:
     """One collection's description."""
     served = get_served(collection_id)
-    check_params({"f"})
+    check_params()
     fmt = negotiate()
 
     def build() -> Response:
@@ -675,7 +592,7 @@ def collection(collection_id: str) -> Response:
 def queryables(collection_id: str) -> Response:
     """The properties items requests can filter on (JSON Schema)."""
     served = get_served(collection_id)
-    check_params({"f"})
+    check_params()
     fmt = negotiate(SCHEMA_JSON)
 
     def build() -> Response:
@@ -773,8 +690,7 @@ def _items_response(served: ServedLayer, query: ItemsQuery, fmt: str) -> Respons
 def item(collection_id: str, feature_id: str) -> Response:
     """One feature."""
     served = get_served(collection_id)
-    check_params({"f", "crs"})
-    check_crs("crs")
+    check_params("item")
     fmt = negotiate(GEOJSON)
     row = served.data.index_by_id.get(feature_id)
     if row is None:

@@ -12,13 +12,9 @@ from . import __version__
 from .layers import LAYERS, Layer
 from .measure import GEOMETRY_TYPES
 from .ogcapi import (
-    CRS84,
-    DEFAULT_LIMIT,
     GEOJSON,
     HTML,
     JSON,
-    MAX_LIMIT,
-    MAX_ZOOM,
     OPENAPI_JSON,
     SCHEMA_JSON,
     check_params,
@@ -28,26 +24,23 @@ from .ogcapi import (
     negotiate,
     vocabulary,
 )
-from .vocabulary import ACCURACIES, COUNTRY_NAMES, KINDS, STATUSES
+from .params import endpoint_params, queryable_params, table
+from .vocabulary import ACCURACIES, KINDS, PARTY_NAMES, STATUSES
 
 bp = Blueprint("openapi", __name__, url_prefix="/api")
 
 PROBLEM = "application/problem+json"
-ISO3 = {"type": "string", "enum": sorted(COUNTRY_NAMES)}
-#: An OGC datetime: an instant, or start/end with '..' (or nothing) for an open end.
-DATETIME_PATTERN = (
-    r"^(\d{4}-\d{2}-\d{2}(T[0-9:.]+(Z|[+-]\d{2}:\d{2}))?|\.\.)?"
-    r"(/(\d{4}-\d{2}-\d{2}(T[0-9:.]+(Z|[+-]\d{2}:\d{2}))?|\.\.)?)?$"
-)
-DATE = {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}$", "example": "2022-09-01"}
 
 
 def _ref(name: str) -> dict:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def _param(name: str) -> dict:
-    return {"$ref": f"#/components/parameters/{name}"}
+def _params(endpoint: str, layer: Layer | None = None) -> list[dict]:
+    """The parameters of an endpoint (:mod:`geoservice.params`): references to the shared ones,
+    the layer's queryables in line."""
+    shared = [{"$ref": f"#/components/parameters/{p.name}"} for p in endpoint_params(endpoint)]
+    return shared + [p.openapi() for p in queryable_params(layer)] if layer else shared
 
 
 def _nullable(schema: dict) -> dict:
@@ -125,33 +118,6 @@ def _feature_schema(layer: Layer) -> dict:
     }
 
 
-def _queryable_params(layer: Layer) -> list[dict]:
-    params = []
-    for name in layer.queryables:
-        if field_type(layer, name) == "array":
-            items = ISO3 if name == "countries" else {"type": "string"}
-            schema = {"type": "array", "items": items, "minItems": 1}
-            text = "Features whose list holds every given value (comma-separated)."
-        else:
-            values = vocabulary(layer, name)
-            schema = {"type": "string", "minLength": 1}
-            if values:
-                schema["enum"] = list(values)
-            text = "Features whose value equals the given one."
-        params.append(
-            {
-                "name": name,
-                "in": "query",
-                "required": False,
-                "style": "form",
-                "explode": False,
-                "description": text,
-                "schema": schema,
-            }
-        )
-    return params
-
-
 def _collection_paths(layer: Layer) -> dict:
     cid = layer.id
     feature = f"{cid.title().replace('_', '')}Feature"
@@ -162,7 +128,7 @@ def _collection_paths(layer: Layer) -> dict:
                 "summary": f"{layer.title}: description and extents",
                 "tags": tag,
                 "operationId": f"describe_{cid}",
-                "parameters": [_param("f")],
+                "parameters": _params("document"),
                 "responses": {**_ok("The collection", _ref("Collection")), **_errors(400)},
             }
         },
@@ -171,7 +137,7 @@ def _collection_paths(layer: Layer) -> dict:
                 "summary": f"{layer.title}: properties to filter on",
                 "tags": tag,
                 "operationId": f"queryables_{cid}",
-                "parameters": [_param("f")],
+                "parameters": _params("document"),
                 "responses": {
                     **_ok("JSON Schema of the queryables", _ref("Queryables"), SCHEMA_JSON),
                     **_errors(400),
@@ -183,17 +149,7 @@ def _collection_paths(layer: Layer) -> dict:
                 "summary": f"{layer.title}: features",
                 "tags": tag,
                 "operationId": f"items_{cid}",
-                "parameters": [
-                    _param("f"),
-                    _param("bbox"),
-                    _param("bbox-crs"),
-                    _param("crs"),
-                    _param("datetime"),
-                    _param("limit"),
-                    _param("offset"),
-                    _param("zoom"),
-                    *_queryable_params(layer),
-                ],
+                "parameters": _params("items", layer),
                 "responses": {
                     **_ok(
                         "A page of features",
@@ -220,8 +176,7 @@ def _collection_paths(layer: Layer) -> dict:
                 "tags": tag,
                 "operationId": f"item_{cid}",
                 "parameters": [
-                    _param("f"),
-                    _param("crs"),
+                    *_params("item"),
                     {
                         "name": "featureId",
                         "in": "path",
@@ -361,7 +316,8 @@ def _components() -> dict:
                             "type": "array",
                             "minItems": 2,
                             "maxItems": 2,
-                            "items": {"type": "number", "minimum": -90, "maximum": 90},
+                            "description": "[lon, lat]: longitude -180..180, latitude -90..90",
+                            "items": {"type": "number", "minimum": -180, "maximum": 180},
                         },
                     },
                 },
@@ -410,7 +366,9 @@ def _components() -> dict:
             "required": ["as_of", "unit", "total_km", "by_status", "segments"],
             "properties": {
                 "as_of": {"type": "string", "format": "date"},
-                "countries": _nullable({"type": "array", "items": ISO3}),
+                "countries": _nullable(
+                    {"type": "array", "items": {"type": "string", "enum": sorted(PARTY_NAMES)}}
+                ),
                 "status": _nullable({"type": "string", "enum": list(STATUSES)}),
                 "kind": _nullable({"type": "string", "enum": list(KINDS)}),
                 "unit": {"type": "string", "enum": ["km"]},
@@ -422,7 +380,10 @@ def _components() -> dict:
                         "type": "object",
                         "required": ["countries", "total_km", "by_status"],
                         "properties": {
-                            "countries": {"type": "array", "items": ISO3},
+                            "countries": {
+                                "type": "array",
+                                "items": {"type": "string", "enum": sorted(PARTY_NAMES)},
+                            },
                             "total_km": {"type": "number", "minimum": 0},
                             "by_status": {
                                 "type": "object",
@@ -474,102 +435,13 @@ def _components() -> dict:
     }
     for layer in LAYERS.values():
         schemas[f"{layer.id.title().replace('_', '')}Feature"] = _feature_schema(layer)
-    parameters = {
-        "f": {
-            "name": "f",
-            "in": "query",
-            "required": False,
-            "description": "Response format (else the Accept header decides; JSON default).",
-            "schema": {"type": "string", "enum": ["json", "html"]},
-        },
-        "bbox": {
-            "name": "bbox",
-            "in": "query",
-            "required": False,
-            "style": "form",
-            "explode": False,
-            "description": "minLon,minLat,maxLon,maxLat in CRS84 degrees (6 numbers: "
-            "with heights, ignored). Features whose geometry intersects the box.",
-            "schema": {
-                "type": "array",
-                "minItems": 4,
-                "maxItems": 4,
-                "items": {"type": "number", "minimum": -180, "maximum": 180},
-            },
-        },
-        "crs": {
-            "name": "crs",
-            "in": "query",
-            "required": False,
-            "description": "CRS of the response: only CRS84 (lon, lat) is served.",
-            "schema": {"type": "string", "enum": [CRS84]},
-        },
-        "bbox-crs": {
-            "name": "bbox-crs",
-            "in": "query",
-            "required": False,
-            "description": "CRS of bbox: only CRS84 (lon, lat).",
-            "schema": {"type": "string", "enum": [CRS84]},
-        },
-        "datetime": {
-            "name": "datetime",
-            "in": "query",
-            "required": False,
-            "description": "An instant (YYYY-MM-DD or RFC 3339) or an interval "
-            "start/end with '..' for an open end; features valid at some time in it "
-            "(valid_from <= end and valid_to > start).",
-            "schema": {"type": "string", "pattern": DATETIME_PATTERN},
-        },
-        "limit": {
-            "name": "limit",
-            "in": "query",
-            "required": False,
-            "description": "Page size.",
-            "schema": {
-                "type": "integer",
-                "minimum": 1,
-                "maximum": MAX_LIMIT,
-                "default": DEFAULT_LIMIT,
-            },
-        },
-        "zoom": {
-            "name": "zoom",
-            "in": "query",
-            "required": False,
-            "description": "Display geometry for this Leaflet zoom level: simplified to half a "
-            "pixel and snapped to a tenth (lengths and areas stay those of the full geometry); "
-            "omitted: the full geometry.",
-            "schema": {"type": "integer", "minimum": 0, "maximum": MAX_ZOOM},
-        },
-        "offset": {
-            "name": "offset",
-            "in": "query",
-            "required": False,
-            "description": "Features to skip (follow the 'next' link to page).",
-            "schema": {"type": "integer", "minimum": 0, "default": 0},
-        },
-        "as_of": {
-            "name": "as_of",
-            "in": "query",
-            "required": False,
-            "description": "The day (YYYY-MM-DD); default today.",
-            "schema": DATE,
-        },
-        "include_geometry": {
-            "name": "include_geometry",
-            "in": "query",
-            "required": False,
-            "description": "true: add each intersection as GeoJSON.",
-            "schema": {"type": "boolean", "default": False},
-        },
-    }
+    parameters = {name: param.openapi() for name, param in table().items()}
     return {"schemas": schemas, "parameters": parameters}
 
 
 def build_document(server_url: str) -> dict:
     """The OpenAPI 3.0 document, with ``server_url`` (ending in ``/api``) as its server."""
-    layer_ids = list(LAYERS)
-    plain = [_param("f")]
+    plain = _params("document")
     paths = {
         "/": {
             "get": {
@@ -618,57 +490,32 @@ def build_document(server_url: str) -> dict:
             "summary": "Border lengths (km, WGS84 geodesic) by status and country pair",
             "tags": ["Analysis"],
             "operationId": "lengths",
-            "parameters": [
-                {
-                    "name": "countries",
-                    "in": "query",
-                    "required": False,
-                    "style": "form",
-                    "explode": False,
-                    "description": "One ISO3 code (all its borders), a pair (that "
-                    "border) or more (the borders among them).",
-                    "schema": {"type": "array", "items": ISO3, "minItems": 1},
-                },
-                {
-                    "name": "status",
-                    "in": "query",
-                    "required": False,
-                    "schema": {"type": "string", "enum": list(STATUSES)},
-                },
-                {
-                    "name": "kind",
-                    "in": "query",
-                    "required": False,
-                    "description": "Kind of line (default international; 'all': every kind).",
-                    "schema": {"type": "string", "enum": [*KINDS, "all"]},
-                },
-                _param("as_of"),
-                _param("bbox"),
-            ],
+            "parameters": _params("lengths"),
             "responses": {
                 "200": {"description": "Lengths", "content": {JSON: {"schema": _ref("Lengths")}}},
                 **_errors(400),
             },
         }
     }
-    layer_enum = {"type": "string", "enum": layer_ids}
-    day = {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}$"}
+    paths["/views"] = {
+        "get": {
+            "summary": "The points of view (view=) and label languages (lang=) every query takes",
+            "tags": ["Capabilities"],
+            "operationId": "views",
+            "parameters": _params("views"),
+            "responses": {
+                "200": {"description": "Views", "content": {JSON: {"schema": {"type": "object"}}}},
+                **_errors(400),
+            },
+        }
+    }
     paths["/changes"] = {
         "get": {
             "summary": "What changed between two dates (km² changing hands, border status, "
             "features that began or ended, events)",
             "tags": ["Analysis"],
             "operationId": "changes",
-            "parameters": [
-                {"name": "from", "in": "query", "required": True, "schema": day},
-                {"name": "to", "in": "query", "required": True, "schema": day},
-                {
-                    "name": "view",
-                    "in": "query",
-                    "required": False,
-                    "schema": {"type": "string", "enum": ["on_the_ground"]},
-                },
-            ],
+            "parameters": _params("changes"),
             "responses": {
                 "200": {
                     "description": "Changes",
@@ -683,12 +530,7 @@ def build_document(server_url: str) -> dict:
             "summary": "Overlaps between two layers on a day",
             "tags": ["Analysis"],
             "operationId": "overlaps_layers",
-            "parameters": [
-                {"name": "a", "in": "query", "required": True, "schema": layer_enum},
-                {"name": "b", "in": "query", "required": True, "schema": layer_enum},
-                _param("as_of"),
-                _param("include_geometry"),
-            ],
+            "parameters": _params("overlaps_get"),
             "responses": {
                 "200": {"description": "Overlaps", "content": {JSON: {"schema": _ref("Overlaps")}}},
                 **_errors(400, 406, 422, 503),
@@ -698,19 +540,7 @@ def build_document(server_url: str) -> dict:
             "summary": "Overlaps of a GeoJSON geometry with layers on a day",
             "tags": ["Analysis"],
             "operationId": "overlaps_geometry",
-            "parameters": [
-                {
-                    "name": "layers",
-                    "in": "query",
-                    "required": False,
-                    "style": "form",
-                    "explode": False,
-                    "description": "Layers to test (default all).",
-                    "schema": {"type": "array", "items": layer_enum, "minItems": 1},
-                },
-                _param("as_of"),
-                _param("include_geometry"),
-            ],
+            "parameters": _params("overlaps_post"),
             "requestBody": {
                 "required": True,
                 "description": "A GeoJSON geometry, Feature or FeatureCollection in EPSG:4326 "
@@ -746,7 +576,7 @@ def build_document(server_url: str) -> dict:
 @bp.get("/openapi")
 def document() -> Response:
     """The OpenAPI document (JSON), or a readable list of its operations (HTML)."""
-    check_params({"f"})
+    check_params()
     fmt = negotiate(OPENAPI_JSON)
     doc = build_document(url_for("ogcapi.landing", _external=True).rstrip("/"))
     if fmt == "html":

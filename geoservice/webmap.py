@@ -30,6 +30,7 @@ from .errors import problem
 from .layers import LAYERS
 from .ogcapi import DETAIL_LEVELS
 from .resources import TEMPLATES_DIR
+from .settings import settings
 from .state import state
 from .vocabulary import (
     COUNTRY_NAMES,
@@ -606,7 +607,8 @@ def page_config(date: str | None, lang: str = "en") -> dict[str, Any]:
         "levels": list(DETAIL_LEVELS),
         "bboxFromLevel": 7,
         "itemsUrl": "/api/collections/{id}/items",
-        "placesUrl": "/api/collections/places/items?limit=10000&f=json",
+        "pageLimit": settings().max_limit,
+        "placesUrl": f"/api/collections/places/items?limit={settings().max_limit}&f=json",
         "lengthsUrl": "/api/lengths",
         "changesUrl": "/api/changes",
         "apiUrl": "/api?f=html",

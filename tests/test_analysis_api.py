@@ -9,6 +9,7 @@ import shapely
 
 from geoservice import measure
 from geoservice.app import create_app
+from geoservice.settings import settings
 
 PROBLEM_KEYS = {"type", "title", "status", "detail"}
 
@@ -195,7 +196,7 @@ def test_bad_bodies(client, body, status):
 def test_too_many_vertices_is_413(client):
     line = {
         "type": "LineString",
-        "coordinates": [[46.0 + i * 1e-6, 39.5] for i in range(measure.MAX_VERTICES + 1)],
+        "coordinates": [[46.0 + i * 1e-6, 39.5] for i in range(settings().max_vertices + 1)],
     }
     body = orjson.dumps(line)
     assert len(body) < 2 * 1024 * 1024  # under the byte limit: the vertex limit answers

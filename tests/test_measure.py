@@ -18,6 +18,7 @@ from pyproj import Geod
 from geoservice import geodesy, measure, overlay
 from geoservice.catalog import load_catalog
 from geoservice.layers import LAYERS
+from geoservice.settings import settings
 
 WGS84 = Geod(ellps="WGS84")
 
@@ -419,12 +420,12 @@ def _vertices(n):
         ),
         ({**AREA, "crs": {"type": "name", "properties": {"name": "EPSG:3857"}}}, "unsupported crs"),
         (_box(0, 0, 90, 10), "the limit is 60° each"),
-        (_vertices(measure.MAX_VERTICES + 1), "too many vertices"),
+        (_vertices(settings().max_vertices + 1), "too many vertices"),
         (
             {
                 "type": "FeatureCollection",
                 "features": [{"type": "Feature", "geometry": _box(70, 40, 71, 41)}]
-                * (measure.MAX_FEATURES + 1),
+                * (settings().max_features + 1),
             },
             "too many features",
         ),
@@ -439,11 +440,11 @@ def test_parse_user_geometry_rejects_bad_input(obj, message):
     "obj",
     [
         _box(0, 0, 90, 10),
-        _vertices(measure.MAX_VERTICES + 1),
-        "[" + " " * measure.MAX_BYTES + "]",
+        _vertices(settings().max_vertices + 1),
+        "[" + " " * settings().max_geojson_bytes + "]",
         {
             "type": "FeatureCollection",
-            "features": [{"type": "Feature", "geometry": None}] * (measure.MAX_FEATURES + 1),
+            "features": [{"type": "Feature", "geometry": None}] * (settings().max_features + 1),
         },
     ],
 )
@@ -453,8 +454,8 @@ def test_size_limits_raise_limit_error(obj):
 
 
 def test_parse_user_geometry_takes_the_largest_allowed_input():
-    assert len(measure.parse_user_geometry(_vertices(measure.MAX_VERTICES)).coords) == (
-        measure.MAX_VERTICES
+    assert len(measure.parse_user_geometry(_vertices(settings().max_vertices)).coords) == (
+        settings().max_vertices
     )
 
 
@@ -480,7 +481,7 @@ def test_buffer_of_a_long_line_is_within_a_tenth_of_a_percent():
     assert measure.buffer_m(line, 0).is_empty  # a line has no area
 
 
-@pytest.mark.parametrize("metres", [-1, float("nan"), measure.MAX_BUFFER_M + 1, "ten"])
+@pytest.mark.parametrize("metres", [-1, float("nan"), settings().max_buffer_m + 1, "ten"])
 def test_buffer_rejects_bad_distances(metres):
     with pytest.raises(measure.QueryError, match="buffer distance"):
         measure.buffer_m(shapely.Point(70, 40), metres)

@@ -49,7 +49,7 @@
   if (layerId !== "countries") {
     var pane = map.createPane("gs-land");
     pane.style.zIndex = 350;
-    fetch(cfg.itemsUrl.replace("{id}", "countries") + "?zoom=5&limit=10000&f=json",
+    fetch(cfg.itemsUrl.replace("{id}", "countries") + "?zoom=5&limit=" + cfg.pageLimit + "&f=json",
       { headers: { Accept: "application/json" } })
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (fc) {

@@ -272,7 +272,7 @@
         return f.rank >= rank && (!f.box || (useBox && contains(f.box, view)));
       });
       if (done) { return null; }
-      var url = cfg.itemsUrl.replace("{id}", encodeURIComponent(lid)) + "?limit=10000&f=json" +
+      var url = cfg.itemsUrl.replace("{id}", encodeURIComponent(lid)) + "?limit=" + cfg.pageLimit + "&f=json" +
         (level !== null ? "&zoom=" + level : "") + (useBox ? "&bbox=" + box.join(",") : "");
       return fetchAll(url).then(function (features) {
         var store = state.store[lid] = state.store[lid] || {};
