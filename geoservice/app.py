@@ -19,6 +19,7 @@ from .errors import register_error_handlers
 from .resources import TEMPLATES_DIR
 from .settings import settings
 from .state import EXTENSION, ServiceState, state  # noqa: F401 (state: re-exported)
+from .store import FileStore
 
 #: Defaults; ``create_app(config)`` overrides any of them.
 DEFAULT_CONFIG: dict[str, Any] = {
@@ -72,12 +73,15 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     if not app.logger.handlers:
         logging.basicConfig(level=logging.INFO)
 
-    catalog = app.config.get("CATALOG") or load_checked_catalog(app.config["DATA_DIR"])
-    app.extensions[EXTENSION] = ServiceState(catalog=catalog, layers=ogcapi.serve_catalog(catalog))
+    store = app.config.get("STORE")
+    if store is None:
+        catalog = app.config.get("CATALOG") or load_checked_catalog(app.config["DATA_DIR"])
+        store = FileStore(catalog)
+    app.extensions[EXTENSION] = ServiceState(store, ogcapi.serve_layer)
     # The edge indexes the cost model counts crossings with: built here, before gunicorn's
     # --preload forks, so the workers share them and no request pays for them.
-    for data in catalog.layers.values():
-        cost.layer_edges(data)
+    for layer_id in store.layer_ids():
+        cost.layer_edges(store[layer_id])
 
     register_error_handlers(app)
     CORS(app, resources={r"/api/*": {"origins": "*"}}, expose_headers=["ETag", "Link"])

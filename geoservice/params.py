@@ -22,6 +22,7 @@ from . import timeline, views
 from .errors import BadRequest
 from .layers import ALIASES, LAYERS, Layer
 from .settings import settings
+from .store.cql import CQL2_TEXT, FILTER_LANGS
 from .userinput import shown
 from .vocabulary import (
     DEFAULT_KIND,
@@ -158,6 +159,16 @@ def _crs(text: str) -> str:
     if text.strip("<>") != CRS84:
         raise ValueError(f"only {CRS84} (lon, lat) is supported")
     return CRS84
+
+
+#: EPSG:4326 as an OGC URI; filter-crs takes it besides CRS84 (the axis order is CRS84's).
+EPSG4326 = "http://www.opengis.net/def/crs/EPSG/0/4326"
+
+
+def _filter_crs(text: str) -> str:
+    if text.strip("<>") not in (CRS84, EPSG4326):
+        raise ValueError(f"only {CRS84} or {EPSG4326} is supported")
+    return text.strip("<>")
 
 
 def _view(text: str) -> str:
@@ -323,6 +334,41 @@ def table() -> dict[str, Param]:
             {"type": "array", "items": layer_enum, "minItems": 1},
             _items(_layer),
         ),
+        Param(
+            "filter",
+            "A CQL2 condition (OGC API - Features Part 3) on the queryables of the collection "
+            "(see its /queryables): comparisons, LIKE, IN, BETWEEN, IS NULL, AND/OR/NOT, "
+            "S_INTERSECTS and the other basic spatial functions on geometry (CRS84), dates "
+            "compared as DATE('YYYY-MM-DD'); e.g. status = 'disputed' AND valid_from > "
+            "DATE('2020-01-01').",
+            {"type": "string", "minLength": 1, "example": "valid_to IS NULL"},
+            str,
+        ),
+        Param(
+            "filter-lang",
+            "The language of filter: cql2-text (default) or cql2-json.",
+            {"type": "string", "enum": list(FILTER_LANGS), "default": CQL2_TEXT},
+            _enum(FILTER_LANGS),
+            default=CQL2_TEXT,
+        ),
+        Param(
+            "filter-crs",
+            "CRS of the coordinates in filter: only CRS84 (lon, lat) or EPSG:4326 (read as lon, "
+            "lat as well).",
+            {"type": "string", "enum": [CRS84, EPSG4326]},
+            _filter_crs,
+        ),
+        Param(
+            "sortby",
+            "Sort order: properties separated by ',', each '+' (or nothing) for ascending or "
+            "'-' for descending, e.g. +name,-valid_from; id, name, the queryables and the "
+            "validity dates. Features without the property come last.",
+            {
+                "type": "array",
+                "items": {"type": "string", "pattern": r"^[+-]?[A-Za-z_]+$", "example": "+name"},
+            },
+            str,
+        ),
         Param("from", "The first day (YYYY-MM-DD).", _DAY, _day, required=True),
         Param("to", "The last day (YYYY-MM-DD).", _DAY, _day, required=True),
     ]
@@ -338,7 +384,20 @@ EVERYWHERE: tuple[str, ...] = ("view", "lang")
 ENDPOINTS: dict[str, tuple[str, ...]] = {
     "document": ("f",),
     "item": ("f", "crs"),
-    "items": ("f", "bbox", "bbox-crs", "crs", "datetime", "limit", "offset", "zoom"),
+    "items": (
+        "f",
+        "bbox",
+        "bbox-crs",
+        "crs",
+        "datetime",
+        "limit",
+        "offset",
+        "zoom",
+        "filter",
+        "filter-lang",
+        "filter-crs",
+        "sortby",
+    ),
     "lengths": ("countries", "status", "kind", "as_of", "bbox"),
     "overlaps_get": ("a", "b", "as_of", "include_geometry"),
     "overlaps_post": ("layers", "as_of", "include_geometry"),

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import folium
-import orjson
 import shapely
 import xstatic.pkg.leaflet as xstatic_leaflet
 from branca.element import MacroElement
@@ -25,13 +24,13 @@ from markupsafe import Markup, escape
 from shapely.ops import polylabel
 
 from . import timeline
-from .catalog import Catalog
 from .errors import problem
 from .layers import LAYERS
 from .ogcapi import DETAIL_LEVELS
 from .resources import TEMPLATES_DIR
 from .settings import settings
 from .state import state
+from .store import Store
 from .vocabulary import (
     COUNTRY_NAMES,
     DEFAULT_KIND,
@@ -522,21 +521,22 @@ def _label_point(geom) -> tuple[float, float]:
 
 
 def per_catalog(build):
-    """Cache ``build(catalog)`` per loaded catalog (catalogs are not hashable)."""
-    cache: dict[int, tuple[Catalog, Any]] = {}
+    """Cache ``build(store)`` per store and version of its layers (an edit rebuilds it)."""
+    cache: dict[int, tuple[Store, tuple, Any]] = {}
 
-    def cached(catalog: Catalog):
-        hit = cache.get(id(catalog))
-        if hit is None or hit[0] is not catalog:
-            hit = cache[id(catalog)] = (catalog, build(catalog))
-        return hit[1]
+    def cached(store: Store):
+        versions = tuple(store.version(lid) for lid in store.layer_ids())
+        hit = cache.get(id(store))
+        if hit is None or hit[0] is not store or hit[1] != versions:
+            hit = cache[id(store)] = (store, versions, build(store))
+        return hit[2]
 
     cached.__doc__ = build.__doc__
     return cached
 
 
 @per_catalog
-def area_labels(catalog: Catalog) -> list[dict[str, Any]]:
+def area_labels(catalog: Store) -> list[dict[str, Any]]:
     """Labels of countries and of held or former areas: name, lon, lat, rank, validity."""
     out = []
     countries = catalog["countries"]
@@ -578,10 +578,9 @@ def area_labels(catalog: Catalog) -> list[dict[str, Any]]:
 
 
 @per_catalog
-def source_table(catalog: Catalog) -> dict[str, Any]:
+def source_table(store: Store) -> dict[str, Any]:
     """The seed articles' titles, authors and dates (``sources.json`` beside the layers)."""
-    path = catalog.directory / "sources.json"
-    return orjson.loads(path.read_bytes()) if path.exists() else {}
+    return store.sources()
 
 
 def page_config(date: str | None, lang: str = "en") -> dict[str, Any]:

@@ -13,6 +13,7 @@ import hashlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
+import numpy as np
 import orjson
 from pygeofilter import ast
 
@@ -107,10 +108,16 @@ class Query:
 
 @dataclass
 class QueryResult:
-    """The answer to a :class:`Query`: how many features matched, and the requested page."""
+    """The answer to a :class:`Query`: how many features matched, and the requested page.
+
+    A store that keeps the layer in memory may add ``rows``, the page's row numbers in ``data``
+    (:meth:`Store.layer_data` at the time of the query), so callers can use per-row caches.
+    """
 
     matched: int
     features: list[dict]
+    rows: np.ndarray | None = None
+    data: LayerData | None = None
 
 
 class Store(ABC):
@@ -135,6 +142,10 @@ class Store(ABC):
     @abstractmethod
     def layer_data(self, layer_id: str) -> LayerData:
         """The layer in memory as the measurement engine reads it (geometries, lengths, dates)."""
+
+    def sources(self) -> dict:
+        """The seed articles' titles, authors and dates by file name (the map's source list)."""
+        return {}
 
     def version(self, layer_id: str) -> str:
         """A token that changes with every write to the layer (caches are keyed by it)."""

@@ -25,9 +25,19 @@ GEOMETRY = "geometry"
 DATE_FIELDS = ("valid_from", "valid_to")
 
 
+#: Properties every feature has that a filter or a sort may name besides the layer's queryables.
+COMMON_FIELDS = ("id", "name")
+
+
 def filter_queryables(queryables: tuple[str, ...]) -> tuple[str, ...]:
-    """The names a CQL2 filter may use on a layer: its queryables, the dates and ``geometry``."""
-    return (*queryables, *DATE_FIELDS, GEOMETRY)
+    """The names a CQL2 filter may use on a layer (what its queryables resource publishes):
+    ``id``, ``name``, its queryables, the validity dates and ``geometry``."""
+    return (*COMMON_FIELDS, *queryables, *DATE_FIELDS, GEOMETRY)
+
+
+def sortables(queryables: tuple[str, ...]) -> tuple[str, ...]:
+    """The names ``sortby`` may use: the filterable properties but ``geometry``."""
+    return tuple(n for n in filter_queryables(queryables) if n != GEOMETRY)
 
 
 def attributes(node) -> set[str]:

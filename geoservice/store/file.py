@@ -10,6 +10,7 @@ import datetime as dt
 import os
 
 import numpy as np
+import orjson
 import pandas as pd
 from pygeofilter.backends.geopandas.evaluate import to_filter
 
@@ -33,6 +34,10 @@ class FileStore(Store):
         """Load a data directory (default: ``$GEOSERVICE_DATA``, else the shipped data)."""
         return cls(load_catalog(path))
 
+    def sources(self) -> dict:
+        path = self.catalog.directory / "sources.json"
+        return orjson.loads(path.read_bytes()) if path.exists() else {}
+
     def layer(self, layer_id: str) -> Layer:
         return self.catalog[layer_id].layer
 
@@ -54,7 +59,7 @@ class FileStore(Store):
     def query(self, layer_id: str, query: Query) -> QueryResult:
         data = self.catalog[layer_id]
         matched, rows = self._select(data, query)
-        return QueryResult(matched, [data.features[i] for i in rows])
+        return QueryResult(matched, [data.features[i] for i in rows], rows, data)
 
     def _select(self, data: LayerData, query: Query) -> tuple[int, np.ndarray]:
         rows = matching_rows(data, query, self.masks)
