@@ -16,6 +16,7 @@ from werkzeug.exceptions import HTTPException
 from .catalog import DataError
 from .cost import AnalysisFailed, BudgetError, DeadlineError
 from .measure import LimitError, QueryError
+from .store import ConflictError, EditError, FilterError, MissingError, ReadOnlyError
 from .timeline import TimeError
 
 log = logging.getLogger(__name__)
@@ -80,6 +81,11 @@ class Unprocessable(ApiError):
 #: Exception type -> (HTTP status, title). The first matching entry (in order) wins.
 STATUS_TABLE: list[tuple[type[Exception], int, str]] = [
     (TimeError, 400, "Bad datetime"),
+    (FilterError, 400, "Bad filter"),
+    (ReadOnlyError, 405, "Method not allowed"),
+    (ConflictError, 412, "Precondition failed"),
+    (MissingError, 404, "Not found"),
+    (EditError, 422, "Unprocessable content"),
     (BudgetError, 422, "Over the work budget"),
     (DeadlineError, 503, "Stopped at the time limit"),
     (AnalysisFailed, 503, "Analysis failed"),

@@ -37,8 +37,9 @@ from .vocabulary import (
 )
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
-#: An OGC datetime: an instant, or start/end with '..' (or nothing) for one open end.
-_INSTANT = r"\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2}))?"
+#: An OGC datetime: an instant, or start/end with '..' (or nothing) for one open end (a date
+#: may end in a bare 'T', as GDAL's OAPIF driver sends it).
+_INSTANT = r"\d{4}-\d{2}-\d{2}(T(\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2}))?)?"
 DATETIME_PATTERN = rf"^({_INSTANT}|{_INSTANT}/({_INSTANT}|\.\.)?|(\.\.)?/{_INSTANT})$"
 DAY_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
 
