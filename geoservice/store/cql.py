@@ -11,8 +11,8 @@ import datetime as dt
 import json
 import re
 
-from lark.exceptions import LarkError
 import shapely
+from lark.exceptions import LarkError
 from pygeofilter import ast, values
 from pygeofilter.parsers.cql2_json import parse as parse_json
 from pygeofilter.parsers.cql2_text import parse as parse_text
