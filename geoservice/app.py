@@ -13,7 +13,8 @@ from flask import Flask
 from flask_compress import Compress
 from flask_cors import CORS
 
-from . import analysis_api, cost, headers, ogcapi, openapi, webmap
+from . import analysis_api, cost, edits_api, headers, ogcapi, openapi, webmap
+from .auth import configured_tokens, parse_tokens
 from .catalog import Catalog, DataError, load_catalog
 from .errors import register_error_handlers
 from .resources import TEMPLATES_DIR
@@ -42,6 +43,10 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "COMPRESS_BR_LEVEL": 1,
     "JSON_SORT_KEYS": False,
 }
+
+
+#: What CORS advertises everywhere; items add the write methods when edits are taken.
+READ_METHODS = ["GET", "HEAD", "OPTIONS"]
 
 
 def load_checked_catalog(path) -> Catalog:
@@ -73,10 +78,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     if not app.logger.handlers:
         logging.basicConfig(level=logging.INFO)
 
+    tokens = app.config.get(edits_api.TOKENS)
+    tokens = app.config[edits_api.TOKENS] = (
+        configured_tokens() if tokens is None else parse_tokens(tokens)
+    )
     store = app.config.get("STORE")
     if store is None:
         catalog = app.config.get("CATALOG") or load_checked_catalog(app.config["DATA_DIR"])
-        store = FileStore(catalog)
+        store = FileStore(catalog, writable=bool(tokens))
     app.extensions[EXTENSION] = ServiceState(store, ogcapi.serve_layer)
     # The edge indexes the cost model counts crossings with: built here, before gunicorn's
     # --preload forks, so the workers share them and no request pays for them.
@@ -84,13 +93,26 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         cost.layer_edges(store[layer_id])
 
     register_error_handlers(app)
-    CORS(app, resources={r"/api/*": {"origins": "*"}}, expose_headers=["ETag", "Link"])
+    writable = bool(tokens) and store.writable
+    write = ["POST", "PUT", "PATCH", "DELETE"] if writable else []
+    CORS(
+        app,
+        resources={
+            # The write methods only where they exist (items, when the service takes edits).
+            r"/api/collections/[^/]+/items.*": {"origins": "*", "methods": [*READ_METHODS, *write]},
+            r"/api/overlaps": {"origins": "*", "methods": [*READ_METHODS, "POST"]},
+            r"/api/*": {"origins": "*", "methods": READ_METHODS},
+        },
+        expose_headers=["ETag", "Link", "Location"],
+    )
     Compress(app)
     headers.install(app)
 
     app.register_blueprint(ogcapi.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(analysis_api.bp)
+    if writable:
+        app.register_blueprint(edits_api.bp)
     # The map at / and Leaflet at /static/leaflet/, which the API's HTML pages use too.
     app.register_blueprint(webmap.bp)
     return app

@@ -8,6 +8,7 @@ any work; anything unknown or malformed is a 400 problem. Coordinates are CRS84 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import math
@@ -425,14 +426,17 @@ def layer_etag(served: ServedLayer, fmt: str) -> str:
     return hashlib.blake2b(key, digest_size=12).hexdigest()
 
 
-def cached(served: ServedLayer, fmt: str, build) -> Response:
-    """Answer 304 when ``If-None-Match`` matches, else ``build()``; add ETag, Cache-Control."""
-    etag = layer_etag(served, fmt)
+def cached(served: ServedLayer, fmt: str, build, strong: str | None = None) -> Response:
+    """Answer 304 when ``If-None-Match`` matches, else ``build()``; add ETag, Cache-Control.
+
+    ``strong``: the ETag to send as it is (a feature's, which ``If-Match`` of a write takes);
+    else a weak one of the layer's data and the request."""
+    etag = strong or layer_etag(served, fmt)
     if request.if_none_match.contains_weak(etag):
         response = Response(status=304)
     else:
         response = build()
-    response.set_etag(etag, weak=True)
+    response.set_etag(etag, weak=strong is None)
     response.cache_control.public = True
     response.cache_control.max_age = current_app.config["CACHE_MAX_AGE"]
     response.vary.add("Accept")
@@ -772,4 +776,24 @@ def item(collection_id: str, feature_id: str) -> Response:
             )
         return json_response(body, GEOJSON, crs=True)
 
-    return cached(served, fmt, build)
+    strong = state().store.etag(feature) if fmt == "json" else None
+    return cached(served, fmt, build, strong)
+
+
+@bp.get("/collections/<collection_id>/items/<feature_id>/history")
+def history(collection_id: str, feature_id: str) -> Response:
+    """The revisions of a feature, oldest first: who, when, the source cited, the feature
+    before and after (and the ids of states a dated change opened)."""
+    get_served(collection_id)
+    check_params("views")
+    require_json()
+    store = state().store
+    revisions = store.history(collection_id, feature_id)
+    if not revisions and store.get(collection_id, feature_id) is None:
+        raise NotFound(f"collection {shown(collection_id)} has no feature {shown(feature_id)}")
+    doc = {
+        "collection": collection_id,
+        "feature": feature_id,
+        "revisions": [dataclasses.asdict(r) for r in revisions],
+    }
+    return json_response(doc)
