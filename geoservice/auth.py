@@ -19,21 +19,7 @@ from pathlib import Path
 from flask import request
 
 from .catalog import DataError
-from .errors import ApiError
-
-
-class Unauthorized(ApiError):
-    """No bearer token, or one the service does not know (401)."""
-
-    status = 401
-    title = "Unauthorized"
-
-
-class Forbidden(ApiError):
-    """A known token that may not write to this collection (403)."""
-
-    status = 403
-    title = "Forbidden"
+from .errors import Forbidden, Unauthorized
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from flask import Blueprint, Response, current_app, request, url_for
 from . import timeline
 from .analysis_api import read_json_body
 from .auth import authorise
-from .errors import ApiError, Unprocessable
+from .errors import PreconditionRequired, Unprocessable
 from .ogcapi import GEOJSON, get_served, json_response
 from .state import state
 from .store import Edit, MissingError, Revision
@@ -26,13 +26,6 @@ bp = Blueprint("edits_api", __name__, url_prefix="/api")
 
 #: The config key of the configured tokens (:func:`geoservice.auth.configured_tokens`).
 TOKENS = "TOKENS"
-
-
-class PreconditionRequired(ApiError):
-    """A write without ``If-Match`` (428): the feature's ETag must be sent back."""
-
-    status = 428
-    title = "Precondition required"
 
 
 def _edit(collection_id: str, body: object, current: dict | None, need_match: bool) -> Edit:
@@ -104,23 +97,22 @@ def create(collection_id: str) -> Response:
 @bp.put("/collections/<collection_id>/items/<feature_id>")
 def replace(collection_id: str, feature_id: str) -> Response:
     """Replace a feature whole (If-Match required)."""
-    get_served(collection_id)
-    current = _current(collection_id, feature_id)
-    body = read_json_body()
-    edit = _edit(collection_id, body, current, need_match=True)
-    revision = state().store.replace(collection_id, feature_id, body, edit)
-    return _answer(collection_id, revision, 200)
+    return _change(collection_id, feature_id, state().store.replace)
 
 
 @bp.patch("/collections/<collection_id>/items/<feature_id>")
 def update(collection_id: str, feature_id: str) -> Response:
     """Change some properties (JSON merge patch on ``properties``) or the geometry."""
+    return _change(collection_id, feature_id, state().store.update)
+
+
+def _change(collection_id: str, feature_id: str, write) -> Response:
+    """PUT or PATCH: ``write(collection, id, body, edit)`` of the store."""
     get_served(collection_id)
     current = _current(collection_id, feature_id)
     body = read_json_body()
     edit = _edit(collection_id, body, current, need_match=True)
-    revision = state().store.update(collection_id, feature_id, body, edit)
-    return _answer(collection_id, revision, 200)
+    return _answer(collection_id, write(collection_id, feature_id, body, edit), 200)
 
 
 @bp.delete("/collections/<collection_id>/items/<feature_id>")

@@ -43,6 +43,27 @@ class BadRequest(ApiError):
     """A malformed or unknown query parameter or body (400)."""
 
 
+class Unauthorized(ApiError):
+    """A write without a bearer token, or with one the service does not know (401)."""
+
+    status = 401
+    title = "Unauthorized"
+
+
+class Forbidden(ApiError):
+    """A known token that may not write to this collection (403)."""
+
+    status = 403
+    title = "Forbidden"
+
+
+class PreconditionRequired(ApiError):
+    """A write without ``If-Match`` (428): the feature's ETag must be sent back."""
+
+    status = 428
+    title = "Precondition required"
+
+
 class NotFound(ApiError):
     """An unknown collection, feature or path (404)."""
 
@@ -104,7 +125,10 @@ def problem(status: int, title: str, detail: str, **extra) -> Response:
 def handle_exception(exc: Exception) -> Response:
     """Map any exception to a problem response using :data:`STATUS_TABLE`."""
     if isinstance(exc, ApiError):
-        return problem(exc.status, exc.title, exc.detail)
+        response = problem(exc.status, exc.title, exc.detail)
+        if exc.status == 401:  # RFC 6750: say how to authenticate
+            response.headers["WWW-Authenticate"] = 'Bearer realm="geoservice"'
+        return response
     if isinstance(exc, HTTPException):
         response = problem(exc.code or 500, exc.name, exc.description or exc.name)
         # Keep headers werkzeug attaches, e.g. ``Allow`` on 405.
