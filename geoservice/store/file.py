@@ -61,6 +61,7 @@ class FileStore(Store):
         self.revisions: list[Revision] = []
         self.journal = Journal(catalog.directory) if writable else None
         self._offset = 0  # bytes of the journal applied here
+        self._etags: dict[int, tuple[dict, str]] = {}
         if self.journal is not None:
             self._recover()
 
@@ -68,6 +69,14 @@ class FileStore(Store):
     def open(cls, path: str | os.PathLike | None = None, writable: bool = False) -> FileStore:
         """Load a data directory (default: ``$GEOSERVICE_DATA``, else the shipped data)."""
         return cls(load_catalog(path), writable)
+
+    def etag(self, feature: dict) -> str:
+        """:meth:`Store.etag`, kept per feature object (edits store new objects, never change
+        one in place), so a large feature (a country: megabytes) is hashed once."""
+        hit = self._etags.get(id(feature))
+        if hit is None or hit[0] is not feature:
+            hit = self._etags[id(feature)] = (feature, super().etag(feature))
+        return hit[1]
 
     # --- versions and edits ---------------------------------------------------------------
 
@@ -260,6 +269,7 @@ class FileStore(Store):
         features = [f for f in features if f is not None]
         self.catalog.layers[layer_id] = layer_from_features(data.layer, features)
         self.masks = {k: v for k, v in self.masks.items() if k[0] != layer_id}
+        self._etags = {}  # rebuilt on demand: the old objects may go
         self._versions[layer_id] += 1
         fields = {f.name for f in dataclasses.fields(Revision)}
         self.revisions.append(Revision(**{k: v for k, v in entry.items() if k in fields}))
