@@ -39,9 +39,12 @@ from .vocabulary import (
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 #: An OGC datetime: an instant, or start/end with '..' (or nothing) for one open end (a date
 #: may end in a bare 'T', as GDAL's OAPIF driver sends it).
-_INSTANT = r"\d{4}-\d{2}-\d{2}(T(\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2}))?)?"
+_DAY_RE = r"(?!0000)\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])"
+_INSTANT = (
+    _DAY_RE + r"(T(([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d+)?(Z|[+-]([01]\d|2[0-3]):[0-5]\d))?)?"
+)
 DATETIME_PATTERN = rf"^({_INSTANT}|{_INSTANT}/({_INSTANT}|\.\.)?|(\.\.)?/{_INSTANT})$"
-DAY_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
+DAY_PATTERN = rf"^{_DAY_RE}$"
 
 
 @dataclass(frozen=True)
@@ -149,10 +152,9 @@ def parse_bbox(text: str) -> tuple[float, float, float, float]:
     minx, miny, maxx, maxy = values
     if not (-180 <= minx <= 180 and -180 <= maxx <= 180):
         raise ValueError("longitudes must be within -180..180")
-    if not (-90 <= miny <= 90 and -90 <= maxy <= 90):
-        raise ValueError("latitudes must be within -90..90")
-    if miny > maxy:
-        raise ValueError("minimum latitude is above maximum latitude")
+    # Latitudes: clipped at the poles, and a box given upside down is read the right way up
+    # (the schema cannot say either, so the service accepts what it allows).
+    miny, maxy = sorted(min(max(v, -90.0), 90.0) for v in (miny, maxy))
     return minx, miny, maxx, maxy
 
 
@@ -208,8 +210,9 @@ def _party(text: str) -> str:
     return code
 
 
-_DAY = {"type": "string", "pattern": DAY_PATTERN, "example": "2022-09-01"}
+_DAY = {"type": "string", "format": "date", "pattern": DAY_PATTERN, "example": "2022-09-01"}
 _LAYER_IDS = [*LAYERS, *ALIASES]
+_BBOX_NUMBER = {"type": "number", "minimum": -180, "maximum": 180}
 
 
 @functools.cache
@@ -226,14 +229,16 @@ def table() -> dict[str, Param]:
         ),
         Param(
             "bbox",
-            "minLon,minLat,maxLon,maxLat in CRS84 degrees, latitudes within -90..90 (or 6 "
-            "numbers: with heights, ignored); minLon > maxLon crosses the antimeridian. "
+            "minLon,minLat,maxLon,maxLat in CRS84 degrees (or 6 numbers: with heights, "
+            "ignored); minLon > maxLon crosses the antimeridian; latitudes are clipped at the "
+            "poles, and minLat > maxLat is read as maxLat,minLat. "
             "Features whose geometry intersects the box.",
             {
                 "type": "array",
                 "minItems": 4,
                 "maxItems": 6,
-                "items": {"type": "number", "minimum": -180, "maximum": 180},
+                "not": {"type": "array", "minItems": 5, "maxItems": 5},
+                "items": _BBOX_NUMBER,
             },
             parse_bbox,
         ),

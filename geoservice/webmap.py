@@ -23,7 +23,7 @@ from folium.template import Template
 from markupsafe import Markup, escape
 from shapely.ops import polylabel
 
-from . import timeline
+from . import timeline, views
 from .errors import problem
 from .layers import LAYERS
 from .ogcapi import DETAIL_LEVELS
@@ -34,6 +34,7 @@ from .store import Store
 from .vocabulary import (
     COUNTRY_NAMES,
     DEFAULT_KIND,
+    DEFAULT_VIEW,
     KINDS,
     LABELS,
     SKETCHED_ACCURACIES,
@@ -499,6 +500,13 @@ LANGUAGES: dict[str, str] = {
     "az": "Azərbaycanca",
     "ka": "ქართული",
     "ro": "Română",
+    "ab": "Аԥсуа",
+    "os": "Ирон",
+    "ky": "Кыргызча",
+    "tg": "Тоҷикӣ",
+    "uz": "Oʻzbekcha",
+    "kk": "Қазақша",
+    "tr": "Türkçe",
 }
 
 #: Area kinds of disputed areas that get a label (the others are outlines inside them).
@@ -521,14 +529,16 @@ def _label_point(geom) -> tuple[float, float]:
 
 
 def per_catalog(build):
-    """Cache ``build(store)`` per store and version of its layers (an edit rebuilds it)."""
-    cache: dict[int, tuple[Store, tuple, Any]] = {}
+    """Cache ``build(store, *args)`` per store, version of its layers (an edit rebuilds it)
+    and arguments (stores are not hashable)."""
+    cache: dict[tuple, tuple[Store, tuple, Any]] = {}
 
-    def cached(store: Store):
+    def cached(store: Store, *args):
         versions = tuple(store.version(lid) for lid in store.layer_ids())
-        hit = cache.get(id(store))
+        key = (id(store), *args)
+        hit = cache.get(key)
         if hit is None or hit[0] is not store or hit[1] != versions:
-            hit = cache[id(store)] = (store, versions, build(store))
+            hit = cache[key] = (store, versions, build(store, *args))
         return hit[2]
 
     cached.__doc__ = build.__doc__
@@ -536,8 +546,9 @@ def per_catalog(build):
 
 
 @per_catalog
-def area_labels(catalog: Store) -> list[dict[str, Any]]:
-    """Labels of countries and of held or former areas: name, lon, lat, rank, validity."""
+def area_labels(catalog: Store, lang: str = "en") -> list[dict[str, Any]]:
+    """Labels of countries and of held or former areas in ``lang`` (English where the data has
+    no name in it): name, lon, lat, rank, validity."""
     out = []
     countries = catalog["countries"]
     for i, feature in enumerate(countries.features):
@@ -547,7 +558,8 @@ def area_labels(catalog: Store) -> list[dict[str, Any]]:
         out.append(
             {
                 "id": props["id"],
-                "text": COUNTRY_NAMES.get(code, props["name"]),
+                "text": (props.get("names") or {}).get(lang)
+                or COUNTRY_NAMES.get(code, props["name"]),
                 "lon": lon,
                 "lat": lat,
                 "kind": "country",
@@ -565,7 +577,7 @@ def area_labels(catalog: Store) -> list[dict[str, Any]]:
         out.append(
             {
                 "id": props["id"],
-                "text": short_name(props["name"]),
+                "text": (props.get("names") or {}).get(lang) or short_name(props["name"]),
                 "lon": lon,
                 "lat": lat,
                 "kind": "area",
@@ -583,12 +595,15 @@ def source_table(store: Store) -> dict[str, Any]:
     return store.sources()
 
 
-def page_config(date: str | None, lang: str = "en") -> dict[str, Any]:
+def page_config(date: str | None, lang: str = "en", view: str = DEFAULT_VIEW) -> dict[str, Any]:
     """Everything the page script needs besides the map objects (JSON-ready)."""
     catalog = state().catalog
     return {
         "date": date,
         "lang": lang,
+        "view": view,
+        "defaultView": DEFAULT_VIEW,
+        "views": views.describe()["views"],
         "languages": LANGUAGES,
         "sliderStart": SLIDER_START,
         "layers": list(LAYER_ORDER),
@@ -599,7 +614,7 @@ def page_config(date: str | None, lang: str = "en") -> dict[str, Any]:
         "statuses": list(STATUSES),
         "labels": LABELS,
         "countryNames": COUNTRY_NAMES,
-        "areaLabels": area_labels(catalog),
+        "areaLabels": area_labels(catalog, lang),
         "sources": source_table(catalog),
         "openingBounds": OPENING_BOUNDS,
         "phoneView": {"center": PHONE_CENTER, "zoom": PHONE_ZOOM},
@@ -621,6 +636,10 @@ def index() -> Response | str:
     lang = request.args.get("lang", "en")
     if lang not in LANGUAGES:
         return problem(400, "Bad language", f"lang must be one of: {', '.join(LANGUAGES)}")
+    try:
+        view = views.parse_view(request.args.get("view"))
+    except views.ViewError as exc:
+        return problem(400, "Bad view", str(exc))
     date = None
     if raw:
         try:
@@ -635,9 +654,10 @@ def index() -> Response | str:
         folium_header=Markup(root.header.render()),
         folium_html=Markup(root.html.render()),
         folium_script=Markup(root.script.render()),
-        config=page_config(date, lang),
+        config=page_config(date, lang, view),
         languages=LANGUAGES,
         lang=lang,
+        view=view,
         today=dt.date.today().isoformat(),
     )
 
