@@ -17,7 +17,7 @@ from flask import Blueprint, Response, current_app, request, url_for
 from . import timeline
 from .analysis_api import read_json_body
 from .auth import authorise
-from .errors import PreconditionRequired, Unprocessable
+from .errors import BadRequest, PreconditionRequired, Unprocessable
 from .ogcapi import GEOJSON, get_served, json_response
 from .state import state
 from .store import Edit, MissingError, Revision
@@ -59,6 +59,14 @@ def _edit(collection_id: str, body: object, current: dict | None, need_match: bo
     return Edit(author=token.name, source=source.strip(), on=on, if_match=if_match)
 
 
+def _json_body() -> object:
+    """The request body as JSON (415/413/400 as :func:`read_json_body` says; 400 not JSON)."""
+    try:
+        return orjson.loads(read_json_body())
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"body is not JSON: {exc}") from None
+
+
 def _current(collection_id: str, feature_id: str) -> dict:
     feature = state().store.get(collection_id, feature_id)
     if feature is None:
@@ -88,7 +96,7 @@ def _answer(collection_id: str, revision: Revision, status: int) -> Response:
 def create(collection_id: str) -> Response:
     """Add a feature (201, Location, ETag)."""
     get_served(collection_id)
-    body = read_json_body()
+    body = _json_body()
     edit = _edit(collection_id, body, None, need_match=False)
     revision = state().store.create(collection_id, body, edit)
     return _answer(collection_id, revision, 201)
@@ -110,7 +118,7 @@ def _change(collection_id: str, feature_id: str, write) -> Response:
     """PUT or PATCH: ``write(collection, id, body, edit)`` of the store."""
     get_served(collection_id)
     current = _current(collection_id, feature_id)
-    body = read_json_body()
+    body = _json_body()
     edit = _edit(collection_id, body, current, need_match=True)
     return _answer(collection_id, write(collection_id, feature_id, body, edit), 200)
 
@@ -122,7 +130,7 @@ def delete(collection_id: str, feature_id: str) -> Response:
     current = _current(collection_id, feature_id)
     body = {"source": request.headers.get("X-Source")} if request.headers.get("X-Source") else {}
     if request.content_length:
-        body = read_json_body()
+        body = _json_body()
     edit = _edit(collection_id, body, current, need_match=True)
     revision = state().store.delete(collection_id, feature_id, edit)
     return _answer(collection_id, revision, 204)
