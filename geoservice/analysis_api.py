@@ -112,7 +112,7 @@ def _overlap_key(a: str, b: str, as_of) -> str:
     day = measure._as_of(as_of)
     parts: list = []
     for lid in (a, b):
-        served = state().layers.get(lid)
+        served = state().served(lid)
         if served is None:
             return ""  # unknown layer: the engine says so
         parts += [lid, served.digest, hashlib.blake2b(served.data.valid(day).tobytes()).hexdigest()]

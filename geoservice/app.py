@@ -14,12 +14,14 @@ from flask import Flask
 from flask_compress import Compress
 from flask_cors import CORS
 
-from . import analysis_api, cost, headers, ogcapi, openapi, webmap
+from . import analysis_api, cost, edits_api, headers, ogcapi, openapi, webmap
+from .auth import configured_tokens, parse_tokens
 from .catalog import Catalog, DataError, load_catalog
 from .errors import register_error_handlers
 from .resources import TEMPLATES_DIR
 from .settings import settings
 from .state import EXTENSION, ServiceState, state  # noqa: F401 (state: re-exported)
+from .store import FileStore
 from .store.base import Store
 
 #: Defaults; ``create_app(config)`` overrides any of them.
@@ -48,6 +50,10 @@ DEFAULT_CONFIG: dict[str, Any] = {
 }
 
 
+#: What CORS advertises everywhere; items add the write methods when edits are taken.
+READ_METHODS = ["GET", "HEAD", "OPTIONS"]
+
+
 def load_checked_catalog(path) -> Catalog:
     """The catalog of a data directory that passes the structural checks of ``geoservice
     validate`` (:func:`geoservice.validate.check_structure`: fields, vocabularies, dates, ids;
@@ -62,16 +68,21 @@ def load_checked_catalog(path) -> Catalog:
     return load_catalog(path)
 
 
-def configured_catalog(config) -> Catalog:
-    """The catalog of the configured store: ``STORE`` (else ``$GEOSERVICE_STORE``) when it is a
-    ``postgresql://`` DSN, read from the database; else the data directory (``STORE`` or
-    ``DATA_DIR``), checked (:func:`load_checked_catalog`)."""
+def configured_store(config, writable: bool = False) -> Store:
+    """The store to serve: a :class:`Store` given as ``STORE`` or ``CATALOG``; else ``STORE``
+    (else ``$GEOSERVICE_STORE``) when it is a ``postgresql://`` DSN, PostGIS; else the file
+    store of ``CATALOG`` (a catalog) or of the data directory (``STORE`` or ``DATA_DIR``),
+    checked (:func:`load_checked_catalog`); ``writable``: it takes edits."""
     from .store import STORE_ENV, PostgisStore, is_dsn
 
+    for given in (config.get("STORE"), config.get("CATALOG")):
+        if isinstance(given, Store):
+            return given
     target = config.get("STORE") or os.environ.get(STORE_ENV) or None
     if target is not None and is_dsn(str(target)):
-        return PostgisStore(str(target)).as_catalog()
-    return load_checked_catalog(target or config.get("DATA_DIR"))
+        return PostgisStore(str(target))
+    catalog = config.get("CATALOG") or load_checked_catalog(target or config.get("DATA_DIR"))
+    return FileStore(catalog, writable=writable)
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -89,23 +100,38 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     if not app.logger.handlers:
         logging.basicConfig(level=logging.INFO)
 
-    catalog = app.config.get("CATALOG") or configured_catalog(app.config)
-    if isinstance(catalog, Store):
-        catalog = catalog.as_catalog()
-    app.extensions[EXTENSION] = ServiceState(catalog=catalog, layers=ogcapi.serve_catalog(catalog))
+    tokens = app.config.get(edits_api.TOKENS)
+    tokens = app.config[edits_api.TOKENS] = (
+        configured_tokens() if tokens is None else parse_tokens(tokens)
+    )
+    store = configured_store(app.config, writable=bool(tokens))
+    app.extensions[EXTENSION] = ServiceState(store, ogcapi.serve_layer)
     # The edge indexes the cost model counts crossings with: built here, before gunicorn's
     # --preload forks, so the workers share them and no request pays for them.
-    for data in catalog.layers.values():
-        cost.layer_edges(data)
+    for layer_id in store.layer_ids():
+        cost.layer_edges(store[layer_id])
 
     register_error_handlers(app)
-    CORS(app, resources={r"/api/*": {"origins": "*"}}, expose_headers=["ETag", "Link"])
+    writable = bool(tokens) and store.writable
+    write = ["POST", "PUT", "PATCH", "DELETE"] if writable else []
+    CORS(
+        app,
+        resources={
+            # The write methods only where they exist (items, when the service takes edits).
+            r"/api/collections/[^/]+/items.*": {"origins": "*", "methods": [*READ_METHODS, *write]},
+            r"/api/overlaps": {"origins": "*", "methods": [*READ_METHODS, "POST"]},
+            r"/api/*": {"origins": "*", "methods": READ_METHODS},
+        },
+        expose_headers=["ETag", "Link", "Location"],
+    )
     Compress(app)
     headers.install(app)
 
     app.register_blueprint(ogcapi.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(analysis_api.bp)
+    if writable:
+        app.register_blueprint(edits_api.bp)
     # The map at / and Leaflet at /static/leaflet/, which the API's HTML pages use too.
     app.register_blueprint(webmap.bp)
     return app

@@ -143,9 +143,14 @@ def load_layer(layer: Layer, directory: Path) -> LayerData:
     path = directory / f"{layer.id}.geojson"
     features = read_feature_collection(path)
     try:
-        frame = frame_from_features(features)
+        return layer_from_features(layer, features)
     except (KeyError, TypeError, shapely.errors.GEOSException) as exc:
         raise DataError(f"{path}: a feature has no readable geometry ({exc})") from None
+
+
+def layer_from_features(layer: Layer, features: list[dict]) -> LayerData:
+    """A layer of GeoJSON features (EPSG:4326), each measured on the ellipsoid."""
+    frame = frame_from_features(features)
     geoms = frame.geometry.values
     return LayerData(
         layer=layer,

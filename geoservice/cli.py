@@ -356,6 +356,19 @@ def serve(host: str, port: int, data_dir: str | None, store: str | None) -> None
         server.server_close()
 
 
+@cli.command()
+@click.argument("name")
+def token(name: str) -> None:
+    """Print a new write token for NAME and the line that configures it (its SHA-256)."""
+    from .auth import new_token
+
+    if not name.replace("-", "").replace("_", "").isalnum():
+        raise UserError(f"{name!r}: a token name is letters, digits, '-' and '_'")
+    secret, line = new_token(name)
+    click.echo(f"token (give it to {name}; it is not stored): {secret}")
+    click.echo(f"configure (GEOSERVICE_TOKENS or a line of GEOSERVICE_TOKENS_FILE): {line}")
+
+
 def main() -> None:
     """Console-script entry point (``geoservice``)."""
     cli.main(standalone_mode=True)

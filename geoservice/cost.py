@@ -19,7 +19,6 @@ for random lines against the countries layer; see BENCHMARKS.md ("Hostile reques
 
 from __future__ import annotations
 
-import ctypes
 import multiprocessing
 import os
 import signal
@@ -247,18 +246,14 @@ _catalogs: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
 
 def _detach_from_parent(parent_end, nice: int) -> None:
     """In the analysis process: the default signal handlers (not the serving process's, e.g.
-    gunicorn's, which would ignore SIGTERM), death with the parent (Linux), and only our end of
-    the pipe, so that it ends when its parent does."""
+    gunicorn's, which would ignore SIGTERM) and only our end of the pipe, so that it ends
+    when its parent does."""
     for name in ("SIGTERM", "SIGINT", "SIGQUIT", "SIGHUP", "SIGUSR1", "SIGUSR2", "SIGCHLD"):
         signal.signal(getattr(signal, name), signal.SIG_DFL)
+    # No PR_SET_PDEATHSIG: it fires when the forking *thread* ends (a server may run each
+    # request on a thread of its own). With only our end of the pipe open here, the parent's
+    # death is an end of file on it.
     parent_end.close()
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-    if os.getppid() == 1:  # the parent died before prctl
-        os._exit(0)
     try:
         os.nice(nice)
     except OSError:
@@ -272,16 +267,20 @@ def _serve_analyses(conn, parent_end, nice: int) -> None:
     while True:
         try:
             work, catalog_id, kwargs, seconds, limit = conn.recv()
-        except (EOFError, OSError):
-            return
-        try:
             reply = (True, work(_catalogs[catalog_id], Deadline(seconds, limit), **kwargs))
+        except (EOFError, OSError):
+            return  # the parent is gone
         except Exception as exc:  # noqa: BLE001 - every failure goes back to the caller
             reply = (False, exc)
         try:
-            conn.send(reply)
-        except Exception as exc:  # noqa: BLE001 - e.g. an answer that does not pickle
-            conn.send((False, RuntimeError(f"analysis answer not sent: {exc!r}")))
+            try:
+                conn.send(reply)
+            except (OSError, EOFError):
+                return
+            except Exception as exc:  # noqa: BLE001 - e.g. an answer that does not pickle
+                conn.send((False, RuntimeError(f"analysis answer not sent: {exc!r}")))
+        except (OSError, EOFError):
+            return
 
 
 class AnalysisProcess:

@@ -16,6 +16,7 @@ from werkzeug.exceptions import HTTPException
 from .catalog import DataError
 from .cost import AnalysisFailed, BudgetError, DeadlineError
 from .measure import LimitError, QueryError
+from .store import ConflictError, EditError, FilterError, MissingError, ReadOnlyError
 from .store.base import StoreUnavailable
 from .timeline import TimeError
 
@@ -41,6 +42,27 @@ class ApiError(Exception):
 
 class BadRequest(ApiError):
     """A malformed or unknown query parameter or body (400)."""
+
+
+class Unauthorized(ApiError):
+    """A write without a bearer token, or with one the service does not know (401)."""
+
+    status = 401
+    title = "Unauthorized"
+
+
+class Forbidden(ApiError):
+    """A known token that may not write to this collection (403)."""
+
+    status = 403
+    title = "Forbidden"
+
+
+class PreconditionRequired(ApiError):
+    """A write without ``If-Match`` (428): the feature's ETag must be sent back."""
+
+    status = 428
+    title = "Precondition required"
 
 
 class NotFound(ApiError):
@@ -81,6 +103,11 @@ class Unprocessable(ApiError):
 #: Exception type -> (HTTP status, title). The first matching entry (in order) wins.
 STATUS_TABLE: list[tuple[type[Exception], int, str]] = [
     (TimeError, 400, "Bad datetime"),
+    (FilterError, 400, "Bad filter"),
+    (ReadOnlyError, 405, "Method not allowed"),
+    (ConflictError, 412, "Precondition failed"),
+    (MissingError, 404, "Not found"),
+    (EditError, 422, "Unprocessable content"),
     (BudgetError, 422, "Over the work budget"),
     (DeadlineError, 503, "Stopped at the time limit"),
     (AnalysisFailed, 503, "Analysis failed"),
@@ -100,7 +127,10 @@ def problem(status: int, title: str, detail: str, **extra) -> Response:
 def handle_exception(exc: Exception) -> Response:
     """Map any exception to a problem response using :data:`STATUS_TABLE`."""
     if isinstance(exc, ApiError):
-        return problem(exc.status, exc.title, exc.detail)
+        response = problem(exc.status, exc.title, exc.detail)
+        if exc.status == 401:  # RFC 6750: say how to authenticate
+            response.headers["WWW-Authenticate"] = 'Bearer realm="geoservice"'
+        return response
     if isinstance(exc, HTTPException):
         response = problem(exc.code or 500, exc.name, exc.description or exc.name)
         # Keep headers werkzeug attaches, e.g. ``Allow`` on 405.

@@ -8,6 +8,7 @@ any work; anything unknown or malformed is a 400 problem. Coordinates are CRS84 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import math
@@ -28,18 +29,25 @@ from flask import (
 )
 from markupsafe import Markup
 
-from . import params, views
-from .catalog import Catalog, LayerData
+from . import geodesy, params, views
+from .catalog import LayerData
 from .downloads import DOWNLOADS, Download, convert
 from .errors import BadRequest, NotAcceptable, NotFound
 from .layers import ALIASES, Layer
 from .params import CRS84
-from .settings import settings
 from .state import state
+from .store import FilterError, Query
+from .store.cql import (
+    DATE_FIELDS,
+    GEOMETRY,
+    filter_queryables,
+    parse_filter,
+    parse_sortby,
+    sortables,
+)
 from .userinput import shown
 from .vocabulary import (
     DEFAULT_LANGUAGE,
-    DEFAULT_VIEW,
     field_vocabulary,
 )
 
@@ -57,6 +65,17 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    # Part 3: Filtering, and CQL2 (OGC 19-079r2, 21-065r2).
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables-query-parameters",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-json",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",
+    # sortby, as OGC API - Records defines it (the Features sorting extension is a draft).
+    "http://www.opengis.net/spec/ogcapi-records-1/1.0/conf/sorting",
 ]
 
 
@@ -94,6 +113,11 @@ class ServedLayer:
     @property
     def layer(self) -> Layer:
         return self.data.layer
+
+    def row_of(self, feature: dict) -> int | None:
+        """The row of a feature the store returned, when it is this layer's own copy."""
+        row = self.data.index_by_id.get((feature.get("properties") or {}).get("id"))
+        return row if row is not None and self.data.features[row] is feature else None
 
     def bytes_at(self, zoom: int | None) -> list[bytes]:
         """Feature bytes for display at Leaflet zoom ``zoom`` (None: the full geometry)."""
@@ -162,6 +186,51 @@ def measured_properties(data: LayerData, row: int) -> dict:
     return props
 
 
+def feature_properties(layer: Layer, feature: dict) -> dict:
+    """:func:`measured_properties` of a feature outside the served layer (another store's):
+    ``length_km`` / ``area_km2`` measured here (geodesic, WGS84)."""
+    props = dict(feature.get("properties") or {})
+    if "length_km" in props or "area_km2" in props:
+        return props
+    layer_types = set(layer.geometry_types)
+    geometry = feature.get("geometry")
+    geom = shapely.from_geojson(orjson.dumps(geometry)) if geometry else None
+    geom_type = (geometry or {}).get("type")
+    if layer_types & LINE_TYPES:
+        ok = geom is not None and geom_type in LINE_TYPES
+        props["length_km"] = round(geodesy.length_km(geom), 3) if ok else None
+    if layer_types & AREA_TYPES:
+        ok = geom is not None and geom_type in AREA_TYPES
+        props["area_km2"] = round(geodesy.area_km2(geom), 3) if ok else None
+    return props
+
+
+def feature_bytes_of(feature: dict, props: dict) -> bytes:
+    """One served feature as GeoJSON bytes (``id`` at the top, the measured properties)."""
+    return orjson.dumps(
+        {
+            "type": "Feature",
+            "id": props["id"],
+            "geometry": feature.get("geometry"),
+            "properties": props,
+        }
+    )
+
+
+def served_page(served: ServedLayer, result, zoom: int | None) -> tuple[list, list, range]:
+    """Bytes and properties of a :class:`~geoservice.store.QueryResult`'s features, and the
+    indexes to join: the served layer's cached bytes when the store answered with its rows
+    (the file store), else each feature serialised here."""
+    if result.rows is not None and result.data is served.data:
+        return served.bytes_at(zoom), served.properties, result.rows
+    props = [feature_properties(served.layer, f) for f in result.features]
+    return (
+        [feature_bytes_of(f, p) for f, p in zip(result.features, props)],
+        props,
+        range(len(props)),
+    )
+
+
 def field_type(layer: Layer, name: str) -> str:
     """JSON type of a property: the layer's own fields, else "string" (common fields)."""
     return layer.fields.get(name, "string")
@@ -170,17 +239,7 @@ def field_type(layer: Layer, name: str) -> str:
 def serve_layer(data: LayerData) -> ServedLayer:
     """Serialise every feature of a layer (orjson) and index its queryables."""
     properties = [measured_properties(data, i) for i in range(len(data.features))]
-    feature_bytes = [
-        orjson.dumps(
-            {
-                "type": "Feature",
-                "id": props["id"],
-                "geometry": feature.get("geometry"),
-                "properties": props,
-            }
-        )
-        for feature, props in zip(data.features, properties)
-    ]
+    feature_bytes = [feature_bytes_of(f, p) for f, p in zip(data.features, properties)]
     digest = hashlib.blake2b(b"\n".join(feature_bytes), digest_size=12).hexdigest()
     n = len(properties)
     filters: dict[str, dict[str, np.ndarray]] = {}
@@ -197,11 +256,6 @@ def serve_layer(data: LayerData) -> ServedLayer:
                 index[key][row] = True
         filters[name] = index
     return ServedLayer(data, feature_bytes, properties, digest, filters)
-
-
-def serve_catalog(catalog: Catalog) -> dict[str, ServedLayer]:
-    """:func:`serve_layer` for every layer of the catalog."""
-    return {lid: serve_layer(data) for lid, data in catalog.layers.items()}
 
 
 # --- request parsing -----------------------------------------------------------------------
@@ -241,55 +295,35 @@ def require_json() -> None:
 
 @dataclass
 class ItemsQuery:
-    """A parsed items request."""
+    """A parsed items request: the store's :class:`~geoservice.store.Query` and how to show it."""
 
-    bbox: tuple[float, float, float, float] | None = None
-    interval: tuple[dt.date | None, dt.date | None] | None = None
-    filters: dict[str, list[str]] = field(default_factory=dict)
-    limit: int = field(default_factory=lambda: settings().default_limit)
-    offset: int = 0
+    query: Query
     zoom: int | None = None
-    view: str = DEFAULT_VIEW
     lang: str = DEFAULT_LANGUAGE
 
 
 def parse_items_query(layer: Layer) -> ItemsQuery:
-    """Check and parse the query string of an items request on ``layer``."""
+    """Check and parse the query string of an items request on ``layer`` (CQL2 ``filter`` and
+    ``sortby`` checked against the layer's queryables: 400 naming what is wrong)."""
     args = params.parse("items", layer)
-    query = ItemsQuery(
+    query = Query(
         bbox=args["bbox"],
         interval=args["datetime"],
         limit=args["limit"],
         offset=args["offset"],
-        zoom=args["zoom"],
         view=args["view"],
-        lang=args["lang"],
+        filters={name: args[name] for name in layer.queryables if args[name] is not None},
     )
-    query.filters = {name: args[name] for name in layer.queryables if args[name] is not None}
-    return query
-
-
-def select_rows(served: ServedLayer, query: ItemsQuery) -> np.ndarray:
-    """Sorted row numbers of the features matching the query (before paging)."""
-    data = served.data
-    n = len(served.feature_bytes)
-    mask = views.view_mask(data, query.view).copy()
-    if query.interval is not None:
-        start, end = query.interval
-        # LayerData.valid reads a missing end as "the instant start": an open end is date.max.
-        mask &= data.valid(start, end or dt.date.max)
-    nothing = np.zeros(n, dtype=bool)
-    for name, values in query.filters.items():
-        index = served.filters[name]
-        masks = [index.get(v, nothing) for v in values]
-        if field_type(served.layer, name) == "array":  # contains every value
-            mask &= np.logical_and.reduce(masks)
-        else:  # equals any value
-            mask &= np.logical_or.reduce(masks)
-    rows = np.flatnonzero(mask)
-    if query.bbox is not None:
-        rows = np.intersect1d(rows, data.bbox_rows(query.bbox), assume_unique=True)
-    return rows
+    try:
+        if args["filter"] is not None:
+            query.cql = parse_filter(
+                args["filter"], args["filter-lang"], filter_queryables(layer.queryables)
+            )
+        if args["sortby"] is not None:
+            query.sortby = parse_sortby(args["sortby"], sortables(layer.queryables))
+    except FilterError as exc:
+        raise BadRequest(str(exc)) from None
+    return ItemsQuery(query, zoom=args["zoom"], lang=args["lang"])
 
 
 @bp.before_request
@@ -303,9 +337,8 @@ def redirect_old_collection_ids() -> Response | None:
         return None
     targets = ALIASES[old]
     feature_id = args.get("feature_id")
-    target = next(
-        (t for t in targets if feature_id in state().layers[t].data.index_by_id), targets[0]
-    )
+    store = state().store
+    target = next((t for t in targets if store.get(t, feature_id) is not None), targets[0])
     path = request.path.replace(f"/collections/{old}", f"/collections/{target}", 1)
     query = request.query_string.decode()
     return redirect(path + (f"?{query}" if query else ""), 308)
@@ -316,11 +349,10 @@ def redirect_old_collection_ids() -> Response | None:
 
 def get_served(collection_id: str) -> ServedLayer:
     """The served layer of a collection id, or 404."""
-    served = state().layers.get(collection_id)
+    served = state().served(collection_id)
     if served is None:
-        raise NotFound(
-            f"no collection {shown(collection_id)}; collections: {', '.join(state().layers)}"
-        )
+        known = ", ".join(state().store.layer_ids())
+        raise NotFound(f"no collection {shown(collection_id)}; collections: {known}")
     return served
 
 
@@ -395,14 +427,17 @@ def layer_etag(served: ServedLayer, fmt: str) -> str:
     return hashlib.blake2b(key, digest_size=12).hexdigest()
 
 
-def cached(served: ServedLayer, fmt: str, build) -> Response:
-    """Answer 304 when ``If-None-Match`` matches, else ``build()``; add ETag, Cache-Control."""
-    etag = layer_etag(served, fmt)
+def cached(served: ServedLayer, fmt: str, build, strong: str | None = None) -> Response:
+    """Answer 304 when ``If-None-Match`` matches, else ``build()``; add ETag, Cache-Control.
+
+    ``strong``: the ETag to send as it is (a feature's, which ``If-Match`` of a write takes);
+    else a weak one of the layer's data and the request."""
+    etag = strong or layer_etag(served, fmt)
     if request.if_none_match.contains_weak(etag):
         response = Response(status=304)
     else:
         response = build()
-    response.set_etag(etag, weak=True)
+    response.set_etag(etag, weak=strong is None)
     response.cache_control.public = True
     response.cache_control.max_age = current_app.config["CACHE_MAX_AGE"]
     response.vary.add("Accept")
@@ -455,7 +490,10 @@ def collection_doc(served: ServedLayer) -> dict:
 def queryables_doc(served: ServedLayer) -> dict:
     """A JSON Schema of the collection's queryables, with the values the data holds."""
     layer = served.layer
-    props = {}
+    props: dict[str, dict] = {
+        "id": {"title": "id", "description": "The feature's id (filter, sortby)", "type": "string"},
+        "name": {"title": "name", "description": "English name (filter, sortby)", "type": "string"},
+    }
     for name in layer.queryables:
         values = sorted(served.filters[name])
         allowed = list(vocabulary(layer, name) or values)
@@ -473,6 +511,19 @@ def queryables_doc(served: ServedLayer) -> dict:
                 "type": "string",
                 "enum": allowed,
             }
+    for name in DATE_FIELDS:
+        props[name] = {
+            "title": name,
+            "description": f"{name} (ISO date; null: open) for CQL2 comparisons and sortby",
+            "type": ["string", "null"],
+            "format": "date",
+        }
+    props[GEOMETRY] = {
+        "title": GEOMETRY,
+        "description": "The geometry (CRS84), for S_INTERSECTS and the other spatial functions",
+        "format": "geometry-any",
+        "x-ogc-role": "primary-geometry",
+    }
     return {
         "$schema": "https://json-schema.org/draft/2019-09/schema",
         "$id": url_for("ogcapi.queryables", collection_id=layer.id, _external=True),
@@ -622,16 +673,10 @@ def items(collection_id: str) -> Response:
     return cached(served, fmt, lambda: _items_response(served, query, fmt))
 
 
-def _page_rows(served: ServedLayer, query: ItemsQuery) -> tuple[int, np.ndarray]:
-    """The matched count and the rows of the requested page."""
-    rows = select_rows(served, query)
-    return len(rows), rows[query.offset : query.offset + query.limit]
-
-
 def _download_response(served: ServedLayer, query: ItemsQuery, download: Download) -> Response:
     """The page (at most ``limit`` features, as in GeoJSON) as a GeoPackage or FlatGeobuf file."""
-    _, page = _page_rows(served, query)
-    feature_bytes = served.bytes_at(query.zoom)
+    result = state().store.query(served.layer.id, query.query)
+    feature_bytes, _, page = served_page(served, result, query.zoom)
     collection = b'{"type":"FeatureCollection","features":['
     collection += b",".join(feature_bytes[i] for i in page) + b"]}"
     cid = served.layer.id
@@ -647,9 +692,12 @@ def _page_url(collection_id: str, offset: int, fmt: str) -> str:
     return url_for("ogcapi.items", collection_id=collection_id, _external=True, **args)
 
 
-def _items_response(served: ServedLayer, query: ItemsQuery, fmt: str) -> Response:
+def _items_response(served: ServedLayer, items_query: ItemsQuery, fmt: str) -> Response:
     cid = served.layer.id
-    matched, page = _page_rows(served, query)
+    query = items_query.query
+    result = state().store.query(cid, query)
+    matched = result.matched
+    feature_bytes, properties, page = served_page(served, result, items_query.zoom)
     json_type = GEOJSON if fmt == "json" else HTML
     links = [
         link(_page_url(cid, query.offset, fmt), "self", json_type, "This page"),
@@ -677,14 +725,13 @@ def _items_response(served: ServedLayer, query: ItemsQuery, fmt: str) -> Respons
     if query.offset > 0:
         prev_offset = max(0, min(query.offset, matched) - query.limit)
         links.append(link(_page_url(cid, prev_offset, fmt), "prev", json_type, "Previous page"))
-    feature_bytes = served.bytes_at(query.zoom)
-    if query.lang == DEFAULT_LANGUAGE:
+    if items_query.lang == DEFAULT_LANGUAGE:
         features = b",".join(feature_bytes[i] for i in page)
     else:  # the label in the language asked for, in ``label`` (``name`` stays English)
         features = b",".join(
             feature_bytes[i][:-2]
             + b',"label":'
-            + orjson.dumps(views.label(served.properties[i], query.lang))
+            + orjson.dumps(views.label(properties[i], items_query.lang))
             + b"}}"
             for i in page
         )
@@ -701,7 +748,7 @@ def _items_response(served: ServedLayer, query: ItemsQuery, fmt: str) -> Respons
             "ogc_items.html",
             collection=served.layer,
             doc=head,
-            properties=[served.properties[i] for i in page],
+            properties=[properties[i] for i in page],
             columns=["id", "name", "valid_from", "valid_to", *served.layer.queryables],
             geojson=embedded_json(body),
             json_url=links[1]["href"],
@@ -716,9 +763,10 @@ def item(collection_id: str, feature_id: str) -> Response:
     served = get_served(collection_id)
     check_params("item")
     fmt = negotiate(GEOJSON)
-    row = served.data.index_by_id.get(feature_id)
-    if row is None:
+    feature = state().store.get(collection_id, feature_id)
+    if feature is None:
         raise NotFound(f"collection {shown(collection_id)} has no feature {shown(feature_id)}")
+    row = served.row_of(feature)
 
     def build() -> Response:
         values = {"collection_id": collection_id, "feature_id": feature_id}
@@ -731,16 +779,41 @@ def item(collection_id: str, feature_id: str) -> Response:
                 served.layer.title,
             ),
         ]
-        body = served.feature_bytes[row][:-1] + b',"links":' + orjson.dumps(links) + b"}"
+        if row is None:  # not the served copy (another store): serialise it here
+            props = feature_properties(served.layer, feature)
+            own = feature_bytes_of(feature, props)
+        else:
+            props, own = served.properties[row], served.feature_bytes[row]
+        body = own[:-1] + b',"links":' + orjson.dumps(links) + b"}"
         if fmt == "html":
             return html_response(
                 "ogc_item.html",
                 collection=served.layer,
                 feature_id=feature_id,
-                properties=served.properties[row],
+                properties=props,
                 geojson=embedded_json(body),
                 json_url=links[1]["href"],
             )
         return json_response(body, GEOJSON, crs=True)
 
-    return cached(served, fmt, build)
+    strong = state().store.etag(feature) if fmt == "json" else None
+    return cached(served, fmt, build, strong)
+
+
+@bp.get("/collections/<collection_id>/items/<feature_id>/history")
+def history(collection_id: str, feature_id: str) -> Response:
+    """The revisions of a feature, oldest first: who, when, the source cited, the feature
+    before and after (and the ids of states a dated change opened)."""
+    get_served(collection_id)
+    check_params("views")
+    require_json()
+    store = state().store
+    revisions = store.history(collection_id, feature_id)
+    if not revisions and store.get(collection_id, feature_id) is None:
+        raise NotFound(f"collection {shown(collection_id)} has no feature {shown(feature_id)}")
+    doc = {
+        "collection": collection_id,
+        "feature": feature_id,
+        "revisions": [dataclasses.asdict(r) for r in revisions],
+    }
+    return json_response(doc)

@@ -6,7 +6,7 @@ feature schema. The server URL is the one the request came in on (``<host>/api``
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, request, url_for
+from flask import Blueprint, Response, current_app, request, url_for
 
 from . import __version__
 from .downloads import DOWNLOADS
@@ -53,7 +53,11 @@ def _errors(*codes: int) -> dict:
     over the HTTP server's limit is refused before it reaches the service, in its format)."""
     titles = {
         400: "Bad request",
+        401: "No bearer token, or an unknown one (WWW-Authenticate: Bearer)",
+        403: "The token may not write this collection",
         404: "Not found",
+        412: "If-Match is not the feature's current ETag (read it again)",
+        428: "If-Match is missing",
         413: "Payload too large",
         406: "Not acceptable",
         415: "Unsupported media type",
@@ -145,10 +149,111 @@ def _feature_schema(layer: Layer) -> dict:
     }
 
 
-def _collection_paths(layer: Layer) -> dict:
+def _write_body(feature: str, description: str) -> dict:
+    """The request body of a write: a feature (or a patch) with the citation and date."""
+    schema = {
+        "allOf": [
+            _ref(feature),
+            {
+                "type": "object",
+                "properties": {
+                    "source": {
+                        "type": "string",
+                        "description": "The citation the change rests on (else a new entry "
+                        "in properties.sources)",
+                    },
+                    "effective": {
+                        "type": "string",
+                        "pattern": "^\\d{4}-\\d{2}-\\d{2}$",
+                        "description": "Close the current state on this date and open a new "
+                        "state from it (earlier dates answer as before)",
+                    },
+                },
+            },
+        ]
+    }
+    return {
+        "required": True,
+        "description": description,
+        "content": {GEOJSON: {"schema": schema}, JSON: {"schema": schema}},
+    }
+
+
+def _write_operations(layer: Layer, feature: str, feature_id: dict) -> tuple[dict, dict]:
+    """Part 4 operations: POST on items; PUT, PATCH, DELETE on an item (bearer token)."""
+    cid, tag = layer.id, ["Edits"]
+    secured = {"security": [{"bearerAuth": []}], "tags": tag}
+    if_match = {
+        "name": "If-Match",
+        "in": "header",
+        "required": True,
+        "description": "The feature's ETag, as read",
+        "schema": {"type": "string"},
+    }
+    stored = {"200": {"description": "The feature as stored", "headers": {}}}
+    stored["200"]["content"] = {GEOJSON: {"schema": _ref(feature)}}
+    errors = _errors(400, 401, 403, 404, 412, 413, 415, 422, 428)
+    items = {
+        "post": {
+            **secured,
+            "summary": f"{layer.title}: add a feature",
+            "operationId": f"create_{cid}",
+            "requestBody": _write_body(feature, "The new feature"),
+            "responses": {
+                "201": {
+                    "description": "Created (Location, ETag)",
+                    "content": {GEOJSON: {"schema": _ref(feature)}},
+                },
+                **_errors(400, 401, 403, 404, 413, 415, 422),
+            },
+        }
+    }
+    item = {
+        "put": {
+            **secured,
+            "summary": f"{layer.title}: replace a feature",
+            "operationId": f"replace_{cid}",
+            "parameters": [feature_id, if_match],
+            "requestBody": _write_body(feature, "The whole feature"),
+            "responses": {**stored, **errors},
+        },
+        "patch": {
+            **secured,
+            "summary": f"{layer.title}: change some properties (JSON merge patch)",
+            "operationId": f"update_{cid}",
+            "parameters": [feature_id, if_match],
+            "requestBody": _write_body(feature, "The properties to change (null removes)"),
+            "responses": {**stored, **errors},
+        },
+        "delete": {
+            **secured,
+            "summary": f"{layer.title}: remove a feature (kept in its history)",
+            "operationId": f"delete_{cid}",
+            "parameters": [
+                feature_id,
+                if_match,
+                {
+                    "name": "X-Source",
+                    "in": "header",
+                    "required": True,
+                    "description": "The citation the removal rests on",
+                    "schema": {"type": "string", "minLength": 1},
+                },
+            ],
+            "responses": {"204": {"description": "Removed"}, **errors},
+        },
+    }
+    return items, item
+
+
+def _collection_paths(layer: Layer, writable: bool = False) -> dict:
     cid = layer.id
     feature = f"{cid.title().replace('_', '')}Feature"
     tag = ["Collections"]
+    feature_id = {"name": "featureId", "in": "path", "required": True, "schema": {"type": "string"}}
+    items_writes, item_writes = (
+        _write_operations(layer, feature, feature_id) if writable else ({}, {})
+    )
     return {
         f"/collections/{cid}": {
             "get": {
@@ -196,9 +301,24 @@ def _collection_paths(layer: Layer) -> dict:
                     ),
                     **_errors(400),
                 },
+            },
+            **items_writes,
+        },
+        f"/collections/{cid}/items/{{featureId}}/history": {
+            "get": {
+                "summary": f"{layer.title}: a feature's revisions (who, when, source, "
+                "before and after)",
+                "tags": tag,
+                "operationId": f"history_{cid}",
+                "parameters": [*_params("views"), feature_id],
+                "responses": {
+                    **_ok("The revisions, oldest first", _ref("History"), html=False),
+                    **_errors(400, 404, 406),
+                },
             }
         },
         f"/collections/{cid}/items/{{featureId}}": {
+            **item_writes,
             "get": {
                 "summary": f"{layer.title}: one feature",
                 "tags": tag,
@@ -213,7 +333,7 @@ def _collection_paths(layer: Layer) -> dict:
                     },
                 ],
                 "responses": {**_ok("The feature", _ref(feature), GEOJSON), **_errors(400, 404)},
-            }
+            },
         },
     }
 
@@ -494,11 +614,43 @@ def _components() -> dict:
     for layer in LAYERS.values():
         schemas[f"{layer.id.title().replace('_', '')}Feature"] = _feature_schema(layer)
     parameters = {name: param.openapi() for name, param in table().items()}
-    return {"schemas": schemas, "parameters": parameters}
+    schemas["History"] = {
+        "type": "object",
+        "required": ["collection", "feature", "revisions"],
+        "properties": {
+            "collection": {"type": "string"},
+            "feature": {"type": "string"},
+            "revisions": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["number", "action", "author", "source", "at"],
+                    "properties": {
+                        "number": {"type": "integer"},
+                        "layer_id": {"type": "string"},
+                        "feature_id": {"type": "string"},
+                        "action": {
+                            "type": "string",
+                            "enum": ["create", "replace", "update", "delete"],
+                        },
+                        "author": {"type": "string"},
+                        "source": {"type": "string"},
+                        "at": {"type": "string", "format": "date-time"},
+                        "before": {"type": "object", "nullable": True},
+                        "after": {"type": "object", "nullable": True},
+                        "opened": {"type": "array", "items": {"type": "string"}},
+                    },
+                },
+            },
+        },
+    }
+    security = {"bearerAuth": {"type": "http", "scheme": "bearer"}}
+    return {"schemas": schemas, "parameters": parameters, "securitySchemes": security}
 
 
-def build_document(server_url: str) -> dict:
-    """The OpenAPI 3.0 document, with ``server_url`` (ending in ``/api``) as its server."""
+def build_document(server_url: str, writable: bool = False) -> dict:
+    """The OpenAPI 3.0 document, with ``server_url`` (ending in ``/api``) as its server;
+    ``writable``: with the write operations (OGC API - Features Part 4)."""
     plain = _params("document")
     paths = {
         "/": {
@@ -542,7 +694,7 @@ def build_document(server_url: str) -> dict:
         },
     }
     for layer in LAYERS.values():
-        paths.update(_collection_paths(layer))
+        paths.update(_collection_paths(layer, writable))
     paths["/lengths"] = {
         "get": {
             "summary": "Border lengths (km, WGS84 geodesic) by status and country pair",
@@ -636,7 +788,8 @@ def document() -> Response:
     """The OpenAPI document (JSON), or a readable list of its operations (HTML)."""
     check_params()
     fmt = negotiate(OPENAPI_JSON)
-    doc = build_document(url_for("ogcapi.landing", _external=True).rstrip("/"))
+    writable = "edits_api" in current_app.blueprints
+    doc = build_document(url_for("ogcapi.landing", _external=True).rstrip("/"), writable)
     if fmt == "html":
         return html_response("ogc_openapi.html", doc=doc, json_url=request.base_url + "?f=json")
     return json_response(doc, OPENAPI_JSON)

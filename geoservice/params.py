@@ -23,6 +23,7 @@ from .downloads import DOWNLOADS
 from .errors import BadRequest
 from .layers import ALIASES, LAYERS, Layer
 from .settings import settings
+from .store.cql import CQL2_TEXT, FILTER_LANGS
 from .userinput import shown
 from .vocabulary import (
     DEFAULT_KIND,
@@ -37,9 +38,12 @@ from .vocabulary import (
 )
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
-#: An OGC datetime: an instant, or start/end with '..' (or nothing) for one open end.
+#: An OGC datetime: an instant, or start/end with '..' (or nothing) for one open end (a date
+#: may end in a bare 'T', as GDAL's OAPIF driver sends it).
 _DAY_RE = r"(?!0000)\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])"
-_INSTANT = _DAY_RE + r"(T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d+)?(Z|[+-]([01]\d|2[0-3]):[0-5]\d))?"
+_INSTANT = (
+    _DAY_RE + r"(T(([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d+)?(Z|[+-]([01]\d|2[0-3]):[0-5]\d))?)?"
+)
 DATETIME_PATTERN = rf"^({_INSTANT}|{_INSTANT}/({_INSTANT}|\.\.)?|(\.\.)?/{_INSTANT})$"
 DAY_PATTERN = rf"^{_DAY_RE}$"
 
@@ -161,6 +165,16 @@ def _crs(text: str) -> str:
     if text.strip("<>") != CRS84:
         raise ValueError(f"only {CRS84} (lon, lat) is supported")
     return CRS84
+
+
+#: EPSG:4326 as an OGC URI; filter-crs takes it besides CRS84 (the axis order is CRS84's).
+EPSG4326 = "http://www.opengis.net/def/crs/EPSG/0/4326"
+
+
+def _filter_crs(text: str) -> str:
+    if text.strip("<>") not in (CRS84, EPSG4326):
+        raise ValueError(f"only {CRS84} or {EPSG4326} is supported")
+    return text.strip("<>")
 
 
 def _view(text: str) -> str:
@@ -338,6 +352,41 @@ def table() -> dict[str, Param]:
             {"type": "array", "items": layer_enum, "minItems": 1},
             _items(_layer),
         ),
+        Param(
+            "filter",
+            "A CQL2 condition (OGC API - Features Part 3) on the queryables of the collection "
+            "(see its /queryables): comparisons, LIKE, IN, BETWEEN, IS NULL, AND/OR/NOT, "
+            "S_INTERSECTS and the other basic spatial functions on geometry (CRS84), dates "
+            "compared as DATE('YYYY-MM-DD'); e.g. status = 'disputed' AND valid_from > "
+            "DATE('2020-01-01').",
+            {"type": "string", "minLength": 1, "example": "valid_to IS NULL"},
+            str,
+        ),
+        Param(
+            "filter-lang",
+            "The language of filter: cql2-text (default) or cql2-json.",
+            {"type": "string", "enum": list(FILTER_LANGS), "default": CQL2_TEXT},
+            _enum(FILTER_LANGS),
+            default=CQL2_TEXT,
+        ),
+        Param(
+            "filter-crs",
+            "CRS of the coordinates in filter: only CRS84 (lon, lat) or EPSG:4326 (read as lon, "
+            "lat as well).",
+            {"type": "string", "enum": [CRS84, EPSG4326]},
+            _filter_crs,
+        ),
+        Param(
+            "sortby",
+            "Sort order: properties separated by ',', each '+' (or nothing) for ascending or "
+            "'-' for descending, e.g. +name,-valid_from; id, name, the queryables and the "
+            "validity dates. Features without the property come last.",
+            {
+                "type": "array",
+                "items": {"type": "string", "pattern": r"^[+-]?[A-Za-z_]+$", "example": "+name"},
+            },
+            str,
+        ),
         Param("from", "The first day (YYYY-MM-DD).", _DAY, _day, required=True),
         Param("to", "The last day (YYYY-MM-DD).", _DAY, _day, required=True),
     ]
@@ -353,7 +402,20 @@ EVERYWHERE: tuple[str, ...] = ("view", "lang")
 ENDPOINTS: dict[str, tuple[str, ...]] = {
     "document": ("f",),
     "item": ("f", "crs"),
-    "items": ("f-items", "bbox", "bbox-crs", "crs", "datetime", "limit", "offset", "zoom"),
+    "items": (
+        "f-items",
+        "bbox",
+        "bbox-crs",
+        "crs",
+        "datetime",
+        "limit",
+        "offset",
+        "zoom",
+        "filter",
+        "filter-lang",
+        "filter-crs",
+        "sortby",
+    ),
     "lengths": ("countries", "status", "kind", "as_of", "bbox"),
     "overlaps_get": ("a", "b", "as_of", "include_geometry"),
     "overlaps_post": ("layers", "as_of", "include_geometry"),

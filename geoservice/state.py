@@ -6,23 +6,55 @@ it through :func:`state` and never import the app module, so there is no import 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable
 from typing import Any
 
 from flask import current_app
 
-from .catalog import Catalog
+from .catalog import LayerData
+from .store import Store
 
 #: The key of the shared state in ``app.extensions``.
 EXTENSION = "geoservice"
 
 
-@dataclass
 class ServiceState:
-    """The catalog and the pre-serialised layers (by layer id)."""
+    """The store, and each layer as served (``serve(layer_data)``: e.g. GeoJSON bytes per
+    feature), built once per version of the layer (:meth:`Store.version`): a write to the store
+    makes the next request rebuild that layer, so edits show at once."""
 
-    catalog: Catalog
-    layers: dict[str, Any]
+    def __init__(self, store: Store, serve: Callable[[LayerData], Any]):
+        self.store = store
+        self._serve = serve
+        self._served: dict[str, tuple[str, Any]] = {}
+        self._lock = threading.Lock()
+        for layer_id in store.layer_ids():
+            self.served(layer_id)
+
+    @property
+    def catalog(self) -> Store:
+        """The store, as the measurement engine reads it (``store[layer_id]``: layer data)."""
+        return self.store
+
+    def served(self, layer_id: str) -> Any | None:
+        """The served form of the layer's current version (None: no such layer)."""
+        if layer_id not in self.store:
+            return None
+        version = self.store.version(layer_id)
+        hit = self._served.get(layer_id)
+        if hit is not None and hit[0] == version:
+            return hit[1]
+        with self._lock:  # built once per version, even when requests arrive together
+            hit = self._served.get(layer_id)
+            if hit is None or hit[0] != version:
+                hit = self._served[layer_id] = (version, self._serve(self.store[layer_id]))
+            return hit[1]
+
+    @property
+    def layers(self) -> dict[str, Any]:
+        """Every layer's served form, current, by layer id (layer-list order)."""
+        return {layer_id: self.served(layer_id) for layer_id in self.store.layer_ids()}
 
 
 def state() -> ServiceState:

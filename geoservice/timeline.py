@@ -16,7 +16,8 @@ import pandas as pd
 
 from .userinput import shown
 
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+#: A date; GDAL's OAPIF driver sends a date field's bound as ``YYYY-MM-DDT`` (no time).
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}T?$")
 _DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
 
 
@@ -35,7 +36,7 @@ def parse_date(text: str | dt.date | None, *, what: str = "date") -> dt.date | N
     text = str(text).strip()
     try:
         if _DATE.match(text):
-            return dt.date.fromisoformat(text)
+            return dt.date.fromisoformat(text.rstrip("T"))
         if _DATETIME.match(text):
             stamp = dt.datetime.fromisoformat(text)  # 3.11 reads "Z"
             return stamp.astimezone(dt.UTC).date()

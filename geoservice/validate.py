@@ -120,11 +120,12 @@ def _check_layer(file: str, layer: Layer, features: list[dict], geometry: bool =
             problems.append(f"{file}: feature #{n}: no properties")
             continue
         fid = props.get("id") or f"feature #{n}"
-        problems += [f"{file}: {fid}: {p}" for p in _check_feature(layer, f, props, geometry)]
+        problems += [f"{file}: {fid}: {p}" for p in check_feature(layer, f, props, geometry)]
     return problems
 
 
-def _check_feature(layer: Layer, f: dict, props: dict, geometry: bool = True) -> list[str]:
+def check_feature(layer: Layer, f: dict, props: dict, geometry: bool = True) -> list[str]:
+    """The problems of one feature of ``layer`` (fields, vocabularies, dates, geometry)."""
     problems = []
     for name in COMMON_FIELDS:
         if name not in props:

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import folium
-import orjson
 import shapely
 import xstatic.pkg.leaflet as xstatic_leaflet
 from branca.element import MacroElement
@@ -25,13 +24,13 @@ from markupsafe import Markup, escape
 from shapely.ops import polylabel
 
 from . import timeline, views
-from .catalog import Catalog
 from .errors import problem
 from .layers import LAYERS
 from .ogcapi import DETAIL_LEVELS
 from .resources import TEMPLATES_DIR
 from .settings import settings
 from .state import state
+from .store import Store
 from .vocabulary import (
     COUNTRY_NAMES,
     DEFAULT_KIND,
@@ -530,23 +529,24 @@ def _label_point(geom) -> tuple[float, float]:
 
 
 def per_catalog(build):
-    """Cache ``build(catalog, *args)`` per loaded catalog and arguments (catalogs are not
-    hashable)."""
-    cache: dict[tuple, tuple[Catalog, Any]] = {}
+    """Cache ``build(store, *args)`` per store, version of its layers (an edit rebuilds it)
+    and arguments (stores are not hashable)."""
+    cache: dict[tuple, tuple[Store, tuple, Any]] = {}
 
-    def cached(catalog: Catalog, *args):
-        key = (id(catalog), *args)
+    def cached(store: Store, *args):
+        versions = tuple(store.version(lid) for lid in store.layer_ids())
+        key = (id(store), *args)
         hit = cache.get(key)
-        if hit is None or hit[0] is not catalog:
-            hit = cache[key] = (catalog, build(catalog, *args))
-        return hit[1]
+        if hit is None or hit[0] is not store or hit[1] != versions:
+            hit = cache[key] = (store, versions, build(store, *args))
+        return hit[2]
 
     cached.__doc__ = build.__doc__
     return cached
 
 
 @per_catalog
-def area_labels(catalog: Catalog, lang: str = "en") -> list[dict[str, Any]]:
+def area_labels(catalog: Store, lang: str = "en") -> list[dict[str, Any]]:
     """Labels of countries and of held or former areas in ``lang`` (English where the data has
     no name in it): name, lon, lat, rank, validity."""
     out = []
@@ -590,12 +590,9 @@ def area_labels(catalog: Catalog, lang: str = "en") -> list[dict[str, Any]]:
 
 
 @per_catalog
-def source_table(catalog: Catalog) -> dict[str, Any]:
+def source_table(store: Store) -> dict[str, Any]:
     """The seed articles' titles, authors and dates (``sources.json`` beside the layers)."""
-    if catalog.sources is not None:  # from a database
-        return catalog.sources
-    path = catalog.directory / "sources.json"
-    return orjson.loads(path.read_bytes()) if path.exists() else {}
+    return store.sources()
 
 
 def page_config(date: str | None, lang: str = "en", view: str = DEFAULT_VIEW) -> dict[str, Any]:

@@ -5,7 +5,19 @@ from __future__ import annotations
 
 import os
 
-from .base import FilterError, Query, QueryResult, SortKey, Store
+from .base import (
+    ConflictError,
+    Edit,
+    EditError,
+    FilterError,
+    MissingError,
+    Query,
+    QueryResult,
+    ReadOnlyError,
+    Revision,
+    SortKey,
+    Store,
+)
 from .file import FileStore
 from .postgis import PostgisStore, is_dsn
 
@@ -25,11 +37,17 @@ def open_store(target: str | os.PathLike | None = None) -> Store:
 
 __all__ = [
     "STORE_ENV",
+    "ConflictError",
+    "Edit",
+    "EditError",
     "FileStore",
     "FilterError",
+    "MissingError",
     "PostgisStore",
     "Query",
     "QueryResult",
+    "ReadOnlyError",
+    "Revision",
     "SortKey",
     "Store",
     "is_dsn",

@@ -9,9 +9,12 @@ lon/lat on WGS84 (EPSG:4326); dates are ``datetime.date``.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
+import numpy as np
+import orjson
 from pygeofilter import ast
 
 from ..catalog import Catalog, DataError, LayerData
@@ -26,6 +29,56 @@ class FilterError(ValueError):
 class StoreUnavailable(DataError):
     """The store cannot be reached (a database down or unreachable): 503, or one line and exit
     status 1 on the command line."""
+
+
+class ReadOnlyError(Exception):
+    """A write to a store (or layer) that takes none (the API answers 405)."""
+
+
+class EditError(ValueError):
+    """An edit the store refuses: not a feature of the layer, bad values (the API: 422)."""
+
+
+class ConflictError(Exception):
+    """A write whose ``if_match`` is not the feature's current ETag (the API: 412)."""
+
+
+class MissingError(KeyError):
+    """A write to a feature id the layer does not hold (the API: 404)."""
+
+
+@dataclass(frozen=True)
+class Edit:
+    """Who writes, and on what authority: stored with every revision.
+
+    ``author``: the token's name; ``source``: the citation the change rests on (a treaty, an
+    article); ``on``: the date the change takes effect (a status change on a date closes the
+    old state's ``valid_to`` there and opens a new state; None: a correction in place);
+    ``if_match``: the feature's ETag the writer last read (required for replace/update/delete).
+    """
+
+    author: str
+    source: str
+    on: dt.date | None = None
+    if_match: str | None = None
+
+
+@dataclass
+class Revision:
+    """One stored write: ``before``/``after`` are the whole features (None when created or
+    deleted); ``at`` is RFC 3339 UTC; ``number`` counts the store's writes from 1."""
+
+    number: int
+    layer_id: str
+    feature_id: str
+    action: str  # "create", "replace", "update", "delete"
+    author: str
+    source: str
+    at: str
+    before: dict | None
+    after: dict | None
+    #: Ids of features the write opened besides ``feature_id`` (a new dated state).
+    opened: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -60,10 +113,16 @@ class Query:
 
 @dataclass
 class QueryResult:
-    """The answer to a :class:`Query`: how many features matched, and the requested page."""
+    """The answer to a :class:`Query`: how many features matched, and the requested page.
+
+    A store that keeps the layer in memory may add ``rows``, the page's row numbers in ``data``
+    (:meth:`Store.layer_data` at the time of the query), so callers can use per-row caches.
+    """
 
     matched: int
     features: list[dict]
+    rows: np.ndarray | None = None
+    data: LayerData | None = None
 
 
 class Store(ABC):
@@ -93,6 +152,46 @@ class Store(ABC):
     def as_catalog(self) -> Catalog:
         """Every layer in memory as a :class:`~geoservice.catalog.Catalog` (for the parts of
         the service that still take one)."""
+
+    def sources(self) -> dict:
+        """The seed articles' titles, authors and dates by file name (the map's source list)."""
+        return {}
+
+    def version(self, layer_id: str) -> str:
+        """A token that changes with every write to the layer (caches are keyed by it)."""
+        return "0"
+
+    def etag(self, feature: dict) -> str:
+        """The ETag of a feature as stored (strong; what ``If-Match`` must carry)."""
+        body = orjson.dumps(feature, option=orjson.OPT_SORT_KEYS)
+        return hashlib.blake2b(body, digest_size=12).hexdigest()
+
+    # --- writes (OGC API - Features Part 4). Read-only stores keep these defaults. ---------
+
+    @property
+    def writable(self) -> bool:
+        """Whether :meth:`create`, :meth:`replace`, :meth:`update`, :meth:`delete` work."""
+        return False
+
+    def create(self, layer_id: str, feature: dict, edit: Edit) -> Revision:
+        """Add a feature (its ``properties.id`` must be new); returns the stored revision."""
+        raise ReadOnlyError("this store is read-only")
+
+    def replace(self, layer_id: str, feature_id: str, feature: dict, edit: Edit) -> Revision:
+        """Replace a feature whole (PUT); with ``edit.on``: close it there, open the new one."""
+        raise ReadOnlyError("this store is read-only")
+
+    def update(self, layer_id: str, feature_id: str, patch: dict, edit: Edit) -> Revision:
+        """Merge ``patch`` (a partial feature, RFC 7396 on ``properties``; PATCH)."""
+        raise ReadOnlyError("this store is read-only")
+
+    def delete(self, layer_id: str, feature_id: str, edit: Edit) -> Revision:
+        """Remove a feature (kept in its history)."""
+        raise ReadOnlyError("this store is read-only")
+
+    def history(self, layer_id: str, feature_id: str) -> list[Revision]:
+        """The revisions of one feature, oldest first (empty when never edited)."""
+        return []
 
     def __getitem__(self, layer_id: str) -> LayerData:
         """``store[layer_id]``: :meth:`layer_data`, so the engine takes a store as a catalog."""

@@ -6,32 +6,300 @@ pygeofilter's GeoPandas backend for CQL2 on the layer's GeoDataFrame.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import datetime as dt
 import os
+import threading
+from pathlib import Path
 
 import numpy as np
+import orjson
 import pandas as pd
 from pygeofilter.backends.geopandas.evaluate import to_filter
 
 from .. import views
-from ..catalog import Catalog, LayerData, load_catalog
+from ..catalog import Catalog, LayerData, layer_from_features, load_catalog
 from ..layers import Layer
-from .base import FilterError, Query, QueryResult, SortKey, Store
+from ..validate import check_feature
+from .base import (
+    ConflictError,
+    Edit,
+    EditError,
+    FilterError,
+    MissingError,
+    Query,
+    QueryResult,
+    ReadOnlyError,
+    Revision,
+    SortKey,
+    Store,
+)
 from .cql import GEOMETRY
+from .journal import Journal, layer_revision, write_layer
+
+#: Properties the API adds when serving (measured, translated): never stored.
+SERVED_ONLY = frozenset({"length_km", "area_km2", "label"})
+#: Properties whose change on a date opens a new state named after the new value.
+STATE_FIELDS = ("status", "state", "held_by", "area_kind", "kind")
 
 
 class FileStore(Store):
-    """Every layer of one data directory, in memory (the embedded default)."""
+    """Every layer of one data directory, in memory (the embedded default).
 
-    def __init__(self, catalog: Catalog):
+    ``writable``: edits are taken (:meth:`create` ...), journalled in ``edits/journal.jsonl``
+    and written to the layer files; another process writing to the same directory is seen
+    at the next :meth:`version` (the journal grew) and its entries applied here too.
+    """
+
+    def __init__(self, catalog: Catalog, writable: bool = False):
         self.catalog = catalog
         #: (layer, property, value) -> boolean mask over the layer's rows, built on first use.
         self.masks: dict[tuple[str, str, str], np.ndarray] = {}
+        self._versions = dict.fromkeys(catalog.layers, 0)
+        self._lock = threading.RLock()
+        self.revisions: list[Revision] = []
+        self.journal = Journal(catalog.directory) if writable else None
+        self._offset = 0  # bytes of the journal applied here
+        self._etags: dict[int, tuple[dict, str]] = {}
+        if self.journal is not None:
+            self._recover()
 
     @classmethod
-    def open(cls, path: str | os.PathLike | None = None) -> FileStore:
+    def open(cls, path: str | os.PathLike | None = None, writable: bool = False) -> FileStore:
         """Load a data directory (default: ``$GEOSERVICE_DATA``, else the shipped data)."""
-        return cls(load_catalog(path))
+        return cls(load_catalog(path), writable)
+
+    def etag(self, feature: dict) -> str:
+        """:meth:`Store.etag`, kept per feature object (edits store new objects, never change
+        one in place), so a large feature (a country: megabytes) is hashed once."""
+        hit = self._etags.get(id(feature))
+        if hit is None or hit[0] is not feature:
+            hit = self._etags[id(feature)] = (feature, super().etag(feature))
+        return hit[1]
+
+    # --- versions and edits ---------------------------------------------------------------
+
+    @property
+    def writable(self) -> bool:
+        return self.journal is not None
+
+    def version(self, layer_id: str) -> str:
+        if self.journal is not None and self.journal.size() != self._offset:
+            with self._lock:
+                self._catch_up()
+        return str(self._versions[layer_id])
+
+    def history(self, layer_id: str, feature_id: str) -> list[Revision]:
+        self.version(layer_id)
+        return [
+            r
+            for r in self.revisions
+            if r.layer_id == layer_id and (r.feature_id == feature_id or feature_id in r.opened)
+        ]
+
+    def create(self, layer_id: str, feature: dict, edit: Edit) -> Revision:
+        def plan(data: LayerData):
+            new = self._clean(data.layer, feature, edit)
+            fid = new["properties"]["id"]
+            return "create", fid, {fid: new}, None, new, []
+
+        return self._write(layer_id, edit, plan)
+
+    def replace(self, layer_id: str, feature_id: str, feature: dict, edit: Edit) -> Revision:
+        def plan(data: LayerData):
+            current = self._current(data, feature_id, edit)
+            new = self._clean(data.layer, feature, edit, feature_id)
+            return self._changed("replace", current, new, edit)
+
+        return self._write(layer_id, edit, plan)
+
+    def update(self, layer_id: str, feature_id: str, patch: dict, edit: Edit) -> Revision:
+        def plan(data: LayerData):
+            current = self._current(data, feature_id, edit)
+            merged = copy.deepcopy(current)
+            if not isinstance(patch, dict):
+                raise EditError("the patch is not a JSON object")
+            if "geometry" in patch:
+                merged["geometry"] = patch["geometry"]
+            changes = patch.get("properties") or {}
+            if not isinstance(changes, dict):
+                raise EditError("the patch's properties are not a JSON object")
+            for name, value in changes.items():  # RFC 7396: null removes the property
+                if value is None:
+                    merged["properties"].pop(name, None)
+                else:
+                    merged["properties"][name] = value
+            new = self._clean(data.layer, merged, edit, feature_id)
+            return self._changed("update", current, new, edit)
+
+        return self._write(layer_id, edit, plan)
+
+    def delete(self, layer_id: str, feature_id: str, edit: Edit) -> Revision:
+        def plan(data: LayerData):
+            current = self._current(data, feature_id, edit)
+            return "delete", feature_id, {feature_id: None}, current, None, []
+
+        return self._write(layer_id, edit, plan)
+
+    def _current(self, data: LayerData, feature_id: str, edit: Edit) -> dict:
+        """The stored feature, checked against ``edit.if_match``."""
+        row = data.index_by_id.get(feature_id)
+        if row is None:
+            raise MissingError(f"collection {data.id} has no feature {feature_id!r}")
+        current = data.features[row]
+        if edit.if_match != self.etag(current):
+            raise ConflictError(
+                f"If-Match {edit.if_match!r} is not the current ETag of {feature_id} "
+                "(it changed since it was read: read it again)"
+            )
+        return current
+
+    def _clean(self, layer, feature, edit: Edit, feature_id: str | None = None) -> dict:
+        """A feature as stored: GeoJSON, the served-only fields dropped, the source cited,
+        checked as ``geoservice validate`` checks the files (EditError listing problems)."""
+        if not isinstance(feature, dict) or feature.get("type") != "Feature":
+            raise EditError("send a GeoJSON Feature")
+        props = feature.get("properties")
+        if not isinstance(props, dict):
+            raise EditError("the feature has no properties object")
+        props = {k: v for k, v in props.items() if k not in SERVED_ONLY}
+        if feature_id is not None and props.setdefault("id", feature_id) != feature_id:
+            raise EditError(f"properties.id {props['id']!r} is not {feature_id!r}")
+        sources = props.get("sources")
+        if isinstance(sources, list) and edit.source not in sources:
+            props["sources"] = [*sources, edit.source]
+        new = {"type": "Feature", "geometry": feature.get("geometry"), "properties": props}
+        problems = check_feature(layer, new, props)
+        if problems:
+            raise EditError("; ".join(problems))
+        return new
+
+    def _changed(self, action: str, current: dict, new: dict, edit: Edit):
+        """The changes of a replace or update: in place, or (``edit.on``) the current state
+        closed on that date and a new state opened from it."""
+        fid = current["properties"]["id"]
+        if edit.on is None:
+            return action, fid, {fid: new}, current, new, []
+        on = edit.on.isoformat()
+        start, end = current["properties"].get("valid_from"), current["properties"].get("valid_to")
+        if (start is not None and on <= start) or (end is not None and on >= end):
+            raise EditError(
+                f"effective date {on} is not inside {fid}'s validity [{start or '..'}, "
+                f"{end or '..'}): the old state could not be closed there"
+            )
+        closed = copy.deepcopy(current)
+        closed["properties"]["valid_to"] = on
+        new["properties"]["valid_from"] = on
+        new["properties"]["valid_to"] = end
+        new_id = self._next_id(current, new)
+        new["properties"]["id"] = new_id
+        return action, fid, {fid: closed, new_id: new}, current, closed, [new_id]
+
+    def _next_id(self, current: dict, new: dict) -> str:
+        """The id of a new dated state: the old id with its state word swapped (``…-disputed``
+        to ``…-settled``), else with the date; never an id in use."""
+        old, props = current["properties"], new["properties"]
+        fid = old["id"]
+        candidates = []
+        for name in STATE_FIELDS:
+            was, now = old.get(name), props.get(name)
+            if isinstance(was, str) and isinstance(now, str) and was != now:
+                if fid.endswith(f"-{was}"):
+                    candidates.append(fid[: -len(was)] + now)
+                else:
+                    candidates.append(f"{fid}-{now}")
+        candidates.append(f"{fid}-{props['valid_from']}")
+        for candidate in candidates:
+            if not self._id_in_use(candidate):
+                return candidate
+        raise EditError(f"no free id for the new state of {fid}; give properties.id")
+
+    def _id_in_use(self, feature_id: str) -> bool:
+        return any(feature_id in data.index_by_id for data in self.catalog.layers.values())
+
+    def _write(self, layer_id: str, edit: Edit, plan) -> Revision:
+        """Run ``plan(layer data)`` -> (action, id, changes, before, after, opened) under the
+        writers' lock, journal it (fsync), rewrite the layer file (atomic), then show it."""
+        if self.journal is None:
+            raise ReadOnlyError("this data directory is served read-only")
+        if layer_id not in self.catalog:
+            raise MissingError(f"no collection {layer_id!r}")
+        with self._lock, self.journal.locked():
+            self._catch_up()
+            data = self.catalog[layer_id]
+            action, fid, changes, before, after, opened = plan(data)
+            for new_id, feature in changes.items():
+                new = feature is not None and new_id not in data.index_by_id
+                if new and self._id_in_use(new_id):
+                    raise EditError(f"id {new_id!r} is already in use")
+            revision = Revision(
+                number=len(self.revisions) + 1,
+                layer_id=layer_id,
+                feature_id=fid,
+                action=action,
+                author=edit.author,
+                source=edit.source,
+                at=dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                before=before,
+                after=after,
+                opened=opened,
+            )
+            entry = {**dataclasses.asdict(revision), "changes": changes}
+            self.journal.append(entry)
+            self._offset = self.journal.size()
+            features = self._apply(entry)
+            write_layer(self._path(layer_id), features, revision.number)
+            return revision
+
+    def _path(self, layer_id: str) -> Path:
+        return self.catalog.directory / f"{layer_id}.geojson"
+
+    def _apply(self, entry: dict) -> list[dict]:
+        """Apply a journal entry in memory (new layer data, a new version); the features."""
+        layer_id = entry["layer_id"]
+        data = self.catalog[layer_id]
+        features = list(data.features)
+        for fid, feature in entry["changes"].items():
+            row = data.index_by_id.get(fid)
+            if row is None and feature is not None:
+                features.append(feature)
+            elif row is not None:
+                features[row] = feature
+        features = [f for f in features if f is not None]
+        self.catalog.layers[layer_id] = layer_from_features(data.layer, features)
+        self.masks = {k: v for k, v in self.masks.items() if k[0] != layer_id}
+        self._etags = {}  # rebuilt on demand: the old objects may go
+        self._versions[layer_id] += 1
+        fields = {f.name for f in dataclasses.fields(Revision)}
+        self.revisions.append(Revision(**{k: v for k, v in entry.items() if k in fields}))
+        return features
+
+    def _catch_up(self) -> None:
+        """Apply the journal entries other processes appended since the last look."""
+        entries, self._offset = self.journal.read(self._offset)
+        for entry in entries:
+            self._apply(entry)
+
+    def _recover(self) -> None:
+        """At start-up: read the journal; any entry a layer file does not hold yet (a crash
+        between the journal and the rename) is applied and the file rewritten."""
+        entries, self._offset = self.journal.read(0)
+        pending: dict[str, int] = {}
+        for entry in entries:
+            layer_id = entry["layer_id"]
+            if entry["number"] > layer_revision(self._path(layer_id)):
+                self._apply(entry)
+                pending[layer_id] = entry["number"]
+            else:  # already in the file (and so in memory): its history only
+                fields = {f.name for f in dataclasses.fields(Revision)}
+                self.revisions.append(Revision(**{k: v for k, v in entry.items() if k in fields}))
+        for layer_id, number in pending.items():
+            write_layer(self._path(layer_id), self.catalog[layer_id].features, number)
+
+    def sources(self) -> dict:
+        path = self.catalog.directory / "sources.json"
+        return orjson.loads(path.read_bytes()) if path.exists() else {}
 
     def layer(self, layer_id: str) -> Layer:
         return self.catalog[layer_id].layer
@@ -57,7 +325,7 @@ class FileStore(Store):
     def query(self, layer_id: str, query: Query) -> QueryResult:
         data = self.catalog[layer_id]
         matched, rows = self._select(data, query)
-        return QueryResult(matched, [data.features[i] for i in rows])
+        return QueryResult(matched, [data.features[i] for i in rows], rows, data)
 
     def _select(self, data: LayerData, query: Query) -> tuple[int, np.ndarray]:
         rows = matching_rows(data, query, self.masks)

@@ -430,13 +430,17 @@ class PostgisStore(Store):
             area_km2=np.array([r[3] for r in rows], dtype=float),
         )
 
-    def as_catalog(self) -> Catalog:
-        """Every layer in memory (:meth:`layer_data`) as a catalog, with the sources table."""
+    def sources(self) -> dict:
+        """The seed articles' table, loaded with the data (``meta``)."""
         with self.connection() as conn:
             row = conn.execute(f"SELECT value FROM {SCHEMA}.meta WHERE key = 'sources'")
             row = row.fetchone()
+        return row[0] if row else {}
+
+    def as_catalog(self) -> Catalog:
+        """Every layer in memory (:meth:`layer_data`) as a catalog, with the sources table."""
         layers = {lid: self.layer_data(lid) for lid in self._ids}
-        return Catalog(Path("."), layers, sources=row[0] if row else {})
+        return Catalog(Path("."), layers, sources=self.sources())
 
     # -- beyond the interface: aggregates in SQL ------------------------------------------------
     def lengths_by_status(

@@ -1,0 +1,220 @@
+"""Edits with history (OGC API - Features Part 4) on a copy of the shipped data: tokens,
+If-Match, dated state changes that keep every earlier date, the journal, restarts, CORS."""
+
+from __future__ import annotations
+
+import shutil
+
+import orjson
+import pytest
+
+from geoservice.app import create_app
+from geoservice.auth import digest
+from geoservice.catalog import load_catalog
+from geoservice.resources import DATA_DIR
+from geoservice.validate import check_structure
+
+ALICE, BOB = "alice-secret-token", "bob-secret-token"
+#: Alice may write everything; Bob only the gazetteer.
+TOKENS = f"alice:{digest(ALICE)},bob:{digest(BOB)}:places"
+STRETCH = "AZE-GEO-undelimited-1"
+
+
+def copy_data(target):
+    """The shipped layers and sources, copied to ``target`` (edits never touch geodata/)."""
+    target.mkdir(exist_ok=True)
+    for path in DATA_DIR.iterdir():
+        if path.suffix in (".geojson", ".json"):
+            shutil.copy(path, target / path.name)
+    return target
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    return copy_data(tmp_path_factory.mktemp("data"))
+
+
+@pytest.fixture(scope="module")
+def client(data_dir):
+    return create_app({"CATALOG": load_catalog(data_dir), "TOKENS": TOKENS}).test_client()
+
+
+def auth(token: str, etag: str | None = None) -> dict:
+    headers = {"Authorization": f"Bearer {token}"}
+    if etag:
+        headers["If-Match"] = etag
+    return headers
+
+
+def etag_of(client, collection: str, fid: str) -> str:
+    response = client.get(f"/api/collections/{collection}/items/{fid}?f=json")
+    assert response.status_code == 200
+    return response.headers["ETag"]
+
+
+def problem(response, status: int) -> dict:
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.mimetype == "application/problem+json"
+    return response.get_json()
+
+
+def test_writes_need_a_known_token_allowed_on_the_collection(client):
+    url = f"/api/collections/borders/items/{STRETCH}"
+    body = {"properties": {"notes": "x"}, "source": "test"}
+    problem(client.patch(url, json=body), 401)
+    problem(client.patch(url, json=body, headers=auth("not-a-token")), 401)
+    assert "places" in problem(client.patch(url, json=body, headers=auth(BOB)), 403)["detail"]
+    # Reading stays open.
+    assert client.get(url).status_code == 200
+
+
+def test_if_match_is_required_and_a_stale_one_is_412(client):
+    url = "/api/collections/places/items/AFG-andkhoy"
+    body = {"properties": {"notes": "checked"}, "source": "test: a reader's correction"}
+    problem(client.patch(url, json=body, headers=auth(BOB)), 428)
+    old = etag_of(client, "places", "AFG-andkhoy")
+    first = client.patch(url, json=body, headers=auth(BOB, old))
+    assert first.status_code == 200 and first.headers["ETag"] != old
+    # A second writer still holding the old ETag loses nothing: 412, read again.
+    again = {"properties": {"notes": "other"}, "source": "test"}
+    problem(client.patch(url, json=again, headers=auth(ALICE, old)), 412)
+    assert client.get(url).get_json()["properties"]["notes"] == "checked"
+
+
+def test_a_source_must_be_cited(client):
+    url = "/api/collections/places/items/AFG-andkhoy"
+    etag = etag_of(client, "places", "AFG-andkhoy")
+    body = {"properties": {"notes": "uncited"}}
+    assert "source" in problem(client.patch(url, json=body, headers=auth(BOB, etag)), 422)["detail"]
+
+
+def test_bad_features_are_422_as_validate_would_say(client):
+    url = "/api/collections/borders/items/" + STRETCH
+    etag = etag_of(client, "borders", STRETCH)
+    body = {"properties": {"status": "perhaps"}, "source": "test"}
+    assert (
+        "status" in problem(client.patch(url, json=body, headers=auth(ALICE, etag)), 422)["detail"]
+    )
+
+
+def lengths(client, day: str) -> dict:
+    doc = client.get(f"/api/lengths?countries=AZE,GEO&as_of={day}").get_json()
+    return doc.get("by_status", doc)
+
+
+def ids_on(client, day: str) -> set[str]:
+    doc = client.get(
+        f"/api/collections/borders/items?countries=AZE,GEO&datetime={day}&limit=1000"
+    ).get_json()
+    return {f["id"] for f in doc["features"]}
+
+
+def test_a_dated_status_change_keeps_every_earlier_date(client, data_dir):
+    before_2020, before_now = ids_on(client, "2020-01-01"), lengths(client, "2020-01-01")
+    etag = etag_of(client, "borders", STRETCH)
+    response = client.patch(
+        f"/api/collections/borders/items/{STRETCH}",
+        json={
+            "properties": {"status": "settled"},
+            "effective": "2026-06-01",
+            "source": "test: a delimitation protocol signed on 2026-06-01",
+        },
+        headers=auth(ALICE, etag),
+    )
+    assert response.status_code == 200, response.get_json()
+    closed = response.get_json()
+    assert closed["properties"]["valid_to"] == "2026-06-01"
+    assert closed["properties"]["status"] == "disputed"
+    new_id = f"{STRETCH}-settled"
+    assert response.headers["Location"].endswith(new_id)
+    opened = client.get(f"/api/collections/borders/items/{new_id}").get_json()
+    assert opened["properties"]["status"] == "settled"
+    assert opened["properties"]["valid_from"] == "2026-06-01"
+    assert "test: a delimitation protocol signed on 2026-06-01" in opened["properties"]["sources"]
+    # Earlier dates answer as before; from the date on, the new state (the map reads these).
+    assert ids_on(client, "2020-01-01") == before_2020
+    assert lengths(client, "2020-01-01") == before_now
+    assert STRETCH in ids_on(client, "2026-05-31") and new_id not in ids_on(client, "2026-05-31")
+    assert new_id in ids_on(client, "2026-06-01") and STRETCH not in ids_on(client, "2026-06-01")
+    km = opened["properties"]["length_km"]
+    after = client.get("/api/lengths?countries=AZE,GEO&as_of=2026-06-02").get_json()
+    earlier = client.get("/api/lengths?countries=AZE,GEO&as_of=2026-05-30").get_json()
+    assert after != earlier and km > 0
+    # The history: who, when, the source, before and after.
+    history = client.get(f"/api/collections/borders/items/{STRETCH}/history").get_json()
+    (revision,) = history["revisions"]
+    assert revision["author"] == "alice" and revision["opened"] == [new_id]
+    assert revision["before"]["properties"].get("valid_to") is None
+    assert revision["after"]["properties"]["valid_to"] == "2026-06-01"
+    assert client.get(f"/api/collections/borders/items/{new_id}/history").get_json()[
+        "revisions"
+    ] == [revision]
+    # The edited files pass the service's structural checks (as geoservice validate does).
+    problems, _ = check_structure(data_dir)
+    assert problems == []
+
+
+def test_create_and_delete_and_their_history(client):
+    source = orjson.loads((DATA_DIR / "places.geojson").read_bytes())["features"][0]
+    feature = {
+        "type": "Feature",
+        "geometry": source["geometry"],  # a real place's point
+        "properties": {
+            **{k: v for k, v in source["properties"].items() if k != "id"},
+            "id": "test-created-place",
+            "name": "Created in a test",
+        },
+    }
+    created = client.post(
+        "/api/collections/places/items",
+        json={**feature, "source": "test: created"},
+        headers=auth(BOB),
+    )
+    assert created.status_code == 201, created.get_json()
+    assert created.headers["Location"].endswith("/items/test-created-place")
+    etag = created.headers["ETag"]
+    assert client.get("/api/collections/places/items/test-created-place").status_code == 200
+    gone = client.delete(
+        "/api/collections/places/items/test-created-place",
+        headers={**auth(BOB, etag), "X-Source": "test: removed"},
+    )
+    assert gone.status_code == 204
+    assert client.get("/api/collections/places/items/test-created-place").status_code == 404
+    history = client.get("/api/collections/places/items/test-created-place/history").get_json()
+    assert [r["action"] for r in history["revisions"]] == ["create", "delete"]
+    assert history["revisions"][1]["before"]["properties"]["name"] == "Created in a test"
+
+
+def test_a_restart_finds_the_edits_and_their_history(client, data_dir):
+    etag = etag_of(client, "places", "AFG-andkhoy")
+    client.patch(
+        "/api/collections/places/items/AFG-andkhoy",
+        json={"properties": {"population": 71731}, "source": "test: restart"},
+        headers=auth(BOB, etag),
+    )
+    again = create_app({"CATALOG": load_catalog(data_dir), "TOKENS": TOKENS}).test_client()
+    feature = again.get("/api/collections/places/items/AFG-andkhoy").get_json()
+    assert feature["properties"]["population"] == 71731
+    assert (
+        again.get("/api/collections/places/items/AFG-andkhoy").headers["ETag"]
+        == (client.get("/api/collections/places/items/AFG-andkhoy").headers["ETag"])
+    )
+    revisions = again.get("/api/collections/places/items/AFG-andkhoy/history").get_json()
+    assert len(revisions["revisions"]) >= 2
+
+
+def test_cors_advertises_writes_only_on_items_of_a_writable_service(client, catalog):
+    def allowed(c, path, method):
+        response = c.options(
+            path,
+            headers={"Origin": "https://example.org", "Access-Control-Request-Method": method},
+        )
+        return response.headers.get("Access-Control-Allow-Methods", "")
+
+    assert "PATCH" in allowed(client, f"/api/collections/borders/items/{STRETCH}", "PATCH")
+    assert "POST" in allowed(client, "/api/collections/borders/items", "POST")
+    assert "PATCH" not in allowed(client, "/api/collections", "PATCH")
+    read_only = create_app({"CATALOG": catalog, "TOKENS": ""}).test_client()
+    assert "PATCH" not in allowed(read_only, f"/api/collections/borders/items/{STRETCH}", "PATCH")
+    refused = read_only.patch(f"/api/collections/borders/items/{STRETCH}", json={})
+    assert refused.status_code == 405
