@@ -790,6 +790,9 @@
     var hit = entries.filter(function (e) { return e.text.toLowerCase() === query; })[0] ||
       entries.filter(function (e) { return e.text.toLowerCase().indexOf(query) >= 0; })[0];
     if (!hit) { setStatus("nothing found for “" + text + "”", "warn"); return false; }
+    var form = $("gs-search");
+    form.removeAttribute("data-found");
+    state.map.once("moveend", function () { form.setAttribute("data-found", hit.text); });
     if (hit.feature) {
       var props = hit.feature.properties || {};
       if (!validOn(props, state.date) && props.valid_from) { load(props.valid_from); }
