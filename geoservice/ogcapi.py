@@ -63,6 +63,11 @@ CONFORMANCE = [
 #: smallest level >= z; above the last level, the full geometry.
 DETAIL_LEVELS: tuple[int, ...] = (3, 5, 7, 9, 11)
 
+#: Simplification tolerance of display geometry, screen pixels at its level. Leaflet
+#: simplifies what it draws by a pixel itself (``smoothFactor`` 1), so finer points are never
+#: drawn; 0.75 keeps every shape within a pixel of the full one after the snapping.
+DISPLAY_TOLERANCE_PX = 0.75
+
 
 def vocabulary(layer: Layer, name: str) -> tuple[str, ...] | None:
     """The controlled values of a layer's field (:mod:`geoservice.vocabulary`), or None."""
@@ -137,16 +142,16 @@ def without_specks(geoms: np.ndarray, min_area: float) -> np.ndarray:
 def display_bytes(served: ServedLayer, level: int) -> list[bytes]:
     """Every feature with its geometry simplified for Leaflet zoom ``level``.
 
-    Tolerance: half a screen pixel at that zoom (a 256-px world, degrees of longitude);
-    coordinates are snapped to a tenth of a pixel. Polygon parts and holes of less than a
-    square pixel are left out (:func:`without_specks`); lines and the other rings keep their
-    topology (``preserve_topology``), so enclaves of a pixel or more stay. The properties (with ``length_km`` and
-    ``area_km2`` of the full geometry) are unchanged: only the drawing is lighter.
+    Tolerance: ``DISPLAY_TOLERANCE_PX`` screen pixels at that zoom (a 256-px world, degrees
+    of longitude); coordinates are snapped to a tenth of a pixel. Polygon parts and holes of
+    less than a square pixel are left out (:func:`without_specks`); lines and the other rings
+    keep their topology (``preserve_topology``), so enclaves of a pixel or more stay. The
+    properties (with ``length_km`` and ``area_km2`` of the full geometry) are unchanged: only the drawing is lighter.
     """
     pixel_deg = 360.0 / (256 * 2**level)
     decimals = max(0, math.ceil(-math.log10(pixel_deg / 10)))
     geoms = without_specks(served.data.frame.geometry.values, pixel_deg**2)
-    geoms = shapely.simplify(geoms, pixel_deg / 2, preserve_topology=True)
+    geoms = shapely.simplify(geoms, pixel_deg * DISPLAY_TOLERANCE_PX, preserve_topology=True)
     # Snapped to the grid (not rounded): polygons stay valid, as in geodata/derive.py.
     geoms = shapely.set_precision(geoms, 10.0**-decimals)
     # The grid's values as the shortest decimals (46.75, not 46.750000000000014).

@@ -732,7 +732,9 @@ def test_api_items_page_fits_a_phone(browser, live_server):
     "query,place_id",
     [("Shusha", "AZE-shusha"), ("Lachin", "AZE-lachin"), ("Vorukh", "TJK-vorukh")],
 )
-def test_search_flies_to_a_place_under_the_pages_csp(browser, live_server, catalog, query, place_id):
+def test_search_flies_to_a_place_under_the_pages_csp(
+    browser, live_server, catalog, query, place_id
+):
     """Typing a town and pressing Enter flies the map there and shows its label; the page runs
     under its own CSP (no bypass): no violation, handlers added by script only."""
     page = Page(browser, live_server.url, viewport=(1400, 900), bypass_csp=False)
