@@ -29,6 +29,7 @@ import shutil
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -192,6 +193,37 @@ def run(args) -> dict:
     tmp = Path(tempfile.mkdtemp(prefix="geoservice-bench-"))
     log(f"work dir (servers' logs; removed after a good run): {tmp}")
     env = {"GEOSERVICE_DATA": str(data)}
+    with _postgis(args, data) as pg:
+        _run_servers(args, doc, requests, features, data, tmp, env, gconf, pg)
+    doc["machine"]["after"] = machine_state()
+    shutil.rmtree(tmp, ignore_errors=True)  # kept on failure: the servers' logs are there
+    return doc
+
+
+@contextmanager
+def _postgis(args, data: Path):
+    """One throwaway PostGIS cluster for every server that reads a database (this service's
+    PostGIS store and pygeoapi), holding the same data: ``geoservice load`` for the service,
+    pygeoapi's ``borders`` table beside it. None when no such server runs."""
+    if not args.servers & {"service_postgis", "pygeoapi"}:
+        yield None
+        return
+    from geoservice.store.postgis import load_directory
+
+    from . import pygeoapi_stack as stack
+
+    stack.ensure_apt_packages()
+    with stack.cluster() as pg:
+        counts = load_directory(pg.dsn, data)
+        rows = stack.load_borders(pg, data / "borders.geojson")
+        log(
+            f"PostGIS on {HOST}:{pg.port}: geoservice schema ({sum(counts.values())} features), "
+            f"pygeoapi's table borders ({rows} rows), GiST indexes"
+        )
+        yield pg
+
+
+def _run_servers(args, doc, requests, features, data, tmp, env, gconf, pg) -> None:
 
     # 1. this service; its answers become the ceiling's.
     port = free_port()
@@ -222,6 +254,26 @@ def run(args) -> dict:
             }
             log(f"  soak {res.rps:.1f} req/s p99 {res.p99_ms:.1f} ms errors {res.errors}")
 
+    # 1b. this service on its PostGIS store (the same cluster as pygeoapi), the same answers.
+    if "service_postgis" in args.servers:
+        port = free_port()
+        cmd = gunicorn_command("geoservice.wsgi:app", port, **gconf)
+        log(f"service on PostGIS on {HOST}:{port}")
+        with running(
+            cmd,
+            f"http://{HOST}:{port}{requests[0].service}",
+            env={"GEOSERVICE_STORE": pg.dsn},
+            log=tmp / "service-postgis.log",
+        ) as proc:
+            again = fetch_all(port, [r.service for r in requests])
+            doc["postgis_same_features"] = {
+                r.name: count_features(again[r.service][2])
+                == count_features(responses[r.service][2])
+                for r in requests
+                if r.name != "lengths"
+            }
+            doc["results"]["service_postgis"] = load_requests(proc, port, requests, "service", args)
+
     # 2. the ceiling: the same bytes from memory.
     if "ceiling" in args.servers:
         saved = tmp / "responses.bin"
@@ -244,43 +296,36 @@ def run(args) -> dict:
     if "pygeoapi" in args.servers:
         from . import pygeoapi_stack as stack
 
-        stack.ensure_apt_packages()
         python = stack.ensure_pygeoapi()
         doc["settings"]["pygeoapi"] = stack.pygeoapi_version()
-        with stack.cluster() as pg:
-            rows = stack.load_borders(pg, data / "borders.geojson")
-            log(f"PostGIS on {HOST}:{pg.port}: {rows} rows in table borders (GiST index)")
-            port = free_port()
-            extent = tuple(float(v) for v in _extent(features))
-            config, openapi = stack.write_config(tmp, pg, port, max(len(features), 10), extent)
-            cmd = gunicorn_command("pygeoapi.flask_app:APP", port, python=str(python), **gconf)
-            log(f"pygeoapi on {HOST}:{port}")
-            with running(
-                cmd,
-                f"http://{HOST}:{port}{requests[0].pygeoapi}",
-                env=stack.server_env(config, openapi),
-                log=tmp / "pygeoapi.log",
-            ) as proc:
-                theirs = fetch_all(port, [r.pygeoapi for r in requests if r.pygeoapi])
-                doc["features_returned"] = {
-                    r.name: {
-                        "service": count_features(responses[r.service][2]),
-                        "pygeoapi": count_features(theirs[r.pygeoapi][2]),
-                        "pygeoapi_bytes": len(theirs[r.pygeoapi][2]),
-                    }
-                    for r in requests
-                    if r.pygeoapi
+        port = free_port()
+        extent = tuple(float(v) for v in _extent(features))
+        config, openapi = stack.write_config(tmp, pg, port, max(len(features), 10), extent)
+        cmd = gunicorn_command("pygeoapi.flask_app:APP", port, python=str(python), **gconf)
+        log(f"pygeoapi on {HOST}:{port}")
+        with running(
+            cmd,
+            f"http://{HOST}:{port}{requests[0].pygeoapi}",
+            env=stack.server_env(config, openapi),
+            log=tmp / "pygeoapi.log",
+        ) as proc:
+            theirs = fetch_all(port, [r.pygeoapi for r in requests if r.pygeoapi])
+            doc["features_returned"] = {
+                r.name: {
+                    "service": count_features(responses[r.service][2]),
+                    "pygeoapi": count_features(theirs[r.pygeoapi][2]),
+                    "pygeoapi_bytes": len(theirs[r.pygeoapi][2]),
                 }
-                for name, counts in doc["features_returned"].items():
-                    if counts["service"] != counts["pygeoapi"]:
-                        log(
-                            f"warning: {name}: service returns {counts['service']} features, "
-                            f"pygeoapi {counts['pygeoapi']}"
-                        )
-                doc["results"]["pygeoapi"] = load_requests(proc, port, requests, "pygeoapi", args)
-    doc["machine"]["after"] = machine_state()
-    shutil.rmtree(tmp, ignore_errors=True)  # kept on failure: the servers' logs are there
-    return doc
+                for r in requests
+                if r.pygeoapi
+            }
+            for name, counts in doc["features_returned"].items():
+                if counts["service"] != counts["pygeoapi"]:
+                    log(
+                        f"warning: {name}: service returns {counts['service']} features, "
+                        f"pygeoapi {counts['pygeoapi']}"
+                    )
+            doc["results"]["pygeoapi"] = load_requests(proc, port, requests, "pygeoapi", args)
 
 
 def _extent(features: list[dict]) -> tuple:
@@ -308,8 +353,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=4, help="threads per gthread worker")
     p.add_argument(
         "--servers",
-        default="service,ceiling,pygeoapi",
-        help="comma-separated subset of service,ceiling,pygeoapi",
+        default="service,service_postgis,ceiling,pygeoapi",
+        help="comma-separated subset of service,service_postgis,ceiling,pygeoapi",
     )
     p.add_argument("--soak", action="store_true", help="also 200 connections for 60 s")
     p.add_argument("--soak-seconds", type=int, default=60)
@@ -334,7 +379,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     args.servers = {s.strip() for s in args.servers.split(",") if s.strip()}
-    unknown = args.servers - {"service", "ceiling", "pygeoapi"}
+    unknown = args.servers - {"service", "service_postgis", "ceiling", "pygeoapi"}
     if unknown:
         print(f"compare: error: unknown server(s) {sorted(unknown)}", file=sys.stderr)
         return 2

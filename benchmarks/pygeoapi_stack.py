@@ -34,7 +34,8 @@ APT_PACKAGES = {  # binary that tells it is there -> Debian package
     str(PG_BIN / "postgres"): f"postgresql-{PG_VERSION}",
     f"/usr/share/postgresql/{PG_VERSION}/extension/postgis.control": f"postgresql-{PG_VERSION}-postgis-3",
 }
-PIP_PACKAGES = ["pygeoapi", "gunicorn", "psycopg2-binary"]
+#: pygeoapi's PostgreSQL provider imports geoalchemy2 (SQLAlchemy), which pygeoapi does not require.
+PIP_PACKAGES = ["pygeoapi", "gunicorn", "psycopg2-binary", "geoalchemy2"]
 TABLE = "borders"
 DB = "bench"
 
@@ -71,7 +72,7 @@ def venv_python() -> Path:
 def ensure_pygeoapi() -> Path:
     """Create the pygeoapi venv if missing; return its python."""
     python = venv_python()
-    probe = [str(python), "-c", "import pygeoapi, gunicorn, psycopg2"]
+    probe = [str(python), "-c", "import pygeoapi, gunicorn, psycopg2, geoalchemy2"]
     if python.exists() and subprocess.run(probe, check=False, capture_output=True).returncode == 0:
         return python
     log(f"creating venv {VENV.relative_to(ROOT)} with {' '.join(PIP_PACKAGES)}")
@@ -95,6 +96,11 @@ class Cluster:
         self.directory = directory
         self.port = port
         self.user = user  # system user that owns the cluster (None: ourselves)
+
+    @property
+    def dsn(self) -> str:
+        """libpq URL of the cluster's database (loopback, trust authentication)."""
+        return f"postgresql://postgres@{HOST}:{self.port}/{DB}"
 
     def _as_owner(self, cmd: list[str], **kw) -> subprocess.CompletedProcess:
         if self.user:

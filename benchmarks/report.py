@@ -14,7 +14,14 @@ import orjson
 
 BENCHMARKS_MD = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
 
-SERVERS = ("service", "pygeoapi", "ceiling")
+SERVERS = ("service", "service_postgis", "pygeoapi", "ceiling")
+#: Column titles of the servers in the side-by-side table.
+TITLES = {
+    "service": "service (files)",
+    "service_postgis": "service (PostGIS)",
+    "pygeoapi": "pygeoapi (PostGIS)",
+    "ceiling": "ceiling",
+}
 
 
 def _num(value: float | None, digits: int = 1) -> str:
@@ -44,26 +51,27 @@ def compare_markdown(doc: dict, command: str) -> str:
         "",
         f"Reproduce: `{command}`",
         "",
-        (
-            "| request | bytes | service req/s | p50 ms | p99 ms | pygeoapi req/s | p50 ms "
-            "| p99 ms | ceiling req/s | p50 ms | p99 ms | service/pygeoapi | service/ceiling |"
-        ),
-        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
+    # Servers in the run (the files service and pygeoapi always have columns, as before).
+    servers = [x for x in SERVERS if x in res or x in ("service", "pygeoapi", "ceiling")]
+    ratios = [("service", "pygeoapi"), ("service", "ceiling")]
+    if "service_postgis" in res:
+        ratios.insert(1, ("service_postgis", "pygeoapi"))
+    head = ["request", "bytes"]
+    for server in servers:
+        head += [f"{TITLES[server]} req/s", "p50 ms", "p99 ms"]
+    head += [f"{a}/{b}" for a, b in ratios]
+    lines += ["| " + " | ".join(head) + " |", "|---|" + "--:|" * (len(head) - 1)]
     errors = []
     for req in doc["requests"]:
         name = req["name"]
         cells = [req["label"], f"{doc.get('bytes', {}).get(name, 0):,}"]
-        for server in SERVERS:
+        for server in servers:
             r = res.get(server, {}).get(name)
             cells += [_num(r and r["rps"]), _num(r and r["p50_ms"], 2), _num(r and r["p99_ms"], 2)]
             if r and r["errors"]:
                 errors.append(f"{server} {name}: {r['errors']} errors")
-        service = res.get("service", {}).get(name)
-        cells += [
-            _ratio(service, res.get("pygeoapi", {}).get(name)),
-            _ratio(service, res.get("ceiling", {}).get(name)),
-        ]
+        cells += [_ratio(res.get(a, {}).get(name), res.get(b, {}).get(name)) for a, b in ratios]
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
     lines.append("Errors in these runs: " + ("; ".join(errors) if errors else "none") + ".")
@@ -240,16 +248,26 @@ def update_section(path: Path, name: str, body: str) -> None:
 
 
 def publish(
-    doc: dict, name: str, argv: list[str] | None, out: Path, write: bool, section: str | None = None
+    doc: dict,
+    name: str,
+    argv: list[str] | None,
+    out: Path,
+    write: bool,
+    section: str | None = None,
+    markdown=None,
 ) -> None:
     """Save the raw numbers to ``out``, print the markdown (``name``: ``compare`` or
-    ``growth``), and with ``write`` put it into BENCHMARKS.md as ``section`` (default name)."""
+    ``growth``, else ``markdown(doc, command)`` of the script ``benchmarks.<name>``), and with
+    ``write`` put it into BENCHMARKS.md as ``section`` (default name)."""
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
+    module = name.replace("-", "_")
     command = " ".join(
-        [f"python -m benchmarks.{name}", *(argv if argv is not None else sys.argv[1:])]
+        [f"python -m benchmarks.{module}", *(argv if argv is not None else sys.argv[1:])]
     )
-    text = {"compare": compare_markdown, "growth": growth_markdown}[name](doc, command)
+    if markdown is None:
+        markdown = {"compare": compare_markdown, "growth": growth_markdown}[name]
+    text = markdown(doc, command)
     print(text)
     if write:
         update_section(BENCHMARKS_MD, section or name, text)

@@ -24,12 +24,21 @@ import shapely.ops
 from shapely.geometry import Point, Polygon, shape
 
 from geoservice import geodesy
-from geoservice.vocabulary import VIEWS
+from geoservice.vocabulary import PARTY_NAMES, VIEWS
 
 HERE = Path(__file__).resolve().parent
 
 
 _DERIVE = None
+
+#: Each held area's states as :func:`features` derived them: (record entry, from, to, held
+#: geometry, Natural Earth's classes of its line), for :func:`split_host_borders`.
+HELD: list[tuple[dict, str, str, shapely.Geometry, dict]] = []
+
+#: How far (degrees, about 5 m) a host's international border may lie from a held area's edge
+#: and still run along it (the area takes the host's edge, so it is exact where the countries
+#: layer is the host; the tolerance covers hosts read from the raw data set).
+ALONG_DEG = 5e-5
 
 
 def _derive():
@@ -261,6 +270,7 @@ def features(countries: dict, derive) -> dict[str, list[dict]]:
     derive module (helpers, record, data set)."""
     global _DERIVE
     _DERIVE = d = derive
+    HELD.clear()
     record = d.RECORD
     spec = record["breakaway"]
     snap_m = spec["snap_km"] * 1000
@@ -299,8 +309,11 @@ def features(countries: dict, derive) -> dict[str, list[dict]]:
             f" snapped to the host's border or coast within {spec['snap_km']:g} km of it."
         )
         names = dict(entry.get("names", {}))
-        names.setdefault("ru", ne_props.get("NAME_RU"))
-        names.setdefault("uk", ne_props.get("NAME_UK"))
+        names_sources = dict.fromkeys(names, "record")
+        for lang in ("ru", "uk", "tr"):  # Natural Earth v5's where the record has none
+            if lang not in names and ne_props.get(f"NAME_{lang.upper()}"):
+                names[lang] = ne_props[f"NAME_{lang.upper()}"]
+                names_sources[lang] = f"Natural Earth 5.x disputed areas, {entry['ne_area']}"
         for state in entry["states"]:
             geom = base
             used = []
@@ -314,6 +327,7 @@ def features(countries: dict, derive) -> dict[str, list[dict]]:
             accuracy = "approximate" if used else "derived"
             cell_note = "".join(f" Cell '{c['name']}': {c['notes']}" for c in used)
             start, end = state["valid_from"], state.get("valid_to", "")
+            HELD.append((entry, start, end, d.polygons_only(geom.intersection(host)), classes))
             sources = d.cite(entry["sources"]) + d.cite(["ne_v5_areas"]) + [d.DATASET["citation"]]
             for a, b, owner, views in grouped(entry, start, end, classes, 1):
                 tag = "held" if "on_the_ground" in views else f"in-{owner.lower()}"
@@ -323,6 +337,7 @@ def features(countries: dict, derive) -> dict[str, list[dict]]:
                         id=f"{entry['id']}-{a}-{tag}",
                         name=entry["name"],
                         names=names,
+                        names_sources=names_sources,
                         valid_from=a or None,
                         valid_to=b or None,
                         sources=sources,
@@ -444,3 +459,125 @@ def line_lengths(features: list[dict]) -> dict[str, float]:
         for f in features
         if f["properties"]["kind"] == "de_facto"
     }
+
+
+# --- the host's international borders along a held area ---------------------------------------
+
+
+def _atoms(zones: list[shapely.Geometry]) -> list[tuple[shapely.Geometry, list[int]]]:
+    """The union of ``zones`` cut into pieces each inside the same zones: (piece, zone indexes)."""
+    atoms = [(shapely.union_all(zones), [])]
+    for n, zone in enumerate(zones):
+        nxt = []
+        for geom, inside in atoms:
+            for part, here in ((geom.intersection(zone), True), (geom.difference(zone), False)):
+                if not part.is_empty and part.area > 0:
+                    nxt.append((part, inside + [n] if here else inside))
+        atoms = nxt
+    return [(g, inside) for g, inside in atoms if inside]
+
+
+def _periods(spans: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Overlapping or touching [from, to) ISO-day spans ("" is open) merged, in order."""
+    out: list[list[str]] = []
+    for a, b in sorted(spans):
+        if out and (not out[-1][1] or a <= out[-1][1]):
+            if out[-1][1] and (not b or b > out[-1][1]):
+                out[-1][1] = b
+            continue
+        out.append([a, b])
+    return [(a, b) for a, b in out]
+
+
+def split_host_borders(borders: list[dict]) -> list[dict]:
+    """The host's international borders cut where they run along a held area (Georgia-Russia
+    along Abkhazia and South Ossetia, Moldova-Ukraine along Transnistria, Russia-Ukraine along
+    the Donbas areas): each stretch its own feature, dated by who held it, with the class of
+    each view (the pair is the state the area belongs to in that view and the neighbour:
+    Abkhazia-Russia on the ground and, from 2008-08-26, in Russia's view; Georgia-Russia in
+    Georgia's and the UN majority's, with ``held_by`` saying the host does not control it).
+    Returns the borders layer's features with the split ones in place of their parents."""
+    d = _derive()
+    out = []
+    for f in borders:
+        p = f["properties"]
+        host_sides = [
+            h
+            for h in HELD
+            if h[0]["host"] in p["countries"]
+            and p["kind"] == "international"
+            and "views" not in p
+            and h[0]["entity"] not in p["countries"]
+        ]
+        line = shape(f["geometry"])
+        along = [
+            (h, shapely.buffer(h[3], ALONG_DEG, quad_segs=2))
+            for h in host_sides
+            if line.intersects(h[3]) and line.distance(h[3]) < ALONG_DEG
+        ]
+        along = [
+            (h, zone)
+            for h, zone in along
+            if geodesy.length_km(d.split_by_area(line, zone)[1]) >= 0.05
+        ]
+        if not along:
+            out.append(f)
+            continue
+        zones = [zone for _, zone in along]
+        # whole segments by their midpoints, so that every piece keeps the line's vertices
+        rest = d.split_by_area(line, shapely.union_all(zones))[0]
+        if not rest.is_empty:
+            out.append(d.feature(rest, **p))
+        for n, (zone, inside) in enumerate(_atoms(zones), start=1):
+            piece = d.split_by_area(line, zone)[1]
+            if piece.is_empty:
+                continue
+            held = [along[i][0] for i in inside]
+            entry = held[0][0]
+            neighbour = next(c for c in p["countries"] if c != entry["host"])
+            stretch = f"{p['stretch']}-{entry['entity'].lower()}-{n}"
+            spans = _periods([(h[1], h[2]) for h in held])
+            edges = [p.get("valid_from") or "", *[x for span in spans for x in span]]
+            edges.append(p.get("valid_to") or "")
+            common_props = dict(p, stretch=stretch)
+            common_props["notes"] = (
+                f"The stretch of the {p['name']} along {entry['name']} (within "
+                f"{ALONG_DEG * 1e5:.0f} m of the held area's edge), apart from the rest of the "
+                f"border where the area is held. {p['notes']}"
+            ).strip()
+            # before, between and after the held spans: the host's border as it was
+            for a, b in zip(edges[0::2], edges[1::2]):
+                if a != b and (not b or not a or a < b):
+                    out.append(
+                        d.feature(
+                            piece,
+                            **dict(
+                                common_props,
+                                id=f"{stretch}-{a or 'start'}",
+                                valid_from=a or None,
+                                valid_to=b or None,
+                            ),
+                        )
+                    )
+            for a, b in spans:
+                for x, y, owner, views in grouped(entry, a, b, held[0][4], 1):
+                    pair = sorted([owner, neighbour])
+                    tag = "-".join(c.lower() for c in pair)
+                    out.append(
+                        d.feature(
+                            piece,
+                            **dict(
+                                common_props,
+                                id=f"{stretch}-{x}-{tag}",
+                                name=f"{PARTY_NAMES[pair[0]]}-{PARTY_NAMES[pair[1]]}"
+                                f" border (along {entry['name']})",
+                                names={},
+                                countries=pair,
+                                valid_from=x or None,
+                                valid_to=y or None,
+                                held_by=entry["entity"],
+                                views=list(views),
+                            ),
+                        )
+                    )
+    return out

@@ -31,15 +31,17 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
+import alliances  # CSTO membership over time (geodata/alliances.py)
 import breakaway
 import events
 import karabakh  # Nagorno-Karabakh: real lines and control (geodata/karabakh.py)
+import names  # names in the label languages (geodata/names.py)
 import npm
 import places  # the gazetteer (geodata/places.py)
 
 from geoservice import geodesy, overlay
 from geoservice.layers import SPLIT
-from geoservice.vocabulary import COUNTRY_NAMES
+from geoservice.vocabulary import COUNTRY_NAMES, VIEWS
 
 CACHE = HERE / ".cache"
 START = time.perf_counter()
@@ -585,24 +587,44 @@ def karabakh_feature(entry: dict, **fields) -> dict:
     """A feature of karabakh.py's (geometry, sources already cited) with the layer's fields."""
     props = common(entry)
     props["sources"] = entry["sources"]
+    for key in ("names", "names_sources"):  # the record's or Natural Earth's (ne_names)
+        if entry.get(key):
+            props[key] = entry[key]
     props.update(countries=entry["countries"], **fields)
     return feature(entry["geometry"], **props)
 
 
 def line_of_contact_features(entries: list[dict]) -> list[dict]:
-    """Borders-layer features (kind line_of_contact) of the lines karabakh.py builds."""
-    return [
-        karabakh_feature(
-            loc,
-            status="disputed",
-            kind="line_of_contact",
-            parties=loc["parties"],
-            reported_length_km=None,
-            reported_length_source=None,
-            stretch=loc["id"],
+    """Borders-layer features (kind line_of_contact) of the lines karabakh.py builds; a line
+    with ``not_drawn_in`` belongs to the other views only (``views``)."""
+    out = []
+    for loc in entries:
+        fields = {}
+        if loc.get("not_drawn_in"):
+            fields["views"] = [v for v in VIEWS if v not in loc["not_drawn_in"]]
+        out.append(
+            karabakh_feature(
+                loc,
+                status="disputed",
+                kind="line_of_contact",
+                parties=loc["parties"],
+                reported_length_km=None,
+                reported_length_source=None,
+                stretch=loc["id"],
+                **fields,
+            )
         )
-        for loc in entries
-    ]
+    return out
+
+
+def view_owners(entry: dict) -> list[tuple[str, list[str]]]:
+    """(state the area belongs to, the views where it does) from the record's ``belongs_to``
+    table (view -> state, ``other`` for the rest), in VIEWS order."""
+    table = entry["belongs_to"]
+    groups: dict[str, list[str]] = {}
+    for view in VIEWS:
+        groups.setdefault(table.get(view, table["other"]), []).append(view)
+    return list(groups.items())
 
 
 # --- sketched and constructed geometries --------------------------------------------------------
@@ -720,11 +742,36 @@ def other_features(countries: dict, kb: karabakh.Karabakh) -> dict[str, list[dic
 
 
 def karabakh_features(kb: karabakh.Karabakh, layer: str) -> list[dict]:
-    """Features of karabakh.py's areas (``disputed_areas``) or control cells (``control_areas``)."""
+    """Features of karabakh.py's areas (``disputed_areas``) or control cells (``control_areas``);
+    an area with ``belongs_to`` is one feature per state it belongs to, with its ``views``
+    (the one on the ground keeps the record's id)."""
     entries = kb.area_features(cite) if layer == "disputed_areas" else kb.control_features(cite)
-    return [
-        karabakh_feature(e, held_by=e.get("held_by"), area_kind=e["area_kind"]) for e in entries
-    ]
+    out = []
+    for e in entries:
+        if "belongs_to" not in e:
+            out.append(karabakh_feature(e, held_by=e.get("held_by"), area_kind=e["area_kind"]))
+            continue
+        if "ne_names" in e:
+            ne = breakaway.ne_area(RECORD["breakaway"], e["ne_names"])[1]
+            cite_ne = f"Natural Earth 5.x disputed areas, {e['ne_names']} ({ne['NAME_EN']})"
+            langs = {lang: ne.get(f"NAME_{lang.upper()}") for lang in ("ru", "uk", "tr")}
+            e = dict(
+                e,
+                names={k: v for k, v in langs.items() if v},
+                names_sources={k: cite_ne for k, v in langs.items() if v},
+            )
+        for owner, views in view_owners(e):  # the held feature keeps the record's id
+            fid = e["id"] if "on_the_ground" in views else f"{e['id']}-in-{owner.lower()}"
+            out.append(
+                karabakh_feature(
+                    dict(e, id=fid),
+                    held_by=e.get("held_by"),
+                    area_kind=e["area_kind"],
+                    belongs_to=owner,
+                    views=views,
+                )
+            )
+    return out
 
 
 def one_geometry_type(features: list[dict]) -> list[dict]:
@@ -754,11 +801,9 @@ def main() -> None:
     cleaned = cleaned_countries()
     lakes = cleaned.pop(LAKES)
     base = country_features(cleaned)
-    write("countries", base)
     # Everything else is cut from the polygons exactly as written, so the files agree.
     countries = {f["id"]: shapely.geometry.shape(f["geometry"]) for f in base}
     towns = places.place_features(RECORD, countries)
-    write("places", towns)
     kb = karabakh.Karabakh(
         RECORD,
         countries,
@@ -773,6 +818,13 @@ def main() -> None:
     layers["control_areas"] = karabakh_features(kb, "control_areas")
     for layer, features in breakaway.features(countries, sys.modules[__name__]).items():
         layers.setdefault(layer, []).extend(features)
+    layers["borders"] = breakaway.split_host_borders(layers["borders"])
+    spec = RECORD["country_names"]
+    parties = names.party_names(names.country_names(spec), RECORD)
+    layers["csto_members"] = alliances.features(RECORD, sys.modules[__name__], parties)
+    names.complete({"countries": base, "places": towns, **layers}, parties, spec["citation"])
+    write("countries", base)
+    write("places", towns)
     for layer, features in layers.items():
         write(layer, features)
     events.main(RECORD)

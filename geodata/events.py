@@ -21,6 +21,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
+import names
+
 from geoservice.vocabulary import EVENT_KINDS
 
 
@@ -113,6 +115,7 @@ def main(record: dict | None = None) -> None:
 
         record = read_record()
     features = event_features(record)
+    names.complete({"events": features}, {}, "")  # English names (no other language at hand)
     path = HERE / "events.geojson"
     with open(path, "w") as out:
         out.write('{"type": "FeatureCollection",\n"features": [\n')

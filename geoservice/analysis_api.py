@@ -185,9 +185,9 @@ def _with_cache_headers(response: Response, key: str) -> Response:
 JSON_BODY_TYPES = ("application/json", "application/geo+json")
 
 
-def read_json_body() -> object:
-    """The request body as JSON: 415 unless declared JSON, 413 over ``MAX_CONTENT_LENGTH``
-    (also when sent chunked, without a length), 400 when empty or not JSON."""
+def read_json_body() -> bytes:
+    """The request body (JSON to be): 415 unless declared JSON, 413 over
+    ``MAX_CONTENT_LENGTH`` (also when sent chunked, without a length), 400 when empty."""
     mimetype = request.mimetype
     if mimetype not in JSON_BODY_TYPES and not mimetype.endswith("+json"):
         raise UnsupportedMediaType(
@@ -205,10 +205,32 @@ def read_json_body() -> object:
         raise PayloadTooLarge(f"body over the limit of {limit} bytes (sent chunked)")
     if not body.strip():
         raise BadRequest("empty body: send a GeoJSON geometry, Feature or FeatureCollection")
+    return body
+
+
+class NotJson(ValueError):
+    """A body that is not JSON (400)."""
+
+
+class UnusableGeometry(ValueError):
+    """JSON that is no usable GeoJSON geometry (422)."""
+
+
+def _priced_geometry(catalog, deadline: cost.Deadline, body: bytes, layers, as_of):
+    """The body's geometry (shapely), once its overlap is priced within the budget (runs in the
+    triage process: the parsing and the estimate never hold the serving threads)."""
     try:
-        return orjson.loads(body)
+        doc = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise BadRequest(f"body is not JSON: {exc}") from None
+        raise NotJson(f"body is not JSON: {exc}") from None
+    try:
+        geometry = measure.parse_user_geometry(doc)
+    except measure.LimitError:
+        raise  # over the size limits: 413 by the status table (errors.py)
+    except measure.QueryError as exc:
+        raise UnusableGeometry(str(exc)) from None
+    measure.check_budget(catalog, geometry, layers, as_of)
+    return geometry
 
 
 def _read_at_most(stream, size: int) -> bytes:
@@ -231,16 +253,24 @@ def overlaps_post() -> Response:
     deadline (:mod:`geoservice.cost`)."""
     args = check_params("overlaps_post")
     require_json()
-    doc = read_json_body()
-    try:
-        geometry = measure.parse_user_geometry(doc)
-    except measure.LimitError:
-        raise  # over the size limits: 413 by the status table (errors.py)
-    except measure.QueryError as exc:
-        raise Unprocessable(str(exc)) from None
+    body = read_json_body()
     layers, as_of = args["layers"], args["as_of"]
-    # Refuse over budget here, before waiting for the analysis process.
-    run(measure.check_budget, geometry, layers, as_of)
+    # Parsed and priced in the triage process: refused over budget before any analysis waits.
+    try:
+        geometry = cost.run_bounded(
+            _priced_geometry,
+            state().catalog,
+            {"body": body, "layers": layers, "as_of": as_of},
+            triage=True,
+        )
+    except NotJson as exc:
+        raise BadRequest(str(exc)) from None
+    except UnusableGeometry as exc:
+        raise Unprocessable(str(exc)) from None
+    except measure.LimitError:
+        raise
+    except measure.QueryError as exc:
+        raise BadRequest(str(exc)) from None
     result = run_overlaps(
         geometry=geometry,
         layers=layers,
@@ -263,5 +293,7 @@ def changes() -> Response:
     """What changed from ``from`` to ``to`` (dates): features that began or ended, km² changing
     hands per side, border km changing status, the events in between (geodesic, WGS84)."""
     args = check_params("changes")
-    result = run(changes_module.changes, args["from"], args["to"], view=args["view"])
+    result = run(
+        changes_module.changes, args["from"], args["to"], view=args["view"], lang=args["lang"]
+    )
     return json_response(result)

@@ -7,6 +7,7 @@ there too (see :mod:`geoservice.ogcapi`), so requests only select and join bytes
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 from flask import Flask
@@ -19,11 +20,15 @@ from .errors import register_error_handlers
 from .resources import TEMPLATES_DIR
 from .settings import settings
 from .state import EXTENSION, ServiceState, state  # noqa: F401 (state: re-exported)
+from .store.base import Store
 
 #: Defaults; ``create_app(config)`` overrides any of them.
 DEFAULT_CONFIG: dict[str, Any] = {
     # Data directory (None: $GEOSERVICE_DATA, else the shipped geodata/).
     "DATA_DIR": None,
+    # The store: a postgresql:// DSN (PostGIS) or a data directory; None: $GEOSERVICE_STORE,
+    # else DATA_DIR.
+    "STORE": None,
     # flask-compress: gzip (or br/zstd/deflate) when the client asks, for these types.
     "COMPRESS_MIMETYPES": [
         "application/json",
@@ -57,6 +62,18 @@ def load_checked_catalog(path) -> Catalog:
     return load_catalog(path)
 
 
+def configured_catalog(config) -> Catalog:
+    """The catalog of the configured store: ``STORE`` (else ``$GEOSERVICE_STORE``) when it is a
+    ``postgresql://`` DSN, read from the database; else the data directory (``STORE`` or
+    ``DATA_DIR``), checked (:func:`load_checked_catalog`)."""
+    from .store import STORE_ENV, PostgisStore, is_dsn
+
+    target = config.get("STORE") or os.environ.get(STORE_ENV) or None
+    if target is not None and is_dsn(str(target)):
+        return PostgisStore(str(target)).as_catalog()
+    return load_checked_catalog(target or config.get("DATA_DIR"))
+
+
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the app: load the catalog (``DATA_DIR``), serialise it, register the blueprints."""
     # No app-level static folder: /static/... belongs to the web map blueprint.
@@ -72,7 +89,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     if not app.logger.handlers:
         logging.basicConfig(level=logging.INFO)
 
-    catalog = app.config.get("CATALOG") or load_checked_catalog(app.config["DATA_DIR"])
+    catalog = app.config.get("CATALOG") or configured_catalog(app.config)
+    if isinstance(catalog, Store):
+        catalog = catalog.as_catalog()
     app.extensions[EXTENSION] = ServiceState(catalog=catalog, layers=ogcapi.serve_catalog(catalog))
     # The edge indexes the cost model counts crossings with: built here, before gunicorn's
     # --preload forks, so the workers share them and no request pays for them.

@@ -117,12 +117,19 @@ class LayerData:
         return start, end
 
 
-def frame_from_features(features: list[dict]) -> gpd.GeoDataFrame:
-    """A GeoDataFrame (EPSG:4326) of GeoJSON features, list-valued properties kept as lists."""
+def frame_from_features(features: list[dict], geoms=None) -> gpd.GeoDataFrame:
+    """A GeoDataFrame (EPSG:4326) of GeoJSON features, list-valued properties kept as lists.
+
+    ``geoms``: the features' geometries when already parsed (shapely array), else read from
+    the features' GeoJSON.
+    """
     rows = [dict(f.get("properties") or {}) for f in features]
-    geoms = (
-        shapely.from_geojson([orjson.dumps(f["geometry"]) for f in features]) if features else []
-    )
+    if geoms is None:
+        geoms = (
+            shapely.from_geojson([orjson.dumps(f["geometry"]) for f in features])
+            if features
+            else []
+        )
     frame = gpd.GeoDataFrame(rows, geometry=list(geoms), crs=CRS)
     for column in ("valid_from", "valid_to"):
         if column not in frame:
@@ -155,6 +162,8 @@ class Catalog:
 
     directory: Path
     layers: dict[str, LayerData]
+    #: The seed articles' table (``sources.json``) when it does not live in ``directory``.
+    sources: dict | None = None
 
     def __getitem__(self, layer_id: str) -> LayerData:
         return self.layers[layer_id]

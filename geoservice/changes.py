@@ -2,8 +2,11 @@
 status changes and the events in between.
 
 Areas are km² and lengths km, geodesic on the WGS84 ellipsoid (:mod:`geoservice.geodesy`).
-"Who holds a place" on a date is the ``held_by`` of a disputed area of a holding kind valid
-then (:data:`HOLDING_KINDS`), else the country whose polygon it lies in. Set operations run on
+"Who holds a place" on a date is, in the view ``on_the_ground``, the ``held_by`` of a disputed
+area of a holding kind valid then (:data:`HOLDING_KINDS`), else the country whose polygon it
+lies in; in any other view (:mod:`geoservice.views`) it is the ``belongs_to`` of the view's
+held areas (whose the area is in that view), else the country. Features and border stretches
+are those of the view. Set operations run on
 the lon/lat coordinates (EPSG:4326), the same straight edges the data is drawn with.
 """
 
@@ -14,8 +17,9 @@ import datetime as dt
 import numpy as np
 import shapely
 
-from . import geodesy, timeline
+from . import geodesy, timeline, views
 from .measure import QueryError
+from .vocabulary import DEFAULT_LANGUAGE, DEFAULT_VIEW
 
 #: ``area_kind`` values that mean "held by ``held_by``" (not a reference outline or an enclave,
 #: which the country polygons already give to their state).
@@ -46,9 +50,11 @@ def _day(value, what: str) -> dt.date:
         raise QueryError(str(exc)) from None
 
 
-def _brief(layer, row: int) -> dict:
+def _brief(layer, row: int, lang: str = DEFAULT_LANGUAGE) -> dict:
     props = layer.features[row]["properties"]
     out = {k: props.get(k) for k in ("id", "name", "valid_from", "valid_to")}
+    if lang != DEFAULT_LANGUAGE:
+        out["label"] = views.label(props, lang)
     out["layer"] = layer.id
     if layer.length_km[row] > 0:
         out["length_km"] = round(float(layer.length_km[row]), 3)
@@ -57,35 +63,43 @@ def _brief(layer, row: int) -> dict:
     return out
 
 
-def began_and_ended(catalog, start: dt.date, end: dt.date) -> dict:
-    """Features valid on ``end`` but not ``start`` (began), the reverse (ended), and those that
-    began and ended in between (came and went)."""
+def began_and_ended(
+    catalog, start: dt.date, end: dt.date, view: str = DEFAULT_VIEW, lang: str = DEFAULT_LANGUAGE
+) -> dict:
+    """Features of ``view`` valid on ``end`` but not ``start`` (began), the reverse (ended), and
+    those that began and ended in between (came and went)."""
     began, ended, transient = [], [], []
     for lid in CHANGING_LAYERS:
         if lid not in catalog:
             continue
         layer = catalog[lid]
-        on_start, on_end = layer.valid(start), layer.valid(end)
-        between = layer.valid(start, end) & ~on_start & ~on_end
-        began += [_brief(layer, i) for i in np.flatnonzero(on_end & ~on_start)]
-        ended += [_brief(layer, i) for i in np.flatnonzero(on_start & ~on_end)]
-        transient += [_brief(layer, i) for i in np.flatnonzero(between)]
+        mask = views.view_mask(layer, view)
+        on_start, on_end = layer.valid(start) & mask, layer.valid(end) & mask
+        between = layer.valid(start, end) & mask & ~on_start & ~on_end
+        began += [_brief(layer, i, lang) for i in np.flatnonzero(on_end & ~on_start)]
+        ended += [_brief(layer, i, lang) for i in np.flatnonzero(on_start & ~on_end)]
+        transient += [_brief(layer, i, lang) for i in np.flatnonzero(between)]
     return {"began": began, "ended": ended, "came_and_went": transient}
 
 
-def holdings(catalog, day: dt.date) -> dict[str, shapely.Geometry]:
-    """Holder -> the area it holds on ``day`` (lon/lat): the disputed areas of a holding kind
-    and the day's control areas (who held each part of Nagorno-Karabakh and the districts)."""
+def holdings(catalog, day: dt.date, view: str = DEFAULT_VIEW) -> dict[str, shapely.Geometry]:
+    """Holder -> the area it holds on ``day`` (lon/lat). On the ground: the disputed areas of a
+    holding kind and the day's control areas (who held each part of Nagorno-Karabakh and the
+    districts), by ``held_by``; in another view, the view's held areas by ``belongs_to``."""
     out: dict[str, list] = {}
+    column = "held_by" if view == DEFAULT_VIEW else "belongs_to"
     for lid in ("disputed_areas", "control_areas"):
         if lid not in catalog:
             continue
         layer = catalog[lid]
         frame = layer.frame
-        for i in np.flatnonzero(layer.valid(day)):
+        if column not in frame:
+            continue
+        for i in np.flatnonzero(layer.valid(day) & views.view_mask(layer, view)):
             kind = frame["area_kind"].iloc[i] if "area_kind" in frame else "held_area"
-            if kind in HOLDING_KINDS and frame["held_by"].iloc[i]:
-                out.setdefault(frame["held_by"].iloc[i], []).append(frame.geometry.values[i])
+            holder = frame[column].iloc[i]
+            if kind in HOLDING_KINDS and isinstance(holder, str) and holder:
+                out.setdefault(holder, []).append(frame.geometry.values[i])
     return {holder: shapely.make_valid(shapely.union_all(geoms)) for holder, geoms in out.items()}
 
 
@@ -107,9 +121,10 @@ def _holder_at(piece, holders: dict[str, shapely.Geometry], countries) -> list[t
     return parts
 
 
-def area_changes(catalog, start: dt.date, end: dt.date) -> dict:
-    """km² that changed hands between the two dates: transfers (from, to) and totals per side."""
-    before, after = holdings(catalog, start), holdings(catalog, end)
+def area_changes(catalog, start: dt.date, end: dt.date, view: str = DEFAULT_VIEW) -> dict:
+    """km² that changed hands between the two dates in ``view``: transfers (from, to) and
+    totals per side."""
+    before, after = holdings(catalog, start, view), holdings(catalog, end, view)
     countries = catalog["countries"]
     transfers: dict[tuple[str, str], float] = {}
     for holder in sorted(set(before) | set(after)):
@@ -152,14 +167,19 @@ def area_changes(catalog, start: dt.date, end: dt.date) -> dict:
     }
 
 
-def border_status_changes(catalog, start: dt.date, end: dt.date) -> dict:
-    """Border stretches whose status differs between the dates, and km by (from, to) status."""
+def border_status_changes(
+    catalog, start: dt.date, end: dt.date, view: str = DEFAULT_VIEW, lang: str = DEFAULT_LANGUAGE
+) -> dict:
+    """Border stretches of ``view`` whose status differs between the dates, and km by
+    (from, to) status."""
     borders = catalog["borders"]
     frame = borders.frame
     stretch = frame["stretch"] if "stretch" in frame else frame["id"]
+    mask = views.view_mask(borders, view)
 
     def states(day):
-        return {stretch.iloc[i]: i for i in np.flatnonzero(borders.valid(day)) if stretch.iloc[i]}
+        rows = np.flatnonzero(borders.valid(day) & mask)
+        return {stretch.iloc[i]: i for i in rows if stretch.iloc[i]}
 
     first, last = states(start), states(end)
     changed = []
@@ -176,6 +196,11 @@ def border_status_changes(catalog, start: dt.date, end: dt.date) -> dict:
             {
                 "stretch": key,
                 "name": frame["name"].iloc[b],
+                **(
+                    {"label": views.label(borders.features[b]["properties"], lang)}
+                    if lang != DEFAULT_LANGUAGE
+                    else {}
+                ),
                 "countries": list(frame["countries"].iloc[b]),
                 "from_status": was,
                 "to_status": now,
@@ -186,7 +211,9 @@ def border_status_changes(catalog, start: dt.date, end: dt.date) -> dict:
     return {"km_by_change": {k: round(v, 3) for k, v in totals.items()}, "stretches": changed}
 
 
-def events_between(catalog, start: dt.date, end: dt.date) -> list[dict]:
+def events_between(
+    catalog, start: dt.date, end: dt.date, lang: str = DEFAULT_LANGUAGE
+) -> list[dict]:
     """Events that took place (at least one day) in ``[start, end]``, in date order."""
     if "events" not in catalog:
         return []
@@ -194,25 +221,31 @@ def events_between(catalog, start: dt.date, end: dt.date) -> list[dict]:
     rows = np.flatnonzero(layer.valid(start, end))
     keys = ("id", "name", "date", "end_date", "kind", "parties", "place", "casualties")
     out = [{k: layer.features[i]["properties"].get(k) for k in keys} for i in rows]
+    if lang != DEFAULT_LANGUAGE:
+        for event, i in zip(out, rows):
+            event["label"] = views.label(layer.features[i]["properties"], lang)
     return sorted(out, key=lambda e: (e["date"], e["id"]))
 
 
-def changes(catalog, start, end, view: str | None = None) -> dict:
-    """Everything that changed from ``start`` to ``end`` (dates, ``start`` <= ``end``)."""
+def changes(catalog, start, end, view: str | None = None, lang: str | None = None) -> dict:
+    """Everything that changed from ``start`` to ``end`` (dates, ``start`` <= ``end``) in
+    ``view`` (default on_the_ground); with ``lang``, each feature and event gets ``label``."""
     day1, day2 = _day(start, "from"), _day(end, "to")
     if day1 > day2:
         raise QueryError(f"from {day1} is after to {day2}")
-    if view not in (None, "on_the_ground"):
-        raise QueryError(f"view {view!r} is not available; this data set has: on_the_ground")
+    try:
+        view, lang = views.parse_view(view), views.parse_lang(lang)
+    except views.ViewError as exc:
+        raise QueryError(str(exc)) from None
     return {
         "from": day1.isoformat(),
         "to": day2.isoformat(),
-        "view": view or "on_the_ground",
+        "view": view,
         "units": {"area": "km2", "length": "km"},
-        "features": began_and_ended(catalog, day1, day2),
-        "areas": area_changes(catalog, day1, day2),
-        "borders": border_status_changes(catalog, day1, day2),
-        "events": events_between(catalog, day1, day2),
+        "features": began_and_ended(catalog, day1, day2, view, lang),
+        "areas": area_changes(catalog, day1, day2, view),
+        "borders": border_status_changes(catalog, day1, day2, view, lang),
+        "events": events_between(catalog, day1, day2, lang),
     }
 
 
@@ -228,7 +261,7 @@ def format_changes(result: dict) -> str:
     feats = result["features"]
     for key in ("began", "ended", "came_and_went"):
         lines.append(f"Features that {key.replace('_', ' ')}: {len(feats[key])}")
-        lines += [f"  [{f['layer']}] {f['name']}" for f in feats[key]]
+        lines += [f"  [{f['layer']}] {f.get('label') or f['name']}" for f in feats[key]]
     lines.append(f"Events in between: {len(result['events'])}")
-    lines += [f"  {e['date']} {e['kind']}: {e['name']}" for e in result["events"]]
+    lines += [f"  {e['date']} {e['kind']}: {e.get('label') or e['name']}" for e in result["events"]]
     return "\n".join(lines)

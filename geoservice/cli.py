@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from .catalog import DataError
-from .vocabulary import DEFAULT_VIEW, STATUSES, VIEWS
+from .vocabulary import DEFAULT_LANGUAGE, DEFAULT_VIEW, LANGUAGES, STATUSES, VIEWS
 
 
 class UserError(click.ClickException):
@@ -105,6 +105,10 @@ def _print_result(result: dict, as_json: bool, as_text) -> None:
 
 
 VIEW_HELP = "Point of view: " + ", ".join(VIEWS) + f" (default: {DEFAULT_VIEW})."
+LANG_HELP = (
+    "Label language: " + ", ".join(LANGUAGES) + f" (default: {DEFAULT_LANGUAGE}; English "
+    "where a name is missing)."
+)
 
 
 @cli.command("view-tables", cls=_OneLineUsage)
@@ -166,18 +170,56 @@ def length(countries, status, kind, as_of, view, as_json) -> None:
 @cli.command(cls=_OneLineUsage)
 @click.option("--from", "start", required=True, help="First date, YYYY-MM-DD.")
 @click.option("--to", "end", required=True, help="Second date, YYYY-MM-DD.")
-@click.option("--view", help="Point of view (default: on_the_ground).")
+@click.option("--view", help=VIEW_HELP)
+@click.option("--lang", help=LANG_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a report.")
-def changes(start, end, view, as_json) -> None:
+def changes(start, end, view, lang, as_json) -> None:
     """What changed between two dates: km² changing hands, border status, features, events."""
     from . import changes as changes_module
     from . import measure
 
     try:
-        result = changes_module.changes(_LazyCatalog(), start, end, view=view)
+        result = changes_module.changes(_LazyCatalog(), start, end, view=view, lang=lang)
     except measure.QueryError as exc:
         raise UserError(str(exc)) from None
     _print_result(result, as_json, changes_module.format_changes)
+
+
+@cli.command(cls=_OneLineUsage)
+@click.option("--as-of", "as_of", help="Date YYYY-MM-DD (default: today).")
+@click.option("--lang", help=LANG_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def csto(as_of, lang, as_json) -> None:
+    """CSTO membership on a date: each country a party then, and how (member, suspended,
+    frozen), from the csto_members layer."""
+    import datetime as dt
+
+    from . import timeline, views
+
+    try:
+        day = timeline.parse_date(as_of) if as_of else dt.date.today()
+        lang = views.parse_lang(lang)
+    except (timeline.TimeError, views.ViewError) as exc:
+        raise UserError(str(exc)) from None
+    layer = _LazyCatalog()["csto_members"]
+    rows = []
+    for i in layer.valid(day).nonzero()[0]:
+        p = layer.features[i]["properties"]
+        keys = ("country", "membership", "valid_from", "valid_to", "accuracy")
+        rows.append({"label": views.label(p, lang), **{k: p.get(k) for k in keys}})
+    rows.sort(key=lambda r: (r["membership"], r["country"]))
+    result = {"as_of": day.isoformat(), "lang": lang, "countries": rows}
+
+    def as_text(res: dict) -> str:
+        lines = [f"CSTO on {res['as_of']}: {len(res['countries'])} countries"]
+        lines += [
+            f"  {r['country']}  {r['label']}: {r['membership']} since {r['valid_from']}"
+            + (" (date approximate)" if r["accuracy"] == "approximate" else "")
+            for r in res["countries"]
+        ]
+        return "\n".join(lines)
+
+    _print_result(result, as_json, as_text)
 
 
 def _read_geojson(path: str) -> bytes:
@@ -240,6 +282,24 @@ def overlap(layer_ids, geometry_path, layers, as_of, include_geometry, view, as_
 
 
 @cli.command(cls=_OneLineUsage)
+@click.argument("dsn")
+@click.argument("path", required=False, type=click.Path(file_okay=False))
+def load(dsn: str, path: str | None) -> None:
+    """Load a data directory (default: the shipped geodata/) into PostGIS at DSN
+    (postgresql://user@host:port/db), in one transaction; loading again replaces the layers."""
+    from .store.postgis import is_dsn, load_directory
+
+    if not is_dsn(dsn):
+        raise UserError(f"{dsn!r} is not a postgresql:// URL")
+    if path is not None and not Path(path).is_dir():
+        raise UserError(f"{path}: no such data directory")
+    counts = load_directory(dsn, path)
+    for layer_id, count in counts.items():
+        click.echo(f"{layer_id}\t{count}")
+    click.echo(f"ok: {sum(counts.values())} features in {len(counts)} layers")
+
+
+@cli.command(cls=_OneLineUsage)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option(
     "--port",
@@ -254,17 +314,25 @@ def overlap(layer_ids, geometry_path, layers, as_of, include_geometry, view, as_
     type=click.Path(file_okay=False),
     help="Data directory (default: $GEOSERVICE_DATA, else the shipped geodata/).",
 )
-def serve(host: str, port: int, data_dir: str | None) -> None:
+@click.option(
+    "--store",
+    envvar="GEOSERVICE_STORE",
+    help="postgresql://… URL of a database filled by `geoservice load` (or a data directory); "
+    "default: $GEOSERVICE_STORE, else the data directory.",
+)
+def serve(host: str, port: int, data_dir: str | None, store: str | None) -> None:
     """Run the service (development server); prints its URL. Production: see the README."""
     import socket
 
     from werkzeug.serving import make_server
 
     from .app import create_app
+    from .store import is_dsn
 
-    if data_dir is not None and not Path(data_dir).is_dir():
-        raise UserError(f"{data_dir}: no such data directory")
-    app = create_app({"DATA_DIR": data_dir})
+    for path in (data_dir, None if is_dsn(store) else store):
+        if path is not None and not Path(path).is_dir():
+            raise UserError(f"{path}: no such data directory")
+    app = create_app({"DATA_DIR": data_dir, "STORE": store})
     # Bind here, not in werkzeug, so a busy port or bad address is one line and exit status 2.
     try:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET

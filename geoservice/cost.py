@@ -19,8 +19,10 @@ for random lines against the countries layer; see BENCHMARKS.md ("Hostile reques
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
+import signal
 import threading
 import time
 import weakref
@@ -227,8 +229,11 @@ def estimate_pairs(la, lb, ia: np.ndarray, ib: np.ndarray) -> Estimate:
 # --- running accepted work: in a low-priority process of its own --------------------------
 
 #: How much lower (Linux nice) the analysis process runs than the process answering requests,
-#: so that a busy analysis does not slow the normal requests sharing the cores.
-ANALYSIS_NICE = 10
+#: so that a busy analysis does not slow the normal requests sharing the cores (19: the
+#: lowest, about 1/70 of a normal process's share of a busy core); the triage process, whose
+#: work is short, a little higher.
+ANALYSIS_NICE = 19
+TRIAGE_NICE = 10
 
 
 class AnalysisFailed(RuntimeError):
@@ -240,13 +245,30 @@ class AnalysisFailed(RuntimeError):
 _catalogs: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
 
 
-def _serve_analyses(conn) -> None:
-    """The analysis process: run ``(work, catalog id, kwargs, seconds)`` requests from
-    ``conn`` one at a time, sending back ``(True, answer)`` or ``(False, exception)``."""
+def _detach_from_parent(parent_end, nice: int) -> None:
+    """In the analysis process: the default signal handlers (not the serving process's, e.g.
+    gunicorn's, which would ignore SIGTERM), death with the parent (Linux), and only our end of
+    the pipe, so that it ends when its parent does."""
+    for name in ("SIGTERM", "SIGINT", "SIGQUIT", "SIGHUP", "SIGUSR1", "SIGUSR2", "SIGCHLD"):
+        signal.signal(getattr(signal, name), signal.SIG_DFL)
+    parent_end.close()
     try:
-        os.nice(ANALYSIS_NICE)
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() == 1:  # the parent died before prctl
+        os._exit(0)
+    try:
+        os.nice(nice)
     except OSError:
         pass
+
+
+def _serve_analyses(conn, parent_end, nice: int) -> None:
+    """The analysis process: run ``(work, catalog id, kwargs, seconds)`` requests from
+    ``conn`` one at a time, sending back ``(True, answer)`` or ``(False, exception)``."""
+    _detach_from_parent(parent_end, nice)
     while True:
         try:
             work, catalog_id, kwargs, seconds, limit = conn.recv()
@@ -269,7 +291,8 @@ class AnalysisProcess:
     analysis runs past its deadline, so no request keeps a core or holds the serving threads'
     interpreter lock."""
 
-    def __init__(self) -> None:
+    def __init__(self, nice: int = ANALYSIS_NICE) -> None:
+        self.nice = nice
         self.lock = threading.Lock()
         self.process: multiprocessing.process.BaseProcess | None = None
         self.conn = None
@@ -284,7 +307,10 @@ class AnalysisProcess:
         context = multiprocessing.get_context("fork")
         parent, child = context.Pipe()
         process = context.Process(
-            target=_serve_analyses, args=(child,), name="geoservice-analysis", daemon=True
+            target=_serve_analyses,
+            args=(child, parent, self.nice),
+            name="geoservice-analysis",
+            daemon=True,
         )
         process.start()
         child.close()
@@ -332,13 +358,23 @@ class AnalysisProcess:
         return answer
 
 
+#: The process that computes accepted analyses, and the one that reads and prices requests
+#: (GeoJSON parsing and the work estimate: short, so a refusal never waits behind an analysis).
 _analyses = AnalysisProcess()
+_triage = AnalysisProcess(TRIAGE_NICE)
 
 
-def run_bounded(work: Callable[..., T], catalog, kwargs: dict, seconds: float | None = None) -> T:
-    """``work(catalog, deadline, **kwargs)`` in the analysis process, before the deadline of
-    ``seconds`` (default: the settings' ``analysis_seconds``). ``work`` is a module-level
-    function (it is sent to the process by name); ``catalog`` is the parent's, read there
-    copy-on-write."""
+def run_bounded(
+    work: Callable[..., T],
+    catalog,
+    kwargs: dict,
+    seconds: float | None = None,
+    *,
+    triage: bool = False,
+) -> T:
+    """``work(catalog, deadline, **kwargs)`` in the analysis process (``triage``: the triage
+    process), before the deadline of ``seconds`` (default: the settings'
+    ``analysis_seconds``). ``work`` is a module-level function (it is sent to the process by
+    name); ``catalog`` is the parent's, read there copy-on-write."""
     seconds = settings().analysis_seconds if seconds is None else seconds
-    return _analyses.run(work, catalog, kwargs, seconds)
+    return (_triage if triage else _analyses).run(work, catalog, kwargs, seconds)

@@ -16,6 +16,7 @@ from werkzeug.exceptions import HTTPException
 from .catalog import DataError
 from .cost import AnalysisFailed, BudgetError, DeadlineError
 from .measure import LimitError, QueryError
+from .store.base import StoreUnavailable
 from .timeline import TimeError
 
 log = logging.getLogger(__name__)
@@ -85,6 +86,7 @@ STATUS_TABLE: list[tuple[type[Exception], int, str]] = [
     (AnalysisFailed, 503, "Analysis failed"),
     (LimitError, 413, "Payload too large"),
     (QueryError, 400, "Bad query"),
+    (StoreUnavailable, 503, "Store unavailable"),
     (DataError, 500, "Data not available"),
 ]
 

@@ -51,6 +51,7 @@ LAYERS: dict[str, Layer] = {
                 "reported_length_km": "number",
                 "reported_length_source": "string",
                 "views": "array",
+                "held_by": "string",
             },
             ("countries", "status", "kind", "accuracy"),
         ),
@@ -121,18 +122,22 @@ LAYERS: dict[str, Layer] = {
             "de jure country (see geodata/places.py).",
             ("Point",),
             {
-                "name_ru": "string",
-                "name_hy": "string",
-                "name_az": "string",
-                "name_ka": "string",
-                "name_uk": "string",
-                "name_ro": "string",
                 "alt_names": "array",
                 "country": "string",
                 "population": "number",
                 "source": "string",
             },
             ("country", "name", "accuracy"),
+        ),
+        Layer(
+            "csto_members",
+            "CSTO membership over time",
+            "Who was a party to the Collective Security Treaty (CSTO) on a date: one point per "
+            "country and state of its membership (member, suspended, frozen), at its capital, "
+            "dated (ask with datetime=; see geodata/record/csto.toml for the dates' sources).",
+            ("Point",),
+            {"country": "string", "capital": "string", "membership": "string"},
+            ("country", "membership", "accuracy"),
         ),
         Layer(
             "events",

@@ -30,6 +30,7 @@ from markupsafe import Markup
 
 from . import params, views
 from .catalog import Catalog, LayerData
+from .downloads import DOWNLOADS, Download, convert
 from .errors import BadRequest, NotAcceptable, NotFound
 from .layers import ALIASES, Layer
 from .params import CRS84
@@ -641,8 +642,29 @@ def items(collection_id: str) -> Response:
     """Features of a collection: bbox, datetime, property filters, limit/offset paging."""
     served = get_served(collection_id)
     query = parse_items_query(served.layer)
+    download = DOWNLOADS.get(request.args.get("f", ""))
+    if download is not None:
+        return cached(served, download.f, lambda: _download_response(served, query, download))
     fmt = negotiate(GEOJSON)
     return cached(served, fmt, lambda: _items_response(served, query, fmt))
+
+
+def _page_rows(served: ServedLayer, query: ItemsQuery) -> tuple[int, np.ndarray]:
+    """The matched count and the rows of the requested page."""
+    rows = select_rows(served, query)
+    return len(rows), rows[query.offset : query.offset + query.limit]
+
+
+def _download_response(served: ServedLayer, query: ItemsQuery, download: Download) -> Response:
+    """The page (at most ``limit`` features, as in GeoJSON) as a GeoPackage or FlatGeobuf file."""
+    _, page = _page_rows(served, query)
+    feature_bytes = served.bytes_at(query.zoom)
+    collection = b'{"type":"FeatureCollection","features":['
+    collection += b",".join(feature_bytes[i] for i in page) + b"]}"
+    cid = served.layer.id
+    response = Response(convert(collection, cid, download), mimetype=download.media_type)
+    response.headers["Content-Disposition"] = f'attachment; filename="{cid}{download.suffix}"'
+    return response
 
 
 def _page_url(collection_id: str, offset: int, fmt: str) -> str:
@@ -654,9 +676,7 @@ def _page_url(collection_id: str, offset: int, fmt: str) -> str:
 
 def _items_response(served: ServedLayer, query: ItemsQuery, fmt: str) -> Response:
     cid = served.layer.id
-    rows = select_rows(served, query)
-    matched = len(rows)
-    page = rows[query.offset : query.offset + query.limit]
+    matched, page = _page_rows(served, query)
     json_type = GEOJSON if fmt == "json" else HTML
     links = [
         link(_page_url(cid, query.offset, fmt), "self", json_type, "This page"),
@@ -665,6 +685,10 @@ def _items_response(served: ServedLayer, query: ItemsQuery, fmt: str) -> Respons
             "alternate",
             HTML if fmt == "json" else GEOJSON,
             "This page in the other format",
+        ),
+        *(
+            link(_page_url(cid, query.offset, d.f), "alternate", d.media_type, f"As {d.title}")
+            for d in DOWNLOADS.values()
         ),
         link(
             url_for("ogcapi.collection", collection_id=cid, _external=True, f="json"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, request, url_for
 
 from . import __version__
+from .downloads import DOWNLOADS
 from .layers import LAYERS, Layer
 from .measure import GEOMETRY_TYPES
 from .ogcapi import (
@@ -25,7 +26,7 @@ from .ogcapi import (
     vocabulary,
 )
 from .params import endpoint_params, queryable_params, table
-from .vocabulary import ACCURACIES, KINDS, PARTY_NAMES, STATUSES
+from .vocabulary import ACCURACIES, KINDS, LANGUAGES, PARTY_NAMES, STATUSES
 
 bp = Blueprint("openapi", __name__, url_prefix="/api")
 
@@ -48,7 +49,8 @@ def _nullable(schema: dict) -> dict:
 
 
 def _errors(*codes: int) -> dict:
-    """Problem responses for the given status codes (500 always listed)."""
+    """Problem responses for the given status codes (414 and 500 always listed: a request line
+    over the HTTP server's limit is refused before it reaches the service, in its format)."""
     titles = {
         400: "Bad request",
         404: "Not found",
@@ -59,16 +61,30 @@ def _errors(*codes: int) -> dict:
         503: "Stopped at the time limit (Retry-After)",
         500: "Internal error",
     }
-    return {
+    responses = {
         str(code): {"description": titles[code], "content": {PROBLEM: {"schema": _ref("Problem")}}}
         for code in (*codes, 500)
     }
+    responses["414"] = {
+        "description": "URI too long (the HTTP server's limit on the request line)",
+        "content": {PROBLEM: {"schema": _ref("Problem")}, HTML: {"schema": {"type": "string"}}},
+    }
+    return responses
 
 
-def _ok(description: str, schema: dict, media_type: str = JSON, html: bool = True) -> dict:
+def _ok(
+    description: str,
+    schema: dict,
+    media_type: str = JSON,
+    html: bool = True,
+    downloads: bool = False,
+) -> dict:
     content = {media_type: {"schema": schema}}
     if html:
         content[HTML] = {"schema": {"type": "string"}}
+    if downloads:  # f=gpkg, f=fgb: the page as a file
+        for download in DOWNLOADS.values():
+            content[download.media_type] = {"schema": {"type": "string", "format": "binary"}}
     return {
         "200": {"description": description, "content": content},
         "304": {"description": "Not modified (If-None-Match matched the ETag)"},
@@ -86,6 +102,14 @@ def _property_schema(layer: Layer, name: str) -> dict:
     return _nullable({"type": "string"})
 
 
+#: ``names`` / ``names_sources``: {language code: name or source}, the languages of ``lang=``.
+_NAMES = {
+    "type": "object",
+    "description": "By language code, one of: " + ", ".join(LANGUAGES),
+    "additionalProperties": {"type": "string"},
+}
+
+
 def properties_schema(layer: Layer) -> dict:
     """JSON schema of a feature's properties on ``layer`` (as served, with measures)."""
     props = {
@@ -96,6 +120,9 @@ def properties_schema(layer: Layer) -> dict:
         "sources": _nullable({"type": "array", "items": {"type": "string"}}),
         "accuracy": _nullable({"type": "string", "enum": list(ACCURACIES)}),
         "notes": _nullable({"type": "string"}),
+        "names": _NAMES,
+        "names_sources": _NAMES,
+        "label": {"type": "string"},
         "length_km": _nullable({"type": "number", "minimum": 0}),
         "area_km2": _nullable({"type": "number", "minimum": 0}),
     }
@@ -165,6 +192,7 @@ def _collection_paths(layer: Layer) -> dict:
                             ],
                         },
                         GEOJSON,
+                        downloads=True,
                     ),
                     **_errors(400),
                 },
@@ -315,20 +343,50 @@ def _components() -> dict:
                         "coordinates": {
                             "type": "array",
                             "minItems": 2,
-                            "maxItems": 2,
-                            "description": "[lon, lat]: longitude -180..180, latitude -90..90",
+                            "maxItems": 3,
+                            "description": "[lon, lat] or [lon, lat, height]: longitude "
+                            "-180..180, latitude -90..90 (a height is ignored)",
                             "items": {"type": "number", "minimum": -180, "maximum": 180},
                         },
                     },
                 },
                 {
                     "type": "object",
-                    "required": ["type"],
+                    "required": ["type", "coordinates"],
                     "properties": {
                         "type": {
                             "type": "string",
-                            "enum": [*GEOMETRY_TYPES, "Feature", "FeatureCollection"],
-                        }
+                            "enum": [
+                                t
+                                for t in GEOMETRY_TYPES
+                                if t not in ("Point", "GeometryCollection")
+                            ],
+                        },
+                        "coordinates": {"type": "array", "minItems": 1},
+                    },
+                },
+                {
+                    "type": "object",
+                    "required": ["type", "geometries"],
+                    "properties": {
+                        "type": {"type": "string", "enum": ["GeometryCollection"]},
+                        "geometries": {"type": "array", "minItems": 1},
+                    },
+                },
+                {
+                    "type": "object",
+                    "required": ["type", "geometry"],
+                    "properties": {
+                        "type": {"type": "string", "enum": ["Feature"]},
+                        "geometry": {"type": "object"},
+                    },
+                },
+                {
+                    "type": "object",
+                    "required": ["type", "features"],
+                    "properties": {
+                        "type": {"type": "string", "enum": ["FeatureCollection"]},
+                        "features": {"type": "array", "minItems": 1},
                     },
                 },
             ],

@@ -19,6 +19,7 @@ from typing import Any
 from flask import request
 
 from . import timeline, views
+from .downloads import DOWNLOADS
 from .errors import BadRequest
 from .layers import ALIASES, LAYERS, Layer
 from .settings import settings
@@ -37,9 +38,10 @@ from .vocabulary import (
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 #: An OGC datetime: an instant, or start/end with '..' (or nothing) for one open end.
-_INSTANT = r"\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2}))?"
+_DAY_RE = r"(?!0000)\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])"
+_INSTANT = _DAY_RE + r"(T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d+)?(Z|[+-]([01]\d|2[0-3]):[0-5]\d))?"
 DATETIME_PATTERN = rf"^({_INSTANT}|{_INSTANT}/({_INSTANT}|\.\.)?|(\.\.)?/{_INSTANT})$"
-DAY_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
+DAY_PATTERN = rf"^{_DAY_RE}$"
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,8 @@ class Param:
     parse: Callable[[str], Any]
     required: bool = False
     default: Any = None
+    #: Its key in :func:`table` when two endpoints give one name different values (``f``).
+    key: str | None = None
 
     def openapi(self) -> dict:
         doc = {
@@ -147,10 +151,9 @@ def parse_bbox(text: str) -> tuple[float, float, float, float]:
     minx, miny, maxx, maxy = values
     if not (-180 <= minx <= 180 and -180 <= maxx <= 180):
         raise ValueError("longitudes must be within -180..180")
-    if not (-90 <= miny <= 90 and -90 <= maxy <= 90):
-        raise ValueError("latitudes must be within -90..90")
-    if miny > maxy:
-        raise ValueError("minimum latitude is above maximum latitude")
+    # Latitudes: clipped at the poles, and a box given upside down is read the right way up
+    # (the schema cannot say either, so the service accepts what it allows).
+    miny, maxy = sorted(min(max(v, -90.0), 90.0) for v in (miny, maxy))
     return minx, miny, maxx, maxy
 
 
@@ -196,8 +199,9 @@ def _party(text: str) -> str:
     return code
 
 
-_DAY = {"type": "string", "pattern": DAY_PATTERN, "example": "2022-09-01"}
+_DAY = {"type": "string", "format": "date", "pattern": DAY_PATTERN, "example": "2022-09-01"}
 _LAYER_IDS = [*LAYERS, *ALIASES]
+_BBOX_NUMBER = {"type": "number", "minimum": -180, "maximum": 180}
 
 
 @functools.cache
@@ -213,15 +217,26 @@ def table() -> dict[str, Param]:
             _enum(("json", "html")),
         ),
         Param(
+            "f",
+            "Response format (else the Accept header decides; GeoJSON by default); "
+            + ", ".join(f"{d.f}: the page as a {d.title} file" for d in DOWNLOADS.values())
+            + " (list properties as JSON text fields).",
+            {"type": "string", "enum": ["json", "html", *DOWNLOADS]},
+            _enum(("json", "html", *DOWNLOADS)),
+            key="f-items",
+        ),
+        Param(
             "bbox",
-            "minLon,minLat,maxLon,maxLat in CRS84 degrees, latitudes within -90..90 (or 6 "
-            "numbers: with heights, ignored); minLon > maxLon crosses the antimeridian. "
+            "minLon,minLat,maxLon,maxLat in CRS84 degrees (or 6 numbers: with heights, "
+            "ignored); minLon > maxLon crosses the antimeridian; latitudes are clipped at the "
+            "poles, and minLat > maxLat is read as maxLat,minLat. "
             "Features whose geometry intersects the box.",
             {
                 "type": "array",
                 "minItems": 4,
                 "maxItems": 6,
-                "items": {"type": "number", "minimum": -180, "maximum": 180},
+                "not": {"type": "array", "minItems": 5, "maxItems": 5},
+                "items": _BBOX_NUMBER,
             },
             parse_bbox,
         ),
@@ -326,7 +341,7 @@ def table() -> dict[str, Param]:
         Param("from", "The first day (YYYY-MM-DD).", _DAY, _day, required=True),
         Param("to", "The last day (YYYY-MM-DD).", _DAY, _day, required=True),
     ]
-    return {p.name: p for p in params}
+    return {p.key or p.name: p for p in params}
 
 
 #: Parameters every resource takes, so that a client can put them on the API's URL once
@@ -338,7 +353,7 @@ EVERYWHERE: tuple[str, ...] = ("view", "lang")
 ENDPOINTS: dict[str, tuple[str, ...]] = {
     "document": ("f",),
     "item": ("f", "crs"),
-    "items": ("f", "bbox", "bbox-crs", "crs", "datetime", "limit", "offset", "zoom"),
+    "items": ("f-items", "bbox", "bbox-crs", "crs", "datetime", "limit", "offset", "zoom"),
     "lengths": ("countries", "status", "kind", "as_of", "bbox"),
     "overlaps_get": ("a", "b", "as_of", "include_geometry"),
     "overlaps_post": ("layers", "as_of", "include_geometry"),

@@ -22,7 +22,6 @@ from .views import in_view
 from .vocabulary import (
     COMMON_FIELDS,
     CONTROL_HOLDERS,
-    DEFAULT_VIEW,
     PARTY_NAMES,
     VIEWS,
     field_vocabulary,
@@ -244,9 +243,15 @@ def _check_border_fields(props: dict) -> list[str]:
     return problems
 
 
+#: The view whose international borders are the country polygons' common boundaries.
+DE_JURE_VIEW = "un"
+
+
 def check_border_topology(borders: list[dict], countries: list[dict]) -> list[str]:
     """Each pair's international segments, on every date they change, tile the common boundary
-    (as on the ground: the segments of the default view)."""
+    of the two country polygons, in the UN majority's view (the de jure pairs the polygons
+    are: on the ground, Georgia-Russia gives way to Abkhazia-Russia where Abkhazia holds the
+    Georgian side, and the de facto entities have no country polygon)."""
     polygons = {
         f["properties"]["iso3"]: shapely.from_geojson(orjson.dumps(f["geometry"]))
         for f in countries
@@ -254,7 +259,7 @@ def check_border_topology(borders: list[dict], countries: list[dict]) -> list[st
     by_pair: dict[tuple[str, str], list[tuple[dict, shapely.Geometry]]] = {}
     for f in borders:
         p = f["properties"]
-        if p.get("kind") == "international" and in_view(p, DEFAULT_VIEW):
+        if p.get("kind") == "international" and in_view(p, DE_JURE_VIEW):
             geom = shapely.from_geojson(orjson.dumps(f["geometry"]))
             by_pair.setdefault(tuple(p["countries"]), []).append((p, geom))
     problems = []

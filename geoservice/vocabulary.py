@@ -90,6 +90,11 @@ AREA_KINDS: tuple[str, ...] = (
     "control",
 )
 
+#: State of a country's CSTO membership on a date (``csto_members``): ``member`` (a party
+#: taking part), ``suspended`` (its own suspension: Uzbekistan from 2012), ``frozen`` (a party
+#: that stopped taking part: Armenia from February 2024).
+MEMBERSHIPS: tuple[str, ...] = ("member", "suspended", "frozen")
+
 #: Which corridor or route a feature of ``corridor_routes`` / ``corridor_bands`` belongs to.
 CORRIDORS: tuple[str, ...] = ("lachin", "nakhchivan", "tripp")
 
@@ -156,6 +161,7 @@ FIELD_VOCABULARIES: dict[str, tuple[str, ...]] = {
     "corridor": CORRIDORS,
     "part": CORRIDOR_PARTS,
     "state": CORRIDOR_STATES,
+    "membership": MEMBERSHIPS,
 }
 
 #: Where a layer's field has a vocabulary of its own (the events' ``kind``).

@@ -30,7 +30,7 @@ from shapely.ops import polylabel
 from werkzeug.exceptions import NotFound
 from werkzeug.security import safe_join
 
-from . import timeline
+from . import timeline, views
 from .catalog import Catalog
 from .errors import problem
 from .layers import LAYERS
@@ -41,6 +41,7 @@ from .state import state
 from .vocabulary import (
     COUNTRY_NAMES,
     DEFAULT_KIND,
+    DEFAULT_VIEW,
     KINDS,
     LABELS,
     SKETCHED_ACCURACIES,
@@ -503,6 +504,13 @@ LANGUAGES: dict[str, str] = {
     "az": "Azərbaycanca",
     "ka": "ქართული",
     "ro": "Română",
+    "ab": "Аԥсуа",
+    "os": "Ирон",
+    "ky": "Кыргызча",
+    "tg": "Тоҷикӣ",
+    "uz": "Oʻzbekcha",
+    "kk": "Қазақша",
+    "tr": "Türkçe",
 }
 
 #: Area kinds of disputed areas that get a label (the others are outlines inside them).
@@ -525,13 +533,15 @@ def _label_point(geom) -> tuple[float, float]:
 
 
 def per_catalog(build):
-    """Cache ``build(catalog)`` per loaded catalog (catalogs are not hashable)."""
-    cache: dict[int, tuple[Catalog, Any]] = {}
+    """Cache ``build(catalog, *args)`` per loaded catalog and arguments (catalogs are not
+    hashable)."""
+    cache: dict[tuple, tuple[Catalog, Any]] = {}
 
-    def cached(catalog: Catalog):
-        hit = cache.get(id(catalog))
+    def cached(catalog: Catalog, *args):
+        key = (id(catalog), *args)
+        hit = cache.get(key)
         if hit is None or hit[0] is not catalog:
-            hit = cache[id(catalog)] = (catalog, build(catalog))
+            hit = cache[key] = (catalog, build(catalog, *args))
         return hit[1]
 
     cached.__doc__ = build.__doc__
@@ -539,8 +549,9 @@ def per_catalog(build):
 
 
 @per_catalog
-def area_labels(catalog: Catalog) -> list[dict[str, Any]]:
-    """Labels of countries and of held or former areas: name, lon, lat, rank, validity."""
+def area_labels(catalog: Catalog, lang: str = "en") -> list[dict[str, Any]]:
+    """Labels of countries and of held or former areas in ``lang`` (English where the data has
+    no name in it): name, lon, lat, rank, validity."""
     out = []
     countries = catalog["countries"]
     for i, feature in enumerate(countries.features):
@@ -550,7 +561,8 @@ def area_labels(catalog: Catalog) -> list[dict[str, Any]]:
         out.append(
             {
                 "id": props["id"],
-                "text": COUNTRY_NAMES.get(code, props["name"]),
+                "text": (props.get("names") or {}).get(lang)
+                or COUNTRY_NAMES.get(code, props["name"]),
                 "lon": lon,
                 "lat": lat,
                 "kind": "country",
@@ -568,7 +580,7 @@ def area_labels(catalog: Catalog) -> list[dict[str, Any]]:
         out.append(
             {
                 "id": props["id"],
-                "text": short_name(props["name"]),
+                "text": (props.get("names") or {}).get(lang) or short_name(props["name"]),
                 "lon": lon,
                 "lat": lat,
                 "kind": "area",
@@ -583,16 +595,21 @@ def area_labels(catalog: Catalog) -> list[dict[str, Any]]:
 @per_catalog
 def source_table(catalog: Catalog) -> dict[str, Any]:
     """The seed articles' titles, authors and dates (``sources.json`` beside the layers)."""
+    if catalog.sources is not None:  # from a database
+        return catalog.sources
     path = catalog.directory / "sources.json"
     return orjson.loads(path.read_bytes()) if path.exists() else {}
 
 
-def page_config(date: str | None, lang: str = "en") -> dict[str, Any]:
+def page_config(date: str | None, lang: str = "en", view: str = DEFAULT_VIEW) -> dict[str, Any]:
     """Everything the page script needs besides the map objects (JSON-ready)."""
     catalog = state().catalog
     return {
         "date": date,
         "lang": lang,
+        "view": view,
+        "defaultView": DEFAULT_VIEW,
+        "views": views.describe()["views"],
         "languages": LANGUAGES,
         "sliderStart": SLIDER_START,
         "layers": list(LAYER_ORDER),
@@ -603,7 +620,7 @@ def page_config(date: str | None, lang: str = "en") -> dict[str, Any]:
         "statuses": list(STATUSES),
         "labels": LABELS,
         "countryNames": COUNTRY_NAMES,
-        "areaLabels": area_labels(catalog),
+        "areaLabels": area_labels(catalog, lang),
         "sources": source_table(catalog),
         "openingBounds": OPENING_BOUNDS,
         "phoneView": {"center": PHONE_CENTER, "zoom": PHONE_ZOOM},
@@ -638,6 +655,10 @@ def index() -> Response | str:
     lang = request.args.get("lang", "en")
     if lang not in LANGUAGES:
         return problem(400, "Bad language", f"lang must be one of: {', '.join(LANGUAGES)}")
+    try:
+        view = views.parse_view(request.args.get("view"))
+    except views.ViewError as exc:
+        return problem(400, "Bad view", str(exc))
     date = None
     if raw:
         try:
@@ -647,9 +668,10 @@ def index() -> Response | str:
     return render_template(
         "map.html",
         **folium_parts(request.script_root),
-        config=page_config(date, lang),
+        config=page_config(date, lang, view),
         languages=LANGUAGES,
         lang=lang,
+        view=view,
         today=dt.date.today().isoformat(),
     )
 

@@ -1,7 +1,8 @@
 """WSGI entry point for production servers: ``gunicorn -w 4 -b 0.0.0.0:8000 geoservice.wsgi:app``.
 
-The data directory comes from ``$GEOSERVICE_DATA`` (default: the shipped ``geodata/``). Each
-worker loads the catalog once at import.
+The data directory comes from ``$GEOSERVICE_DATA`` (default: the shipped ``geodata/``), or the
+PostGIS database from ``$GEOSERVICE_STORE=postgresql://…``. Each worker loads the catalog once
+at import.
 """
 
 from __future__ import annotations

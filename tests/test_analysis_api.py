@@ -11,6 +11,9 @@ from geoservice import measure
 from geoservice.app import create_app
 from geoservice.settings import settings
 
+#: The tests that read ``catalog`` run on the file store and on PostGIS (conftest.py).
+ON_BOTH_STORES = True
+
 PROBLEM_KEYS = {"type", "title", "status", "detail"}
 
 # A box around Lachin town and the original corridor route (lon/lat).

@@ -42,26 +42,21 @@ def test_growth_generator_keeps_schema_and_count(tmp_path):
     assert len(catalog["countries"].features) == len(load_catalog()["countries"].features)
 
 
-def test_growth_script_runs_on_a_tiny_size(tmp_path):
-    out = tmp_path / "growth.json"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "benchmarks.growth",
-            "--sizes",
-            "1000",
-            "--repeat",
-            "1",
-            "--out",
-            str(out),
-        ],
+def tiny_run(module: str, out) -> subprocess.CompletedProcess:
+    """A growth script at 1,000 segments, one run per query, its JSON to ``out``."""
+    return subprocess.run(
+        [sys.executable, "-m", module, "--sizes", "1000", "--repeat", "1", "--out", str(out)],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
     )
+
+
+def test_growth_script_runs_on_a_tiny_size(tmp_path):
+    out = tmp_path / "growth.json"
+    proc = tiny_run("benchmarks.growth", out)
     assert proc.returncode == 0, proc.stderr
     doc = orjson.loads(out.read_bytes())
     (size,) = doc["sizes"]
@@ -208,3 +203,21 @@ def test_postgis_load_rows_keep_nulls_lists_and_geometry(catalog):
         two, ["id", "notes"], {"id": "text", "notes": "text"}
     ).split()
     assert first.startswith(b'"a","",') and second.startswith(b'"b",,')
+
+
+def test_growth_on_postgis_runs_on_a_tiny_size(tmp_path):
+    from benchmarks import pygeoapi_stack
+
+    if not (pygeoapi_stack.PG_BIN / "initdb").exists():
+        pytest.skip(f"PostgreSQL is not installed ({pygeoapi_stack.PG_BIN / 'initdb'} missing)")
+    out = tmp_path / "growth-postgis.json"
+    proc = tiny_run("benchmarks.growth_postgis", out)
+    assert proc.returncode == 0, proc.stderr
+    (size,) = orjson.loads(out.read_bytes())["sizes"]
+    # features: the matched count in the default view (segments of other views' states aside)
+    assert size["segments"] == 1000 and 900 < size["features"] <= 1000
+    assert [b["target"] for b in size["bbox"]] == [10, 100]
+    assert all(b["rows"] > 0 for b in size["bbox"])
+    assert size["lengths"]["km"] and size["lengths"]["ms"] > 0
+    assert size["service"]["startup_s"] > 0  # create_app on the store at this size
+    assert "| 1,000 |" in proc.stdout

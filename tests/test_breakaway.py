@@ -15,6 +15,9 @@ from shapely.geometry import Point
 from geoservice import measure
 from geoservice.views import in_view
 
+#: The tests that read ``catalog`` run on the file store and on PostGIS (conftest.py).
+ON_BOTH_STORES = True
+
 D = dt.date
 
 #: GeoNames points (lon, lat).

@@ -634,8 +634,10 @@ def test_heading_writes_the_date_out(page):
     page.open("?date=2021-06-01")
     page.wait_drawn("2021-06-01")
     heading = page.page.inner_text("#gs-heading")
-    assert "1 June 2021" in heading and "on the ground" in heading
-    assert "km of international border disputed" in heading
+    assert "1 June 2021" in heading and "km of international border disputed" in heading
+    # the view: the heading's selector, on the default view
+    shown = page.page.evaluate("document.querySelector('#gs-view').selectedOptions[0].textContent")
+    assert shown.lower().startswith("on the ground")
 
 
 @pytest.mark.parametrize(
@@ -758,3 +760,34 @@ def test_search_flies_to_a_place_under_the_pages_csp(
     assert any(text.startswith(query) for text in labels), labels
     assert page.csp_violations() == [] and page.page_errors == []
     page.close()
+
+
+def test_view_selector_reloads_the_layers_in_that_view_with_the_keyboard(
+    browser, live_server, catalog
+):
+    p = Page(browser, live_server.url)
+    requests: list[str] = []
+    p.page.on("request", lambda r: requests.append(r.url))
+    p.open("?date=2015-01-01")
+    p.wait_drawn("2015-01-01")
+    assert p.page.input_value("#gs-view") == DEFAULT_VIEW
+    p.page.focus("#gs-view")
+    with p.page.expect_navigation():
+        p.page.keyboard.press("End")  # the last view: the Government of Ukraine's
+    p.wait_drawn("2015-01-01")
+    assert "view=UKR" in p.page.url and p.page.input_value("#gs-view") == "UKR"
+    shown = p.page.evaluate("document.querySelector('#gs-view').selectedOptions[0].textContent")
+    assert shown == "Government of Ukraine"  # the heading's selector shows the view drawn
+    p.screenshot("view-selector-ukr.png")
+    items = [u for u in requests if "/items?" in u and "view=UKR" in u]
+    assert len(items) >= len(LAYER_ORDER) - 1
+    date = dt.date(2015, 1, 1)
+    drawn = p.drawn()
+    for layer_id in ("borders", "disputed_areas"):
+        layer = catalog[layer_id]
+        rows = (layer.valid(date) & views.view_mask(layer, "UKR")).nonzero()[0]
+        want = sorted(layer.features[i]["properties"]["id"] for i in rows)
+        assert sorted(drawn.get(layer_id, [])) == want, layer_id
+    assert not any(i.startswith("UKR-crimea-line") for i in drawn["borders"])  # not drawn
+    assert not p.page_errors and not p.console_errors
+    p.close()

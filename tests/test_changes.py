@@ -14,6 +14,9 @@ from geoservice import geodesy
 from geoservice.app import create_app
 from geoservice.changes import changes, holdings
 
+#: The tests that read ``catalog`` run on the file store and on PostGIS (conftest.py).
+ON_BOTH_STORES = True
+
 
 @pytest.fixture(scope="module")
 def client(catalog):

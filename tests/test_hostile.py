@@ -410,3 +410,34 @@ def process_alive(pid: int) -> bool:
             return "zombie" not in status.read()
     except FileNotFoundError:
         return False
+
+
+def test_the_analysis_process_ends_with_its_parent(tmp_path):
+    """A serving process killed outright (as gunicorn kills a stuck worker) leaves no
+    analysis process behind holding its sockets."""
+    import signal
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from geoservice import cost\n"
+        "from geoservice.app import create_app\n"
+        "client = create_app().test_client()\n"
+        "client.post('/api/overlaps', json={'type': 'Point', 'coordinates': [46.75, 39.8]})\n"
+        "print(cost._analyses.process.pid, flush=True)\n"
+        "sys.stdin.read()\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        child = int(proc.stdout.readline())
+        assert process_alive(child)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    deadline = time.monotonic() + 5
+    while process_alive(child) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not process_alive(child)

@@ -17,6 +17,9 @@ from geoservice import geodesy
 from geoservice.layers import LAYERS
 from geoservice.validate import check_control_coverage, coverage_report
 
+#: The tests that read ``catalog`` run on the file store and on PostGIS (conftest.py).
+ON_BOTH_STORES = True
+
 D = dt.date
 ARTSAKH = "Republic of Artsakh (de facto)"
 

@@ -20,6 +20,9 @@ from geoservice.catalog import load_catalog
 from geoservice.layers import LAYERS
 from geoservice.settings import settings
 
+#: The tests that read ``catalog`` run on the file store and on PostGIS (conftest.py).
+ON_BOTH_STORES = True
+
 WGS84 = Geod(ellps="WGS84")
 
 

@@ -21,6 +21,9 @@ from shapely.geometry import Point, shape
 
 from geoservice.layers import LAYERS
 
+#: The tests that read ``catalog`` run on the file store and on PostGIS (conftest.py).
+ON_BOTH_STORES = True
+
 HERE = Path(__file__).resolve().parent
 TABLES = sorted(HERE.glob("places*.toml"))
 STATEMENTS = [s for path in TABLES for s in tomllib.loads(path.read_text())["statement"]]
@@ -199,8 +202,9 @@ def test_contested_places_carry_both_sides_names(catalog):
     }
     for pid, (hy, az, alt) in names.items():
         _, p = place_point(catalog, pid)
-        assert (p["name_hy"], p["name_az"]) == (hy, az) and alt in p["alt_names"], pid
-        assert p["name_ru"], pid
+        names = p["names"]
+        assert (names["hy"], names["az"]) == (hy, az) and alt in p["alt_names"], pid
+        assert names["ru"], pid
 
 
 def test_gazetteer_fixes_natural_earths_country_codes_and_cites_its_source(catalog):

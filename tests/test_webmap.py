@@ -88,7 +88,8 @@ def test_style_table_in_page_covers_every_vocabulary_value(page):
     _, parser = page
     config = json.loads(parser.config_text)
     assert config["layers"][0] == "countries"  # the base layer is drawn first (bottom)
-    assert set(config["layers"]) == set(LAYERS) - {"places"}  # the gazetteer: labels
+    # the gazetteer: labels; CSTO membership: a dated table (points at capitals), API only
+    assert set(config["layers"]) == set(LAYERS) - {"places", "csto_members"}
     styles = config["styles"]
     assert set(styles["sketched"]["accuracies"]) == set(SKETCHED_ACCURACIES)
     assert styles["sketched"]["style"]["dashArray"]

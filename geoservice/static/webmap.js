@@ -256,7 +256,8 @@
 
   function layerUrl(config, lid, level, box) {
     return config.itemsUrl.replace("{id}", encodeURIComponent(lid)) + "?limit=" + config.pageLimit +
-      "&f=json" + (level !== null ? "&zoom=" + level : "") + (box ? "&bbox=" + box.join(",") : "");
+      "&f=json" + (config.view && config.view !== config.defaultView ? "&view=" + encodeURIComponent(config.view) : "") +
+      (level !== null ? "&zoom=" + level : "") + (box ? "&bbox=" + box.join(",") : "");
   }
 
   /** The zoom Leaflet's fitBounds gives the opening bounds in a window of this size. */
@@ -437,13 +438,24 @@
 
   /* ---- labels: countries, held areas and towns, decluttered by zoom ----------------- */
 
+  /** Both sides' names where they differ (Stepanakert / Khankendi, Sukhumi / Sukhum, Bender /
+   *  Tighina): the place has names in both sides' languages. */
+  function contested(p) {
+    var n = p.names || {};
+    return !!((n.hy && n.az) || (n.ka && (n.ab || n.os)) ||
+      (n.ro && n.ro !== p.name && (p.alt_names || []).indexOf(n.ro) >= 0));
+  }
+
+  /* ---- point of view (view=): every data request carries it; the selector reloads ------ */
+
+  function viewParam() {
+    return cfg.view && cfg.view !== cfg.defaultView ? "&view=" + encodeURIComponent(cfg.view) : "";
+  }
+
   function placeText(p) {
     var lang = cfg.lang;
-    var main = (lang !== "en" && p["name_" + lang]) || p.name;
-    // Both names where the two sides name a place differently (Stepanakert / Khankendi), not
-    // for spelling variants of one name.
-    var contested = p.name_hy && p.name_az;
-    var other = contested ? (p.alt_names || []).filter(function (n) { return n && n !== main; })[0] : null;
+    var main = (p.names || {})[lang] || p.name;
+    var other = contested(p) ? (p.alt_names || []).filter(function (n) { return n && n !== main; })[0] : null;
     if (lang !== "en" && main !== p.name) { other = p.name; }
     return other ? main + " / " + other : main;
   }
@@ -458,7 +470,7 @@
     state.places.forEach(function (p) {
       var pop = p.population || 0;
       var minZoom = pop >= 1e6 ? 4 : pop >= 3e5 ? 5 : pop >= 1e5 ? 6 : pop >= 3e4 ? 7 : pop >= 1e4 ? 8 : 9;
-      if (p.name_hy && p.name_az) { minZoom = Math.min(minZoom, 7); }  // contested names
+      if (contested(p)) { minZoom = Math.min(minZoom, 7); }  // contested names
       if (zoom < minZoom) { return; }
       out.push({ text: placeText(p), lat: p.lat, lon: p.lon, cls: "gs-label gs-label-town",
         rank: 2 + (1 - Math.min(pop, 5e6) / 5e6) });
@@ -517,7 +529,7 @@
 
   function showHeading(date, counts) {
     $("gs-heading-date").textContent = "Borders and disputes on " + longDate(date);
-    $("gs-heading-view").textContent = "View: on the ground (who controlled what on the date)";
+    $("gs-view").value = cfg.view;  // the heading's selector shows the view drawn
     var borders = counts.borders || [];
     var disputedKm = 0, disputed = 0, contact = 0;
     borders.forEach(function (f) {
@@ -587,7 +599,7 @@
     if (state.pair) { return Promise.resolve(); }  // a clicked pair's lengths stay while its popup is open
     var date = state.date, generation = state.generation;
     var box = viewBox();
-    return getJson(cfg.lengthsUrl + "?as_of=" + encodeURIComponent(date) + "&bbox=" + box.join(","))
+    return getJson(cfg.lengthsUrl + "?as_of=" + encodeURIComponent(date) + "&bbox=" + box.join(",") + viewParam())
       .then(function (answer) {
         if (generation !== state.generation || date !== state.date) { return; }
         showReadout("International borders in view on " + longDate(date), date, answer,
@@ -604,7 +616,7 @@
     if (pair.length !== 2) { return; }
     var date = state.date;
     state.pair = pair;
-    getJson(cfg.lengthsUrl + "?countries=" + pair.join(",") + "&as_of=" + encodeURIComponent(date))
+    getJson(cfg.lengthsUrl + "?countries=" + pair.join(",") + "&as_of=" + encodeURIComponent(date) + viewParam())
       .then(function (answer) {
         showReadout(countryNames(pair) + " border on " + longDate(date), date, answer);
         $("gs-readout").setAttribute("data-pair", pair.join(","));
@@ -622,7 +634,7 @@
     }
     var other = $("gs-compare-date").value, date = state.date;
     var from = other < date ? other : date, to = other < date ? date : other;
-    return getJson(cfg.changesUrl + "?from=" + from + "&to=" + to).then(function (c) {
+    return getJson(cfg.changesUrl + "?from=" + from + "&to=" + to + viewParam()).then(function (c) {
       var began = {}, ended = {};
       var newer = to === date;  // the map shows the later date: "began" is what is new on it
       (newer ? c.features.began : c.features.ended).forEach(function (f) { began[f.id] = f.layer; });
@@ -650,7 +662,7 @@
   function writeUrl() {
     if (!state.map || !state.date) { return; }
     var c = state.map.getCenter();
-    var url = "?date=" + state.date + (cfg.lang !== "en" ? "&lang=" + cfg.lang : "") + "#" +
+    var url = "?date=" + state.date + (cfg.lang !== "en" ? "&lang=" + cfg.lang : "") + viewParam() + "#" +
       state.map.getZoom() + "/" + c.lat.toFixed(4) + "/" + c.lng.toFixed(4);
     history.replaceState(null, "", url);
   }
@@ -855,6 +867,11 @@
       search($("gs-search-input").value);
     });
     $("gs-search-input").addEventListener("change", function () { search(this.value); });
+    $("gs-view").addEventListener("change", function () {
+      cfg.view = this.value;
+      writeUrl();
+      location.reload();
+    });
     $("gs-lang").addEventListener("change", function () {
       cfg.lang = this.value;
       writeUrl();

@@ -14,13 +14,18 @@ from dataclasses import dataclass, field
 
 from pygeofilter import ast
 
-from ..catalog import LayerData
+from ..catalog import Catalog, DataError, LayerData
 from ..layers import Layer
 from ..vocabulary import DEFAULT_VIEW
 
 
 class FilterError(ValueError):
     """A filter or sort order the store cannot evaluate (the API answers 400 with its text)."""
+
+
+class StoreUnavailable(DataError):
+    """The store cannot be reached (a database down or unreachable): 503, or one line and exit
+    status 1 on the command line."""
 
 
 @dataclass(frozen=True)
@@ -83,6 +88,11 @@ class Store(ABC):
     @abstractmethod
     def layer_data(self, layer_id: str) -> LayerData:
         """The layer in memory as the measurement engine reads it (geometries, lengths, dates)."""
+
+    @abstractmethod
+    def as_catalog(self) -> Catalog:
+        """Every layer in memory as a :class:`~geoservice.catalog.Catalog` (for the parts of
+        the service that still take one)."""
 
     def __getitem__(self, layer_id: str) -> LayerData:
         """``store[layer_id]``: :meth:`layer_data`, so the engine takes a store as a catalog."""

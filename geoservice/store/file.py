@@ -42,6 +42,9 @@ class FileStore(Store):
     def layer_data(self, layer_id: str) -> LayerData:
         return self.catalog[layer_id]
 
+    def as_catalog(self) -> Catalog:
+        return self.catalog
+
     def get(self, layer_id: str, feature_id: str) -> dict | None:
         data = self.catalog[layer_id]
         row = data.index_by_id.get(feature_id)

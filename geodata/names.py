@@ -1,0 +1,76 @@
+"""Country names in the label languages, from the npm package ``i18n-iso-countries`` (MIT).
+
+Called from derive.py. The package's ``langs/<lang>.json`` (CLDR-based country names by
+ISO 3166-1 alpha-2 code) and ``codes.json`` (alpha-2 to alpha-3) are fetched once into
+geodata/.cache with ``npm pack``. Where the package gives several names, the shortest is the
+label (Russian: "Россия", not "Российская Федерация"). The package has no Abkhaz (ab) or
+Ossetian (os) names, and no de facto entities: those come from the record and Natural Earth.
+"""
+
+from __future__ import annotations
+
+import npm
+import orjson
+
+from geoservice.vocabulary import COUNTRY_NAMES, LANGUAGES
+
+
+def country_names(spec: dict) -> dict[str, dict[str, str]]:
+    """ISO3 -> {lang: name} for every label language the package has (``spec``: the record's
+    ``[country_names]``: package, version)."""
+    folder = npm.CACHE / f"{spec['package']}-{spec['version']}"
+    members = {"codes.json": folder / "codes.json"}
+    members |= {f"langs/{lang}.json": folder / f"{lang}.json" for lang in spec["languages"]}
+    files = npm.fetch_members(spec["package"], spec["version"], members)
+    iso3 = {row[0]: row[1] for row in orjson.loads(files["codes.json"].read_bytes())}
+    out: dict[str, dict[str, str]] = {}
+    for lang in LANGUAGES:
+        path = files.get(f"langs/{lang}.json")
+        if path is None:
+            continue
+        for a2, value in orjson.loads(path.read_bytes())["countries"].items():
+            name = min(value, key=len) if isinstance(value, list) else value
+            out.setdefault(iso3[a2], {})[lang] = name
+    return out
+
+
+def party_names(countries: dict[str, dict[str, str]], record: dict) -> dict[str, dict[str, str]]:
+    """Names by language of every code a border pair may name: the countries (the package's)
+    and the de facto entities (the record's held areas' ``names``)."""
+    out = {code: {**countries.get(code, {}), "en": en} for code, en in COUNTRY_NAMES.items()}
+    for entry in record.get("held_area", []):
+        if entry["entity"] not in out:
+            out[entry["entity"]] = {"en": entry["name"], **entry.get("names", {})}
+    return out
+
+
+def complete(layers: dict[str, list[dict]], parties: dict[str, dict[str, str]], cite: str) -> None:
+    """Give every feature ``names`` (with ``en``, its ``name``) and ``names_sources``, in place.
+
+    Countries take the package's names (``cite``); a border named "<A>-<B> border" is labelled
+    "<A> – <B>" in each language both sides have a name in (the package's); every other name
+    came with the feature (the record, Natural Earth) and keeps the source it says, else
+    "record".
+    """
+    for layer, features in layers.items():
+        for f in features:
+            p = f["properties"]
+            names = dict(p.get("names") or {})
+            sources = dict(p.get("names_sources") or {})
+            for lang in names:
+                sources.setdefault(lang, "record")
+            if layer == "countries":
+                names |= parties.get(p["id"], {})
+                sources |= dict.fromkeys(parties.get(p["id"], {}), cite)
+            pair = p.get("countries") or []
+            a, b = (parties.get(code, {}) for code in (pair if len(pair) == 2 else ("", "")))
+            if layer == "borders" and p["name"].startswith(f"{a.get('en')}-{b.get('en')}"):
+                for lang in LANGUAGES[1:]:
+                    if a.get(lang) and b.get(lang) and lang not in names:
+                        names[lang] = f"{a[lang]} – {b[lang]}"
+                        sources[lang] = cite
+            names["en"] = p["name"]
+            sources["en"] = sources.get("en", "record")
+            kept = [lang for lang in LANGUAGES if names.get(lang)]
+            p["names"] = {k: names[k] for k in kept}
+            p["names_sources"] = {k: sources[k] for k in kept}

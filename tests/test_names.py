@@ -1,0 +1,168 @@
+"""Names in the region's languages (``names``, ``lang=``) and CSTO membership over time
+(``csto_members``), on the shipped data: HTTP, the command line and the record's sources."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+
+from geoservice.app import create_app
+from geoservice.layers import LAYERS
+from geoservice.vocabulary import LANGUAGES
+
+
+@pytest.fixture(scope="module")
+def client(catalog):
+    return create_app({"CATALOG": catalog}).test_client()
+
+
+def props_of(catalog, layer_id: str, fid: str) -> dict:
+    return next(f["properties"] for f in catalog[layer_id].features if f["id"] == fid)
+
+
+#: Contested places: (place id, {lang: name}, the other side's name in ``alt_names``).
+CONTESTED = [
+    ("AZE-stepanakert", {"hy": "Ստեփանակերտ", "az": "Xankəndi", "ru": "Степанакерт"}, "Khankendi"),
+    ("AZE-shusha", {"hy": "Շուշի", "az": "Şuşa", "ru": "Шуша"}, "Shushi"),
+    ("AZE-lachin", {"hy": "Բերձոր", "az": "Laçın", "ru": "Лачин"}, "Berdzor"),
+    ("GEO-tskhinvali", {"ka": "ცხინვალი", "os": "Цхинвал", "ru": "Цхинвал"}, "Tskhinval"),
+    ("GEO-sukhumi", {"ka": "სოხუმი", "ab": "Аҟәа", "ru": "Сухум"}, "Sukhum"),
+    ("MDA-bender", {"ro": "Tighina", "ru": "Бендеры", "uk": "Бендери"}, "Tighina"),
+]
+
+
+@pytest.mark.parametrize(("pid", "names", "other"), CONTESTED)
+def test_contested_places_carry_both_sides_names(catalog, pid, names, other):
+    p = props_of(catalog, "places", pid)
+    assert {k: p["names"].get(k) for k in names} == names
+    assert p["names"]["en"] == p["name"]
+    assert other in p["alt_names"]
+    assert set(p["names_sources"]) == set(p["names"])
+
+
+def test_every_feature_has_its_english_name_and_each_names_source(catalog):
+    for layer_id in LAYERS:
+        for f in catalog[layer_id].features:
+            p = f["properties"]
+            assert p["names"]["en"] == p["name"], (layer_id, f["id"])
+            assert set(p["names"]) <= set(LANGUAGES), (layer_id, f["id"])
+            assert set(p["names_sources"]) == set(p["names"]), (layer_id, f["id"])
+
+
+def test_countries_are_named_in_every_language_the_package_has(catalog):
+    wanted = {"en", "ru", "hy", "az", "ka", "ro", "uk", "ky", "tg", "uz", "kk", "tr"}
+    for f in catalog["countries"].features:
+        assert wanted <= set(f["properties"]["names"]), f["id"]
+    geo = props_of(catalog, "countries", "GEO")["names"]
+    assert (geo["ka"], geo["ru"], geo["hy"]) == ("საქართველო", "Грузия", "Վրաստան")
+
+
+def test_russian_names_come_from_natural_earth_or_the_record(catalog):
+    places = [f["properties"] for f in catalog["places"].features]
+    with_ru = [p for p in places if "ru" in p["names"]]
+    assert len(with_ru) > 600  # Natural Earth's NAME_RU plus the record's towns
+    sources = {p["names_sources"]["ru"] for p in with_ru}
+    assert sources == {"record", "Natural Earth 4.0.0 populated places"}
+    # held areas: the record's local names, Natural Earth v5's Ukrainian and Turkish ones
+    abk = next(
+        f["properties"]
+        for f in catalog["disputed_areas"].features
+        if f["properties"].get("held_by") == "ABK"
+    )
+    assert (abk["names"]["ab"], abk["names"]["ka"]) == ("Аҧсны", "აფხაზეთი")
+
+
+def test_lang_ru_gives_russian_labels_and_english_stays_the_default(client):
+    url = "/api/collections/places/items?f=json&limit=2000"
+    english = client.get(url).get_json()["features"]
+    assert all("label" not in f["properties"] for f in english)
+    russian = {
+        f["id"]: f["properties"] for f in client.get(url + "&lang=ru").get_json()["features"]
+    }
+    assert russian["GEO-sukhumi"]["label"] == "Сухум"
+    assert russian["GEO-sukhumi"]["name"] == "Sukhumi"  # name stays English
+    # a place with no Russian name falls back to English
+    fallback = [p for p in russian.values() if "ru" not in p["names"]]
+    assert fallback and all(p["label"] == p["name"] for p in fallback)
+    countries = client.get("/api/collections/countries/items?f=json&lang=ka").get_json()
+    labels = {f["id"]: f["properties"]["label"] for f in countries["features"]}
+    assert labels["GEO"] == "საქართველო" and labels["RUS"] == "რუსეთი"
+    bad = client.get("/api/collections/places/items?lang=xx")
+    assert bad.status_code == 400 and bad.mimetype == "application/problem+json"
+
+
+def map_config(client, query: str) -> dict:
+    page = client.get(f"/?{query}").get_data(as_text=True)
+    match = re.search(r'id="gs-config" type="application/json">(.*?)</script>', page, re.DOTALL)
+    return json.loads(match.group(1))
+
+
+def test_the_map_labels_and_view_follow_the_url(client):
+    config = map_config(client, "lang=ru&view=RUS")
+    texts = {a["text"] for a in config["areaLabels"]}
+    assert {"Грузия", "Абхазия", "Россия"} <= texts
+    assert config["view"] == "RUS" and config["lang"] == "ru"
+    page = client.get("/?view=GEO").get_data(as_text=True)
+    assert '<option value="GEO" selected>' in page  # the heading's selector shows the view
+    assert client.get("/?lang=xx").status_code == 400
+    assert client.get("/?view=mars").status_code == 400
+
+
+def test_changes_label_in_the_language_asked_for(client):
+    answer = client.get("/api/changes?from=2008-01-01&to=2009-01-01&lang=ru").get_json()
+    labels = {f["label"] for f in answer["features"]["began"] + answer["features"]["ended"]}
+    assert "Абхазия" in labels
+
+
+# --- CSTO membership over time ------------------------------------------------------------
+
+
+def members_on(client, day: str, membership: str = "member") -> set[str]:
+    url = f"/api/collections/csto_members/items?f=json&datetime={day}&membership={membership}"
+    return {f["properties"]["country"] for f in client.get(url).get_json()["features"]}
+
+
+def test_csto_members_on_dates(client):
+    six = {"ARM", "KAZ", "KGZ", "RUS", "TJK"}
+    assert members_on(client, "1992-06-01") == six | {"UZB"}
+    assert members_on(client, "1998-01-01") == six | {"BLR", "AZE", "GEO", "UZB"}
+    assert members_on(client, "2000-01-01") == six | {"BLR"}
+    assert members_on(client, "2010-01-01") == six | {"BLR", "UZB"}
+    assert members_on(client, "2020-01-01") == six | {"BLR"}
+    assert members_on(client, "2025-01-01") == {"BLR", "KAZ", "KGZ", "RUS", "TJK"}
+    assert members_on(client, "2025-01-01", "frozen") == {"ARM"}
+    assert members_on(client, "2025-01-01", "suspended") == {"UZB"}
+
+
+def test_csto_rows_say_where_their_dates_come_from(catalog):
+    for f in catalog["csto_members"].features:
+        p = f["properties"]
+        assert "FACTS.md" in p["notes"], f["id"]
+        # a day FACTS.md does not give is marked approximate and says so
+        if p["accuracy"] == "approximate":
+            assert "not in FACTS.md" in p["notes"], f["id"]
+
+
+def test_csto_on_the_command_line():
+    out = subprocess.run(
+        [sys.executable, "-m", "geoservice", "csto", "--as-of", "2000-01-01", "--lang", "ru"],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "6 countries" in out.stdout and "Армения" in out.stdout and "AZE" not in out.stdout
+    bad = subprocess.run(
+        [sys.executable, "-m", "geoservice", "csto", "--as-of", "2000-13-01"],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1
