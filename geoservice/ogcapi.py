@@ -83,6 +83,11 @@ CONFORMANCE = [
 #: smallest level >= z; above the last level, the full geometry.
 DETAIL_LEVELS: tuple[int, ...] = (3, 5, 7, 9, 11)
 
+#: Simplification tolerance of display geometry, screen pixels at its level. Leaflet
+#: simplifies what it draws by a pixel itself (``smoothFactor`` 1), so finer points are never
+#: drawn; 0.75 keeps every shape within a pixel of the full one after the snapping.
+DISPLAY_TOLERANCE_PX = 0.75
+
 
 def vocabulary(layer: Layer, name: str) -> tuple[str, ...] | None:
     """The controlled values of a layer's field (:mod:`geoservice.vocabulary`), or None."""
@@ -137,19 +142,41 @@ def detail_level(zoom: int | None) -> int | None:
     return next((level for level in DETAIL_LEVELS if level >= zoom), None)
 
 
+def without_specks(geoms: np.ndarray, min_area: float) -> np.ndarray:
+    """``geoms`` with the polygon parts and holes smaller than ``min_area`` (square degrees,
+    EPSG:4326) left out, for display: at a level of detail, those of less than a square pixel
+    (islets, slivers) draw as nothing. A feature's largest part always stays."""
+    out = geoms.copy()
+    for i in np.flatnonzero(np.isin(shapely.get_type_id(geoms), (3, 6))):
+        parts = shapely.get_parts(geoms[i])
+        areas = shapely.area(parts)
+        largest = areas.argmax()
+        kept = []
+        for k, part in enumerate(parts):
+            if k != largest and areas[k] < min_area:
+                continue
+            holes = [h for h in part.interiors if shapely.Polygon(h).area >= min_area]
+            kept.append(
+                part if len(holes) == len(part.interiors) else shapely.Polygon(part.exterior, holes)
+            )
+        if len(kept) < len(parts) or any(a is not b for a, b in zip(kept, parts)):
+            out[i] = shapely.MultiPolygon(kept) if geoms[i].geom_type == "MultiPolygon" else kept[0]
+    return out
+
+
 def display_bytes(served: ServedLayer, level: int) -> list[bytes]:
     """Every feature with its geometry simplified for Leaflet zoom ``level``.
 
-    Tolerance: half a screen pixel at that zoom (a 256-px world, degrees of longitude);
-    coordinates are snapped to a tenth of a pixel. Lines and rings keep their topology
-    (``preserve_topology``), so small enclaves stay. The properties (with ``length_km`` and
-    ``area_km2`` of the full geometry) are unchanged: only the drawing is lighter.
+    Tolerance: ``DISPLAY_TOLERANCE_PX`` screen pixels at that zoom (a 256-px world, degrees
+    of longitude); coordinates are snapped to a tenth of a pixel. Polygon parts and holes of
+    less than a square pixel are left out (:func:`without_specks`); lines and the other rings
+    keep their topology (``preserve_topology``), so enclaves of a pixel or more stay. The
+    properties (with ``length_km`` and ``area_km2`` of the full geometry) are unchanged: only the drawing is lighter.
     """
     pixel_deg = 360.0 / (256 * 2**level)
     decimals = max(0, math.ceil(-math.log10(pixel_deg / 10)))
-    geoms = shapely.simplify(
-        served.data.frame.geometry.values, pixel_deg / 2, preserve_topology=True
-    )
+    geoms = without_specks(served.data.frame.geometry.values, pixel_deg**2)
+    geoms = shapely.simplify(geoms, pixel_deg * DISPLAY_TOLERANCE_PX, preserve_topology=True)
     # Snapped to the grid (not rounded): polygons stay valid, as in geodata/derive.py.
     geoms = shapely.set_precision(geoms, 10.0**-decimals)
     # The grid's values as the shortest decimals (46.75, not 46.750000000000014).

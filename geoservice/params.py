@@ -295,8 +295,8 @@ def table() -> dict[str, Param]:
         ),
         Param(
             "zoom",
-            "Display geometry for this Leaflet zoom level: simplified to half a pixel and "
-            "snapped to a tenth (lengths and areas stay those of the full geometry); "
+            "Display geometry for this Leaflet zoom level: simplified to 0.75 pixel, without "
+            "polygon parts under a square pixel, snapped to a tenth (lengths and areas stay those of the full geometry); "
             "omitted: the full geometry.",
             {"type": "integer", "minimum": 0, "maximum": limits.max_zoom},
             _integer(0, limits.max_zoom),

@@ -97,14 +97,22 @@ def live_server(catalog):
 class Page:
     """A browser page that blocks (and records) every request to a non-loopback host."""
 
-    def __init__(self, browser, base_url, viewport=(1280, 800)):
+    def __init__(self, browser, base_url, viewport=(1280, 800), bypass_csp=None):
         self.base_url = base_url
-        # The page's own CSP forbids eval, which Playwright's wait_for_function polling uses;
-        # the map under its CSP is tested in test_hostile.py (no violation, the map draws).
+        # The page's own CSP forbids eval, which Playwright's wait_for_function polling uses:
+        # most tests bypass it. Those with bypass_csp=False (and every test when
+        # GEOSERVICE_TEST_CSP=1) run under the page's CSP and fail on any violation.
+        if bypass_csp is None:
+            bypass_csp = os.environ.get("GEOSERVICE_TEST_CSP") != "1"
+        self.bypass_csp = bypass_csp
         self.context = browser.new_context(
-            viewport={"width": viewport[0], "height": viewport[1]}, bypass_csp=True
+            viewport={"width": viewport[0], "height": viewport[1]}, bypass_csp=bypass_csp
         )
         self.page = self.context.new_page()
+        self.page.add_init_script(
+            "window.__csp = []; document.addEventListener('securitypolicyviolation',"
+            " e => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));"
+        )
         self.console_errors: list[str] = []
         self.page_errors: list[str] = []
         self.dialogs: list[str] = []
@@ -170,7 +178,14 @@ class Page:
         ARTIFACTS.mkdir(exist_ok=True)
         self.page.screenshot(path=str(ARTIFACTS / name))
 
+    def csp_violations(self) -> list[str]:
+        """CSP violations the page reported, and the console's CSP messages."""
+        reported = self.page.evaluate("window.__csp || []")
+        return reported + [m for m in self.console_errors if "Content Security Policy" in m]
+
     def close(self):
+        if not self.bypass_csp:
+            assert self.csp_violations() == []
         self.context.close()
 
 
@@ -713,6 +728,38 @@ def test_api_items_page_fits_a_phone(browser, live_server):
     assert phone.page.locator("a[href='/']").count() >= 1  # back to the map
     assert phone.page_errors == []
     phone.close()
+
+
+@pytest.mark.parametrize(
+    "query,place_id",
+    [("Shusha", "AZE-shusha"), ("Lachin", "AZE-lachin"), ("Vorukh", "TJK-vorukh")],
+)
+def test_search_flies_to_a_place_under_the_pages_csp(
+    browser, live_server, catalog, query, place_id
+):
+    """Typing a town and pressing Enter flies the map there and shows its label; the page runs
+    under its own CSP (no bypass): no violation, handlers added by script only."""
+    page = Page(browser, live_server.url, viewport=(1400, 900), bypass_csp=False)
+    page.open("?date=2021-06-01")
+    page.wait_drawn("2021-06-01")
+    page.page.wait_for_selector("#gs-search-list option", state="attached")  # towns loaded
+    places = catalog["places"]
+    lon, lat = places.features[places.index_by_id[place_id]]["geometry"]["coordinates"]
+    page.page.fill("#gs-search-input", query)
+    page.page.press("#gs-search-input", "Enter")
+    page.page.wait_for_selector("#gs-search[data-found]", timeout=20_000)
+    found = page.page.get_attribute("#gs-search", "data-found")
+    assert found.startswith(query)
+    view = page.page.evaluate(
+        "(() => { const m = Object.values(window).find(v => v instanceof L.Map);"
+        " const c = m.getCenter(); return [c.lng, c.lat, m.getZoom()]; })()"
+    )
+    assert abs(view[0] - lon) < 0.05 and abs(view[1] - lat) < 0.05, view
+    assert view[2] >= 9
+    labels = page.page.locator(".gs-label-town").all_inner_texts()
+    assert any(text.startswith(query) for text in labels), labels
+    assert page.csp_violations() == [] and page.page_errors == []
+    page.close()
 
 
 def test_view_selector_reloads_the_layers_in_that_view_with_the_keyboard(

@@ -8,6 +8,7 @@ targets; speeds live in benchmarks/ and BENCHMARKS.md. The worst bodies come fro
 from __future__ import annotations
 
 import os
+import re
 import time
 from dataclasses import dataclass, field
 
@@ -193,7 +194,10 @@ def test_security_headers_on_every_response(client, path):
         nonce = csp.split("'nonce-", 1)[1].split("'", 1)[0]
         body = response.get_data(as_text=True)
         assert body.count("<script") == body.count(f'<script nonce="{nonce}"')
-        assert "'unsafe-inline'" not in csp.split("script-src", 1)[1].split(";", 1)[0]
+        script_src = csp.split("script-src", 1)[1].split(";", 1)[0]
+        assert "'unsafe-inline'" not in script_src and "'unsafe-hashes'" not in script_src
+        # no inline event handlers (onclick=, onsubmit=...): handlers are added by script
+        assert not re.search(r"<[^>]+\son[a-z]+\s*=", body)
 
 
 def test_nonce_differs_per_request(client):

@@ -599,14 +599,14 @@ def test_zoom_gives_lighter_display_geometry_with_the_same_features(client, cata
         )
         assert shape_b.geom_type == shape_a.geom_type
         assert shape_b.is_valid
-        # within a screen pixel at zoom 5 (0.044 degrees): half a pixel of simplification,
-        # the snapping, and topology kept where narrow parts meet; sub-pixel islands may drop out
+        # within a screen pixel at zoom 5 (0.044 degrees): 0.75 pixel of simplification,
+        # the snapping, and topology kept where narrow parts meet; sub-pixel islands drop out
         assert shape_b.within(shape_a.buffer(0.044))  # within one screen pixel at zoom 5
         if shape_a.area > 0:
-            # moving the outline by at most half a pixel (0.022 degrees at zoom 5) changes
-            # the area by at most outline length x that distance
+            # moving the outline by at most 0.75 pixel (0.033 degrees at zoom 5) changes the
+            # area by at most outline length x that distance (and the dropped specks)
             assert abs(shape_b.area - shape_a.area) <= max(
-                0.03 * shape_a.area, 0.022 * shape_a.length
+                0.03 * shape_a.area, 0.033 * shape_a.length
             )
     # The features, not the document: its links carry the longer query string.
     assert len(orjson.dumps(light["features"])) <= len(orjson.dumps(full["features"]))

@@ -52,8 +52,11 @@
     var table = cfg.labels[vocab] || {};
     return table[code] || (code == null ? "" : String(code).replace(/_/g, " "));
   }
+  var formats = {};  // one Intl.NumberFormat per number of digits (each costs ms to build)
   function fmt(num, digits) {
-    return Number(num).toLocaleString("en", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+    var format = formats[digits] || (formats[digits] = new Intl.NumberFormat("en",
+      { minimumFractionDigits: digits, maximumFractionDigits: digits }));
+    return format.format(Number(num));
   }
 
   function setStatus(text, kind) {
@@ -245,9 +248,47 @@
     return page(url);
   }
 
-  function levelFor(zoom) {
-    for (var i = 0; i < cfg.levels.length; i++) { if (cfg.levels[i] >= zoom) { return cfg.levels[i]; } }
+  function levelFor(zoom, config) {
+    var levels = (config || cfg).levels;
+    for (var i = 0; i < levels.length; i++) { if (levels[i] >= zoom) { return levels[i]; } }
     return null;  // finer than the last level: full geometry
+  }
+
+  function layerUrl(config, lid, level, box) {
+    return config.itemsUrl.replace("{id}", encodeURIComponent(lid)) + "?limit=" + config.pageLimit +
+      "&f=json" + (config.view && config.view !== config.defaultView ? "&view=" + encodeURIComponent(config.view) : "") +
+      (level !== null ? "&zoom=" + level : "") + (box ? "&bbox=" + box.join(",") : "");
+  }
+
+  /** The zoom Leaflet's fitBounds gives the opening bounds in a window of this size. */
+  function openingZoom(config) {
+    function mercY(lat) { var s = Math.sin(lat * Math.PI / 180); return 256 * Math.log((1 + s) / (1 - s)) / (4 * Math.PI); }
+    var b = config.openingBounds, pad = 20;
+    var dx = 256 * Math.abs(b[1][1] - b[0][1]) / 360, dy = Math.abs(mercY(b[1][0]) - mercY(b[0][0]));
+    var scale = Math.min((window.innerWidth - pad) / dx, (window.innerHeight - pad) / dy);
+    return Math.floor(Math.log(scale) / Math.LN2);
+  }
+
+  /** Requests started while the page is still being parsed, by URL (see prefetch). */
+  var early = {};
+
+  /** On the map page, start fetching the layers of the opening view at once, before Leaflet
+   * and the map are built: ensureGeometry then finds them under way. Only the levels fetched
+   * whole (not by bbox) are known this early. */
+  function prefetch() {
+    var node = document.getElementById("gs-config");
+    if (!node || node.getAttribute("data-page") !== "map" || !window.fetch) { return; }
+    var config = JSON.parse(node.textContent);
+    var view = readHashView();
+    var phone = window.matchMedia("(max-width: 600px)").matches;
+    var zoom = view ? view.zoom : phone ? config.phoneView.zoom : openingZoom(config);
+    var level = levelFor(zoom, config);
+    if (level === null || level >= config.bboxFromLevel) { return; }
+    config.layers.forEach(function (lid) {
+      var url = layerUrl(config, lid, level, null);
+      early[url] = fetchAll(url);
+      early[url].catch(function () { /* asked again by ensureGeometry */ });
+    });
   }
 
   function contains(outer, inner) {
@@ -272,9 +313,10 @@
         return f.rank >= rank && (!f.box || (useBox && contains(f.box, view)));
       });
       if (done) { return null; }
-      var url = cfg.itemsUrl.replace("{id}", encodeURIComponent(lid)) + "?limit=" + cfg.pageLimit + "&f=json" + viewParam() +
-        (level !== null ? "&zoom=" + level : "") + (useBox ? "&bbox=" + box.join(",") : "");
-      return fetchAll(url).then(function (features) {
+      var url = layerUrl(cfg, lid, level, useBox ? box : null);
+      var pending = early[url];
+      delete early[url];
+      return (pending ? pending.catch(function () { return fetchAll(url); }) : fetchAll(url)).then(function (features) {
         var store = state.store[lid] = state.store[lid] || {};
         features.forEach(function (f) {
           var old = store[f.id];
@@ -801,6 +843,9 @@
     var hit = entries.filter(function (e) { return e.text.toLowerCase() === query; })[0] ||
       entries.filter(function (e) { return e.text.toLowerCase().indexOf(query) >= 0; })[0];
     if (!hit) { setStatus("nothing found for “" + text + "”", "warn"); return false; }
+    var form = $("gs-search");
+    form.removeAttribute("data-found");
+    state.map.once("moveend", function () { form.setAttribute("data-found", hit.text); });
     if (hit.feature) {
       var props = hit.feature.properties || {};
       if (!validOn(props, state.date) && props.valid_from) { load(props.valid_from); }
@@ -899,6 +944,8 @@
 
   /** For the API's HTML pages: the page config, without a map to drive. */
   function configure(config) { cfg = config; }
+
+  prefetch();
 
   window.geoserviceMap = {
     start: start, load: load, styleFor: styleFor, search: search, step: step,
