@@ -97,7 +97,7 @@ def test_lang_ru_gives_russian_labels_and_english_stays_the_default(client):
 
 def map_config(client, query: str) -> dict:
     page = client.get(f"/?{query}").get_data(as_text=True)
-    match = re.search(r'id="gs-config" type="application/json">(.*?)</script>', page, re.DOTALL)
+    match = re.search(r'id="gs-config"[^>]*>(.*?)</script>', page, re.DOTALL)
     return json.loads(match.group(1))
 
 
