@@ -235,6 +235,11 @@ ANALYSIS_NICE = 19
 TRIAGE_NICE = 10
 
 
+class BusyError(RuntimeError):
+    """Too many analyses already running or waiting in this serving process (HTTP 503 at once,
+    with Retry-After)."""
+
+
 class AnalysisFailed(RuntimeError):
     """The analysis process died (out of memory, a crash): answered 503, the process is
     started again for the next request."""
@@ -283,6 +288,32 @@ def _serve_analyses(conn, parent_end, nice: int) -> None:
             return
 
 
+class Admission:
+    """The serving threads a process lets into its triage and analysis processes: one at work
+    and ``analysis_queue`` waiting; more would hold threads that ordinary requests need, so
+    they get :class:`BusyError` at once."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.admitted = 0
+
+    def __enter__(self) -> None:
+        with self.lock:
+            if self.admitted > settings().analysis_queue:
+                raise BusyError(
+                    "the service is busy with other analyses; try again in a few seconds"
+                )
+            self.admitted += 1
+
+    def __exit__(self, *exc) -> None:
+        with self.lock:
+            self.admitted -= 1
+
+
+#: Shared by the triage and the analysis process of this serving process.
+_admission = Admission()
+
+
 class AnalysisProcess:
     """One analysis process per serving process (forked on first use, and again after a
     fork of its parent, e.g. in each gunicorn worker): it shares the parent's data copy-on-write,
@@ -326,14 +357,18 @@ class AnalysisProcess:
     def run(self, work: Callable[..., T], catalog, kwargs: dict, seconds: float) -> T:
         """``work(catalog, deadline, **kwargs)`` in the analysis process, within ``seconds`` from now
         (waiting for an earlier analysis counts): the answer, or the exception it raised, or
-        :class:`DeadlineError` (the process is killed) or :class:`AnalysisFailed`."""
+        :class:`DeadlineError` (the process is killed) or :class:`AnalysisFailed`; :class:`BusyError`
+        at once when ``analysis_queue`` requests already wait here."""
         started = time.monotonic()
-        busy = DeadlineError(
-            f"stopped after the {seconds:g} s limit of an overlap: the service is busy; "
-            "try again in a moment"
-        )
+        with _admission:
+            return self._run(work, catalog, kwargs, seconds, started)
+
+    def _run(self, work, catalog, kwargs: dict, seconds: float, started: float):
         if not self.lock.acquire(timeout=seconds):
-            raise busy
+            raise DeadlineError(
+                f"stopped after the {seconds:g} s limit of an overlap: the service is busy; "
+                "try again in a moment"
+            )
         try:
             _catalogs[id(catalog)] = catalog
             self._ensure(id(catalog))

@@ -14,7 +14,7 @@ from flask import Flask, Response
 from werkzeug.exceptions import HTTPException
 
 from .catalog import DataError
-from .cost import AnalysisFailed, BudgetError, DeadlineError
+from .cost import AnalysisFailed, BudgetError, BusyError, DeadlineError
 from .measure import LimitError, QueryError
 from .store import ConflictError, EditError, FilterError, MissingError, ReadOnlyError
 from .store.base import StoreUnavailable
@@ -111,6 +111,7 @@ STATUS_TABLE: list[tuple[type[Exception], int, str]] = [
     (BudgetError, 422, "Over the work budget"),
     (DeadlineError, 503, "Stopped at the time limit"),
     (AnalysisFailed, 503, "Analysis failed"),
+    (BusyError, 503, "Busy"),
     (LimitError, 413, "Payload too large"),
     (QueryError, 400, "Bad query"),
     (StoreUnavailable, 503, "Store unavailable"),

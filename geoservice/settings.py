@@ -61,6 +61,12 @@ class Settings:
     analysis_seconds: float = _limit(
         "Longest an accepted overlap query may compute, seconds (then 503).", 5.0, 0.1
     )
+    analysis_queue: int = _limit(
+        "Analyses that may wait for a serving process's analysis process beside the running "
+        "one; more are answered 503 at once (Retry-After), so waiting never fills the threads.",
+        1,
+        0,
+    )
     layer_pair_seconds: float = _limit(
         "Longest a layer x layer overlap may compute once before it is cached, seconds.", 30.0, 1
     )

@@ -566,8 +566,9 @@ def test_markup_in_data_runs_on_no_api_page(browser, broken_server):
         ]
     page = Page(browser, server.url)
     for url in urls:
-        page.page.goto(server.url + url)
-        page.page.wait_for_load_state("networkidle")
+        # The features are embedded in the page and drawn by its scripts before "load"; only
+        # the (non-interactive) country background arrives later.
+        page.page.goto(server.url + url, wait_until="load")
         hover_and_click_everything(page, "#map path.leaflet-interactive")
         assert page.page.locator("table img, table script, .leaflet-tooltip img").count() == 0, url
         assert_no_script_ran(page, url)

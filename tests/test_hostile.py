@@ -18,6 +18,8 @@ import pytest
 from benchmarks import hostile
 from geoservice import cost
 from geoservice.app import create_app
+from geoservice.errors import handle_exception
+from geoservice.settings import settings
 
 
 @dataclass(frozen=True)
@@ -401,6 +403,39 @@ def test_an_analysis_past_its_deadline_is_killed_and_the_next_one_runs(catalog):
     assert not process_alive(first)
     second = cost.run_bounded(_sleep_then_answer, catalog, {"seconds": 0}, seconds=5)
     assert second not in (first, os.getpid())
+
+
+def test_analyses_beyond_the_queue_are_turned_away_at_once(catalog):
+    """With one analysis running and ``analysis_queue`` (1) waiting, the next caller gets
+    BusyError (503 with Retry-After) at once instead of holding a serving thread."""
+    import threading
+
+    assert settings().analysis_queue == 1
+    outcomes: list[object] = []
+
+    def call(seconds: float) -> None:
+        try:
+            outcomes.append(
+                cost.run_bounded(_sleep_then_answer, catalog, {"seconds": seconds}, seconds=5)
+            )
+        except Exception as exc:  # noqa: BLE001 - recorded for the assertions
+            outcomes.append(exc)
+
+    running = threading.Thread(target=call, args=(1.5,))
+    waiting = threading.Thread(target=call, args=(0,))
+    running.start()
+    time.sleep(0.3)
+    waiting.start()
+    time.sleep(0.3)
+    start = time.perf_counter()
+    with pytest.raises(cost.BusyError):
+        cost.run_bounded(_sleep_then_answer, catalog, {"seconds": 0}, seconds=5)
+    assert time.perf_counter() - start < 0.5
+    running.join()
+    waiting.join()
+    assert [type(o) for o in outcomes] == [int, int]  # the running and the waiting one answer
+    assert handle_exception(cost.BusyError("busy")).status_code == 503
+    assert handle_exception(cost.BusyError("busy")).headers["Retry-After"]
 
 
 def process_alive(pid: int) -> bool:

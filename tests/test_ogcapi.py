@@ -6,6 +6,7 @@ import datetime as dt
 import gzip
 from urllib.parse import parse_qs, urlsplit
 
+import numpy as np
 import orjson
 import pytest
 import shapely
@@ -584,6 +585,27 @@ def test_serve_with_a_missing_data_dir_is_one_line(tmp_path):
     assert proc.stderr.strip() == f"geoservice: error: {missing}: no such data directory"
 
 
+def within_distance(b, a, d: float) -> bool:
+    """Whether every point of ``b`` (densified to d/4) lies within ``d`` of ``a`` (same units,
+    here degrees): inside ``a``, or near one of its edges. As ``b.within(a.buffer(d))``, without
+    buffering large polygons."""
+    xy = shapely.get_coordinates(shapely.segmentize(b, d / 4))
+    if a.geom_type.endswith("Polygon"):
+        shapely.prepare(a)
+        xy = xy[~shapely.contains_xy(a, xy[:, 0], xy[:, 1])]
+    if not len(xy):
+        return True
+    parts = shapely.get_parts(shapely.boundary(a) if a.geom_type.endswith("Polygon") else a)
+    targets = [
+        shapely.linestrings(np.stack([c[:-1], c[1:]], axis=1)) if len(c) > 1 else [part]
+        for part, c in ((part, shapely.get_coordinates(part)) for part in parts)
+    ]
+    points = shapely.points(xy)
+    tree = shapely.STRtree(np.concatenate(targets))
+    near = tree.query(points, predicate="dwithin", distance=d)
+    return len(np.unique(near[0])) == len(points)
+
+
 @pytest.mark.parametrize("layer_id", list(LAYERS))
 def test_zoom_gives_lighter_display_geometry_with_the_same_features(client, catalog, layer_id):
     full = all_items(client, layer_id, datetime="2021-06-01")
@@ -601,7 +623,7 @@ def test_zoom_gives_lighter_display_geometry_with_the_same_features(client, cata
         assert shape_b.is_valid
         # within a screen pixel at zoom 5 (0.044 degrees): 0.75 pixel of simplification,
         # the snapping, and topology kept where narrow parts meet; sub-pixel islands drop out
-        assert shape_b.within(shape_a.buffer(0.044))  # within one screen pixel at zoom 5
+        assert within_distance(shape_b, shape_a, 0.044)  # within one screen pixel at zoom 5
         if shape_a.area > 0:
             # moving the outline by at most 0.75 pixel (0.033 degrees at zoom 5) changes the
             # area by at most outline length x that distance (and the dropped specks)
