@@ -41,12 +41,12 @@ def _overlaps(catalog, deadline: cost.Deadline, **kwargs) -> dict:
     return measure.overlaps(catalog, deadline=deadline, **kwargs)
 
 
-def run_overlaps(seconds: float | None = None, **kwargs) -> dict:
-    """:func:`measure.overlaps` in the analysis process (:mod:`geoservice.cost`), before the
+def run_overlaps(seconds: float | None = None, process: str = "analysis", **kwargs) -> dict:
+    """:func:`measure.overlaps` in the analysis ``process`` (:mod:`geoservice.cost`), before the
     deadline of ``seconds`` (default: the settings' ``analysis_seconds``); its QueryError is a
     400."""
     try:
-        return cost.run_bounded(_overlaps, state().catalog, kwargs, seconds)
+        return cost.run_bounded(_overlaps, state().catalog, kwargs, seconds, process=process)
     except measure.QueryError as exc:
         raise BadRequest(str(exc)) from None
 
@@ -144,6 +144,7 @@ def overlaps_get() -> Response:
         # features: no work budget, the layer-pair deadline alone.
         result = run_overlaps(
             settings().layer_pair_seconds,
+            "layer_pairs",
             a=a,
             b=b,
             as_of=as_of,
@@ -261,7 +262,7 @@ def overlaps_post() -> Response:
             _priced_geometry,
             state().catalog,
             {"body": body, "layers": layers, "as_of": as_of},
-            triage=True,
+            process="triage",
         )
     except NotJson as exc:
         raise BadRequest(str(exc)) from None

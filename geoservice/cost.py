@@ -310,10 +310,6 @@ class Admission:
             self.admitted -= 1
 
 
-#: Shared by the triage and the analysis process of this serving process.
-_admission = Admission()
-
-
 class AnalysisProcess:
     """One analysis process per serving process (forked on first use, and again after a
     fork of its parent, e.g. in each gunicorn worker): it shares the parent's data copy-on-write,
@@ -321,8 +317,9 @@ class AnalysisProcess:
     analysis runs past its deadline, so no request keeps a core or holds the serving threads'
     interpreter lock."""
 
-    def __init__(self, nice: int = ANALYSIS_NICE) -> None:
+    def __init__(self, nice: int = ANALYSIS_NICE, admission: Admission | None = None) -> None:
         self.nice = nice
+        self.admission = admission or Admission()
         self.lock = threading.Lock()
         self.process: multiprocessing.process.BaseProcess | None = None
         self.conn = None
@@ -360,7 +357,7 @@ class AnalysisProcess:
         :class:`DeadlineError` (the process is killed) or :class:`AnalysisFailed`; :class:`BusyError`
         at once when ``analysis_queue`` requests already wait here."""
         started = time.monotonic()
-        with _admission:
+        with self.admission:
             return self._run(work, catalog, kwargs, seconds, started)
 
     def _run(self, work, catalog, kwargs: dict, seconds: float, started: float):
@@ -392,10 +389,15 @@ class AnalysisProcess:
         return answer
 
 
-#: The process that computes accepted analyses, and the one that reads and prices requests
-#: (GeoJSON parsing and the work estimate: short, so a refusal never waits behind an analysis).
-_analyses = AnalysisProcess()
-_triage = AnalysisProcess(TRIAGE_NICE)
+#: The process that computes accepted analyses of user geometry, and the one that reads and
+#: prices them (GeoJSON parsing and the work estimate: short, so a refusal never waits behind an
+#: analysis); one admission for both. Layer x layer overlaps, bounded by the data and cached,
+#: have a process of their own, so user geometry never starves them.
+_user_admission = Admission()
+_analyses = AnalysisProcess(admission=_user_admission)
+_triage = AnalysisProcess(TRIAGE_NICE, admission=_user_admission)
+_layer_pairs = AnalysisProcess()
+_PROCESSES = {"analysis": _analyses, "triage": _triage, "layer_pairs": _layer_pairs}
 
 
 def run_bounded(
@@ -404,11 +406,11 @@ def run_bounded(
     kwargs: dict,
     seconds: float | None = None,
     *,
-    triage: bool = False,
+    process: str = "analysis",
 ) -> T:
-    """``work(catalog, deadline, **kwargs)`` in the analysis process (``triage``: the triage
-    process), before the deadline of ``seconds`` (default: the settings'
-    ``analysis_seconds``). ``work`` is a module-level function (it is sent to the process by
-    name); ``catalog`` is the parent's, read there copy-on-write."""
+    """``work(catalog, deadline, **kwargs)`` in this serving process's ``process``
+    (``analysis``, ``triage`` or ``layer_pairs``), before the deadline of ``seconds`` (default:
+    the settings' ``analysis_seconds``). ``work`` is a module-level function (it is sent to
+    the process by name); ``catalog`` is the parent's, read there copy-on-write."""
     seconds = settings().analysis_seconds if seconds is None else seconds
-    return (_triage if triage else _analyses).run(work, catalog, kwargs, seconds)
+    return _PROCESSES[process].run(work, catalog, kwargs, seconds)
