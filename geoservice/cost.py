@@ -22,6 +22,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import stat
 import threading
 import time
 import weakref
@@ -249,7 +250,31 @@ class AnalysisFailed(RuntimeError):
 _catalogs: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
 
 
-def _detach_from_parent(parent_end, nice: int) -> None:
+def _release_inherited_sockets(keep: int) -> None:
+    """Point every inherited socket but ``keep`` at /dev/null. A forked copy of a client's
+    connection would keep it open after the server closed it (the client then waits on a dead
+    keep-alive connection), and of a database connection could end the parent's session. The
+    numbers stay taken, so nothing reuses them."""
+    try:
+        names = os.listdir("/proc/self/fd")
+    except OSError:
+        return  # not Linux
+    null = os.open(os.devnull, os.O_RDWR)
+    try:
+        for name in names:
+            fd = int(name)
+            if fd in (keep, null):
+                continue
+            try:
+                if stat.S_ISSOCK(os.fstat(fd).st_mode):
+                    os.dup2(null, fd)
+            except OSError:
+                continue  # closed meanwhile (e.g. the listing's own descriptor)
+    finally:
+        os.close(null)
+
+
+def _detach_from_parent(conn, parent_end, nice: int) -> None:
     """In the analysis process: the default signal handlers (not the serving process's, e.g.
     gunicorn's, which would ignore SIGTERM) and only our end of the pipe, so that it ends
     when its parent does."""
@@ -259,6 +284,7 @@ def _detach_from_parent(parent_end, nice: int) -> None:
     # request on a thread of its own). With only our end of the pipe open here, the parent's
     # death is an end of file on it.
     parent_end.close()
+    _release_inherited_sockets(keep=conn.fileno())
     try:
         os.nice(nice)
     except OSError:
@@ -268,7 +294,7 @@ def _detach_from_parent(parent_end, nice: int) -> None:
 def _serve_analyses(conn, parent_end, nice: int) -> None:
     """The analysis process: run ``(work, catalog id, kwargs, seconds)`` requests from
     ``conn`` one at a time, sending back ``(True, answer)`` or ``(False, exception)``."""
-    _detach_from_parent(parent_end, nice)
+    _detach_from_parent(conn, parent_end, nice)
     while True:
         try:
             work, catalog_id, kwargs, seconds, limit = conn.recv()

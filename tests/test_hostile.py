@@ -438,6 +438,39 @@ def test_analyses_beyond_the_queue_are_turned_away_at_once(catalog):
     assert handle_exception(cost.BusyError("busy")).headers["Retry-After"]
 
 
+def _sockets_here(catalog, deadline) -> list[int]:
+    """The socket descriptors of the (analysis) process this runs in."""
+    import stat
+
+    fds = []
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            if stat.S_ISSOCK(os.fstat(int(name)).st_mode):
+                fds.append(int(name))
+        except OSError:
+            continue
+    return fds
+
+
+def test_the_analysis_process_holds_no_inherited_socket(catalog):
+    """A connection open in the serving process when the analysis process is forked is not
+    kept open by it (else a client would wait on a connection the server has closed)."""
+    import socket
+
+    client, server_side = socket.socketpair()
+    fds = (client.fileno(), server_side.fileno())
+    process = cost.AnalysisProcess()
+    try:
+        inside = process.run(_sockets_here, catalog, {}, 5)
+        assert len(inside) == 1 and not set(fds) & set(inside)  # its pipe alone
+        server_side.close()  # the server closes the connection: the client sees the end
+        client.settimeout(5)
+        assert client.recv(1) == b""
+    finally:
+        process._stop()
+        client.close()
+
+
 def process_alive(pid: int) -> bool:
     """Whether process ``pid`` exists (and is not a zombie)."""
     try:
