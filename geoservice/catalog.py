@@ -27,6 +27,15 @@ DEFAULT_DATA_DIR = DATA_DIR
 CRS = "EPSG:4326"
 
 
+def boxes(bbox: tuple[float, float, float, float]) -> list[tuple[float, float, float, float]]:
+    """``bbox`` (lon/lat) as boxes that do not cross the antimeridian: itself, or, when its min
+    lon exceeds its max lon (OGC API's way to cross the antimeridian), its two halves."""
+    minx, miny, maxx, maxy = bbox
+    if minx > maxx:
+        return [(minx, miny, 180.0, maxy), (-180.0, miny, maxx, maxy)]
+    return [bbox]
+
+
 class DataError(Exception):
     """A data directory or file that cannot be loaded."""
 
@@ -93,14 +102,8 @@ class LayerData:
 
         A box whose min lon exceeds its max lon crosses the antimeridian (two boxes).
         """
-        minx, miny, maxx, maxy = bbox
-        if minx > maxx:
-            return np.union1d(
-                self.bbox_rows((minx, miny, 180.0, maxy)),
-                self.bbox_rows((-180.0, miny, maxx, maxy)),
-            )
-        rows = self.tree.query(shapely.box(*bbox), predicate="intersects")
-        return np.sort(rows)
+        rows = [self.tree.query(shapely.box(*box), predicate="intersects") for box in boxes(bbox)]
+        return np.unique(np.concatenate(rows))
 
     @cached_property
     def extent(self) -> tuple[float, float, float, float]:

@@ -27,6 +27,7 @@ import orjson
 import shapely
 
 from . import cost, geodesy, overlay, timeline, views
+from .catalog import boxes
 from .layers import ALIASES, LAYERS
 from .settings import settings
 from .userinput import shown
@@ -204,18 +205,26 @@ def border_lengths(
     if bbox is not None:
         rows = np.intersect1d(rows, borders.bbox_rows(bbox), assume_unique=True)
         lengths = lengths.copy()
-        # Segments wholly inside keep their measured length; only those crossing the edge
-        # are clipped and measured again.
-        bounds = shapely.bounds(borders.frame.geometry.values[rows])
-        minx, miny, maxx, maxy = bbox
-        crossing = rows[
-            (bounds[:, 0] < minx)
-            | (bounds[:, 1] < miny)
-            | (bounds[:, 2] > maxx)
-            | (bounds[:, 3] > maxy)
-        ]
-        inside = shapely.clip_by_rect(borders.frame.geometry.values[crossing], *bbox)
-        lengths[crossing] = geodesy.lengths_km(inside)
+        # Segments wholly inside (one half of) the box keep their measured length; only those
+        # crossing an edge are clipped and measured again.
+        geoms = borders.frame.geometry.values[rows]
+        bounds = shapely.bounds(geoms)
+        halves = boxes(bbox)
+        wholly = np.zeros(len(rows), dtype=bool)
+        for minx, miny, maxx, maxy in halves:
+            wholly |= (
+                (bounds[:, 0] >= minx)
+                & (bounds[:, 1] >= miny)
+                & (bounds[:, 2] <= maxx)
+                & (bounds[:, 3] <= maxy)
+            )
+        crossing = ~wholly
+        clipped = np.zeros(int(crossing.sum()))
+        for minx, miny, maxx, maxy in halves:
+            if minx < maxx and miny < maxy:  # a flat box holds no length
+                part = shapely.clip_by_rect(geoms[crossing], minx, miny, maxx, maxy)
+                clipped += geodesy.lengths_km(part)
+        lengths[rows[crossing]] = clipped
         rows = rows[lengths[rows] > 0]
     statuses = (status,) if status else STATUSES
 

@@ -248,6 +248,21 @@ def test_lengths_in_a_map_view_count_only_what_lies_inside(client, catalog):
     assert client.get("/api/lengths?bbox=1,2,3").status_code == 400
 
 
+def test_lengths_in_a_box_across_the_antimeridian_are_its_two_halves(client):
+    """minLon > maxLon crosses the antimeridian (OGC API): the lengths are those of the box's
+    two halves (a box found by schemathesis answered 500 before), and a flat box has none."""
+
+    def km(bbox: str) -> float:
+        response = client.get(f"/api/lengths?bbox={bbox}&as_of=2021-06-01")
+        assert response.status_code == 200, response.data
+        return response.get_json()["total_km"]
+
+    across = km("45,38,-170,42")
+    east, west = km("45,38,180,42"), km("-180,38,-170,42")
+    assert across > 0 and abs(across - (east + west)) < 0.01
+    assert km("44,38,44,42") == 0  # a box of no width
+
+
 def test_every_engine_error_maps_to_its_status_in_one_table(client):
     """The exception types carry their HTTP status in errors.STATUS_TABLE, not in messages."""
     from geoservice.errors import handle_exception

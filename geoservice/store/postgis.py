@@ -31,7 +31,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from .. import geodesy
-from ..catalog import Catalog, DataError, LayerData, data_dir, frame_from_features
+from ..catalog import Catalog, DataError, LayerData, boxes, data_dir, frame_from_features
 from ..layers import LAYERS, Layer
 from .base import FilterError, Query, QueryResult, SortKey, Store, StoreUnavailable
 from .cql import DATE_FIELDS, GEOMETRY
@@ -519,10 +519,8 @@ def where_clause(layer: Layer, query: Query) -> tuple[sql.Composable, dict]:
 def _bbox(bbox: tuple[float, float, float, float], params: dict) -> sql.Composable:
     """``&&`` (the GiST index) and ``ST_Intersects`` with the box; across the antimeridian (min
     lon > max lon) the union of the two boxes either side, as the file store does it."""
-    minx, miny, maxx, maxy = (float(v) for v in bbox)
-    boxes = [(minx, miny, 180.0, maxy), (-180.0, miny, maxx, maxy)] if minx > maxx else [bbox]
     tests = []
-    for n, box in enumerate(boxes):
+    for n, box in enumerate(boxes(tuple(float(v) for v in bbox))):
         names = [f"b{n}{k}" for k in "xyXY"]
         params.update(zip(names, (float(v) for v in box)))
         envelope = sql.SQL("ST_MakeEnvelope({}, 4326)").format(
