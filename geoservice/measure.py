@@ -602,6 +602,43 @@ def check_budget(catalog, geometry, layers=None, as_of=None, max_work: int | Non
     cost.estimate_geometry(catalog, geometry, targets, valid).check(max_work)
 
 
+def _pair_intersections(ca: dict, cb: dict, ia: np.ndarray, ib: np.ndarray, check) -> list:
+    """Intersections of the pairs (rows ``ia`` of layer columns ``ca`` with ``ib`` of ``cb``),
+    None where nothing is measured. Relations first (DE-9IM, lon/lat): a pair that shares no
+    area (polygons) or no length (a line and a polygon) is skipped, and a line a polygon covers
+    (a border on its own country's edge) is its own intersection; only the rest are overlaid
+    in an equal-area projection (:func:`overlay.intersect_pairs`), the costly part."""
+    ga, gb = ca["geoms"][ia], cb["geoms"][ib]
+    da, db = ca["dims"][ia], cb["dims"][ib]
+    out: list = [None] * len(ia)
+    todo = np.ones(len(ia), dtype=bool)
+    area_or_line = ((da == 2) & (db >= 1)) | ((da >= 1) & (db == 2))
+    if area_or_line.any():
+        k = np.flatnonzero(area_or_line)
+        matrix = np.array([list(m) for m in shapely.relate(ga[k], gb[k])]).reshape(-1, 9)
+        check()
+        shared = np.where(
+            (da[k] == 2) & (db[k] == 2),
+            matrix[:, 0] == "2",  # interiors share area
+            (matrix[:, 0] == "1") | (matrix[:, 1] == "1") | (matrix[:, 3] == "1"),
+        )
+        a_in_b = (da[k] == 1) & (matrix[:, 2] == "F") & (matrix[:, 5] == "F")
+        b_in_a = (db[k] == 1) & (matrix[:, 6] == "F") & (matrix[:, 7] == "F")
+        todo[k] = shared & ~a_in_b & ~b_in_a
+        for n in np.flatnonzero(shared & a_in_b):
+            out[k[n]] = ga[k[n]]
+        for n in np.flatnonzero(shared & b_in_a & ~a_in_b):
+            out[k[n]] = gb[k[n]]
+    rest = np.flatnonzero(todo)
+    if len(rest):
+        overlaid = overlay.intersect_pairs(
+            ga[rest], gb[rest], ca["bounds"][ia[rest]], cb["bounds"][ib[rest]], check
+        )
+        for n, inter in zip(rest, overlaid):
+            out[n] = inter
+    return out
+
+
 def _layer_pairs(
     catalog,
     a_id: str,
@@ -629,9 +666,7 @@ def _layer_pairs(
     ia, ib = ia[order], ib[order]
     if max_work is not None:
         cost.estimate_pairs(la, lb, ia, ib).check(max_work)
-    inters = overlay.intersect_pairs(
-        ca["geoms"][ia], cb["geoms"][ib], ca["bounds"][ia], cb["bounds"][ib], check
-    )
+    inters = _pair_intersections(ca, cb, ia, ib, check)
     out = []
     for i, j, inter in zip(ia, ib, inters):
         check()
