@@ -61,6 +61,9 @@ class Param:
     default: Any = None
     #: Its key in :func:`table` when two endpoints give one name different values (``f``).
     key: str | None = None
+    #: Several values in one parameter, comma-separated (OpenAPI ``style: form``, ``explode:
+    #: false``; what QGIS reads to send a filter expression's equalities as parameters).
+    comma_separated: bool = False
 
     def openapi(self) -> dict:
         doc = {
@@ -70,7 +73,7 @@ class Param:
             "description": self.description,
             "schema": self.schema,
         }
-        if self.schema.get("type") == "array":
+        if self.comma_separated or self.schema.get("type") == "array":
             doc.update(style="form", explode=False)
         return doc
 
@@ -446,7 +449,7 @@ def queryable_params(layer: Layer) -> list[Param]:
                 **({"enum": item["enum"]} if "enum" in item else {}),
             }
             text = "Features whose value equals one of the given ones (comma-separated)."
-        out.append(Param(name, text, schema, parse))
+        out.append(Param(name, text, schema, parse, comma_separated=True))
     return out
 
 

@@ -64,6 +64,10 @@ def parse_interval(text: str) -> tuple[dt.date | None, dt.date | None]:
     parts = text.split("/")
     if len(parts) != 2:
         raise TimeError(f"datetime {shown(text)} has more than one '/'")
+    # A start in year 0000 (valid RFC 3339, before any date here; QGIS sends
+    # 0000-01-01T00:00:00Z for "up to") is an open start.
+    if parts[0].startswith("0000-") and _DATE.match(parts[0][:10]):
+        parts[0] = ".."
     start, end = (None if p in ("..", "") else parse_date(p, what="datetime") for p in parts)
     if start and end and start > end:
         raise TimeError(f"datetime {shown(text)} ends before it starts")

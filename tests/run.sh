@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command, for a fresh clone on a fresh machine with Python 3.11 and Debian's packages:
-#   1. Debian's chromium (browser tests), PostgreSQL with PostGIS and gdal-bin, when missing;
+#   1. Debian's chromium (browser tests), PostgreSQL with PostGIS, gdal-bin and QGIS (qgis,
+#      python3-qgis: tests/test_qgis.py), when missing;
 #   2. a virtual environment in .venv/ with the locked Python packages
 #      (requirements/constraints.txt) and this package with its test extras;
 #   3. ruff check and ruff format --check;
@@ -8,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBIAN_PACKAGES=(chromium postgresql postgresql-15-postgis-3 gdal-bin)
+DEBIAN_PACKAGES=(chromium postgresql postgresql-15-postgis-3 gdal-bin qgis python3-qgis)
 missing=()
 for package in "${DEBIAN_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \

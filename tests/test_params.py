@@ -114,6 +114,12 @@ def test_the_drifts_of_round_one_are_gone(client, document):
     ):
         assert re.match(pattern, text), text
     assert client.get("/api/collections/borders/items?datetime=").status_code == 400
+    # A start in year 0000 (RFC 3339 allows it; QGIS sends it for "up to") is an open start.
+    counts = [
+        client.get("/api/collections/borders/items", query_string={"datetime": text}).get_json()
+        for text in ("0000-01-01T00:00:00Z/2022-09-01", "../2022-09-01")
+    ]
+    assert counts[0]["numberMatched"] == counts[1]["numberMatched"] > 0
 
     for path in ("/api/lengths", "/api/collections/borders/items"):
         response = client.get(path, query_string={"countries": ","})
