@@ -15,7 +15,14 @@ and copied around the globe, every segment with its feature's properties) is loa
 - lengths of KGZ-TJK by status as of a date (:meth:`PostgisStore.lengths_by_status`, the
   table of length changes) and, for contrast, the same sum as one SQL scan of the segments;
 - with ``--service-max`` (default 100,000) and below: ``create_app`` on the store (today's
-  handlers read a catalog, so the app still reads every layer into memory).
+  handlers read a catalog, so the app still reads every layer into memory);
+- with ``--app``: the service itself, ``geoservice serve --store DSN`` in a fresh process: the
+  seconds until it prints its URL and its RSS (sampled from /proc; stopped past
+  ``--app-max-rss`` MB or ``--app-timeout`` s, and then reported as not started), then over
+  HTTP ``/api/lengths`` of KGZ-TJK as of the date and the bbox items pages.
+
+``--dsn DSN`` measures a database already loaded (``geoservice load``) instead of generating
+and loading one per size.
 
 Medians of ``--repeat`` runs, in ms. Raw numbers: ``artifacts/benchmarks/growth-postgis.json``;
 ``--write`` updates BENCHMARKS.md.
@@ -28,10 +35,13 @@ import datetime as dt
 import os
 import platform
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import orjson
@@ -86,6 +96,7 @@ def measure(dsn: str, repeat: int, service: bool) -> dict:
         "bbox": [],
     }
     with store.connection() as conn:
+        row["rows"] = conn.execute("SELECT count(*) FROM geoservice.borders").fetchone()[0]
         row["table_mb"] = round(
             conn.execute("SELECT pg_total_relation_size('geoservice.borders')").fetchone()[0] / 1e6,
             1,
@@ -141,6 +152,81 @@ def measure(dsn: str, repeat: int, service: bool) -> dict:
     return row
 
 
+def _proc_rss_mb(pid: int) -> float:
+    """Current resident set size of a process (MB), 0 once it is gone."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0.0
+    kb = next((line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:")), 0)
+    return round(int(kb) / 1024, 1)
+
+
+def _get_ms(url: str) -> float:
+    t0 = time.perf_counter()
+    with urllib.request.urlopen(url, timeout=120) as answer:
+        answer.read()
+    return (time.perf_counter() - t0) * 1000
+
+
+def measure_app(dsn: str, repeat: int, boxes: list[dict], timeout: float, max_rss: float) -> dict:
+    """``geoservice serve --store DSN`` in a fresh process: seconds until it serves, its RSS
+    (MB; stopped past ``max_rss`` or ``timeout``), then lengths and bbox pages over HTTP (ms)."""
+    cmd = [sys.executable, "-m", "geoservice", "serve", "--store", dsn]
+    with tempfile.TemporaryFile() as log:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(
+            [*cmd, "--host", "127.0.0.1", "--port", "0"],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+            start_new_session=True,
+        )
+        first: list[str] = []
+        reader = threading.Thread(target=lambda: first.append(proc.stdout.readline()), daemon=True)
+        reader.start()
+        peak, stopped = 0.0, None
+        try:
+            while reader.is_alive():
+                peak = max(peak, _proc_rss_mb(proc.pid))
+                elapsed = time.perf_counter() - t0
+                if peak > max_rss:
+                    stopped = (
+                        f"stopped at {peak:,.0f} MB after {elapsed:.0f} s (limit {max_rss:,.0f} MB)"
+                    )
+                elif elapsed > timeout:
+                    stopped = (
+                        f"stopped after {elapsed:.0f} s at {peak:,.0f} MB (limit {timeout:.0f} s)"
+                    )
+                if stopped:
+                    break
+                reader.join(0.2)
+            row: dict = {"startup_s": round(time.perf_counter() - t0, 2)}
+            if stopped or not first or "http://" not in first[0]:
+                log.seek(0)
+                row["stopped"] = stopped or f"did not start: {log.read().decode()[-500:]}"
+                row["rss_mb"] = peak
+                return row
+            base = "http://" + first[0].split("http://", 1)[1].split("/", 1)[0]
+            row["rss_mb"] = max(peak, _proc_rss_mb(proc.pid))
+            lengths = f"{base}/api/lengths?countries={','.join(PAIR)}&as_of={AS_OF}"
+            row["first_lengths_ms"] = round(_get_ms(lengths), 1)
+            row["lengths_ms"], _ = _median_ms(lambda: _get_ms(lengths), repeat)
+            row["bbox"] = []
+            for b in boxes:
+                url = f"{base}/api/collections/borders/items?limit=10000&bbox=" + ",".join(
+                    map(str, b["box"])
+                )
+                ms, _ = _median_ms(lambda url=url: _get_ms(url), repeat)
+                row["bbox"].append({"target": b["target"], "rows": b["rows"], "ms": round(ms, 2)})
+            row["served_rss_mb"] = _proc_rss_mb(proc.pid)
+            return row
+        finally:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
 def _child(args: list[str], timeout: float) -> subprocess.CompletedProcess:
     out = subprocess.run(
         [sys.executable, "-m", *args], cwd=ROOT, capture_output=True, timeout=timeout, check=False
@@ -148,6 +234,25 @@ def _child(args: list[str], timeout: float) -> subprocess.CompletedProcess:
     if out.returncode:
         raise RuntimeError(f"{' '.join(args[:2])} failed: {out.stderr.decode()[-2000:]}")
     return out
+
+
+def _measure_size(dsn: str, args, gen: dict) -> dict:
+    """The store measured in a fresh process, then (``--app``) the service on it."""
+    cmd = ["benchmarks.growth_postgis", "--measure", dsn, "--repeat", str(args.repeat)]
+    service = gen.get("segments", 0) <= args.service_max and not args.dsn
+    if service:
+        cmd.append("--service")
+    row = {**gen, **orjson.loads(_child(cmd, args.timeout).stdout)}
+    row.setdefault("segments", row["rows"])
+    if args.app:
+        row["app"] = measure_app(dsn, args.repeat, row["bbox"], args.app_timeout, args.app_max_rss)
+    log(
+        f"  start-up {row['startup_s']} s, RSS {row['startup_rss_mb']} MB, bbox "
+        f"{[(b['rows'], b['ms']) for b in row['bbox']]}, lengths {row['lengths']['ms']} "
+        f"ms (scan {row['lengths_scan_ms']} ms), service {row.get('service')}, "
+        f"app {row.get('app')}"
+    )
+    return row
 
 
 def run(args) -> dict:
@@ -167,6 +272,9 @@ def run(args) -> dict:
         "as_of": AS_OF,
         "sizes": [],
     }
+    if args.dsn:
+        doc["sizes"].append(_measure_size(args.dsn, args, {"load_s": None}))
+        return doc
     stack.ensure_apt_packages()
     with stack.cluster() as pg:
         for size in args.sizes:
@@ -184,16 +292,7 @@ def run(args) -> dict:
                 )
             finally:
                 shutil.rmtree(tmp, ignore_errors=True)
-            cmd = ["benchmarks.growth_postgis", "--measure", pg.dsn, "--repeat", str(args.repeat)]
-            if size <= args.service_max:
-                cmd.append("--service")
-            row = {**gen, **orjson.loads(_child(cmd, args.timeout).stdout)}
-            doc["sizes"].append(row)
-            log(
-                f"  start-up {row['startup_s']} s, RSS {row['startup_rss_mb']} MB, bbox "
-                f"{[(b['rows'], b['ms']) for b in row['bbox']]}, lengths {row['lengths']['ms']} "
-                f"ms (scan {row['lengths_scan_ms']} ms), service {row.get('service')}"
-            )
+            doc["sizes"].append(_measure_size(pg.dsn, args, gen))
     return doc
 
 
@@ -219,7 +318,9 @@ def markdown(doc: dict, command: str) -> str:
     for row in doc["sizes"]:
         svc = row.get("service")
         lines.append(
-            f"| {row['segments']:,} | {row['load_s']:.1f} | {row['table_mb']:,.0f} | "
+            f"| {row['segments']:,} | "
+            + ("-" if row["load_s"] is None else f"{row['load_s']:.1f}")
+            + f" | {row['table_mb']:,.0f} | "
             f"{row['startup_s']:.2f} | {row['startup_rss_mb']:,.0f} | "
             f"{row['first_page_s']:.2f} ({row['page_ms']:.2f}) | "
             f"{row['lengths']['ms']:.2f} ({row['lengths_scan_ms']:.1f}) | "
@@ -244,6 +345,33 @@ def markdown(doc: dict, command: str) -> str:
             for b in (by_target.get(t) for t in targets)
         ]
         lines.append(f"| {row['segments']:,} | " + " | ".join(cells) + " |")
+    apps = [row for row in doc["sizes"] if "app" in row]
+    if apps:
+        lines += [
+            "",
+            (
+                "The service, `geoservice serve --store DSN` in a fresh process: seconds until it "
+                "prints its URL, its RSS then (MB), and over HTTP the median ms of "
+                f"`/api/lengths` of {'-'.join(PAIR)} as of {doc['as_of']} (the first request in "
+                "brackets) and of the bbox items pages above:"
+            ),
+            "",
+            "| segments | start-up s | RSS MB | `/api/lengths` ms | bbox pages ms (rows) |",
+            "|--:|--:|--:|--:|---|",
+        ]
+        for row in apps:
+            app = row["app"]
+            if "stopped" in app:
+                cells = [f"{app['startup_s']:.1f}", f"{app['rss_mb']:,.0f}", app["stopped"], "-"]
+            else:
+                bbox = ", ".join(f"{b['ms']:.1f} ({b['rows']:,})" for b in app["bbox"])
+                cells = [
+                    f"{app['startup_s']:.1f}",
+                    f"{app['rss_mb']:,.0f}",
+                    f"{app['lengths_ms']:.1f} ({app['first_lengths_ms']:.0f})",
+                    bbox,
+                ]
+            lines.append(f"| {row['segments']:,} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -267,6 +395,10 @@ def parser() -> argparse.ArgumentParser:
         default=100_000,
         help="largest size at which create_app is timed (it reads every layer)",
     )
+    p.add_argument("--app", action="store_true", help="also time `geoservice serve --store`")
+    p.add_argument("--app-timeout", type=float, default=300, help="start-up limit of --app (s)")
+    p.add_argument("--app-max-rss", type=float, default=4000, help="RSS limit of --app (MB)")
+    p.add_argument("--dsn", help="measure this loaded database instead of generating sizes")
     p.add_argument("--write", action="store_true", help="update BENCHMARKS.md")
     p.add_argument("--out", type=Path, default=ARTIFACTS / "growth-postgis.json")
     p.add_argument("--measure", metavar="DSN", help=argparse.SUPPRESS)

@@ -42,10 +42,11 @@ def test_growth_generator_keeps_schema_and_count(tmp_path):
     assert len(catalog["countries"].features) == len(load_catalog()["countries"].features)
 
 
-def tiny_run(module: str, out) -> subprocess.CompletedProcess:
+def tiny_run(module: str, out, *extra: str) -> subprocess.CompletedProcess:
     """A growth script at 1,000 segments, one run per query, its JSON to ``out``."""
     return subprocess.run(
-        [sys.executable, "-m", module, "--sizes", "1000", "--repeat", "1", "--out", str(out)],
+        [sys.executable, "-m", module, "--sizes", "1000", "--repeat", "1", "--out", str(out)]
+        + list(extra),
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -211,7 +212,7 @@ def test_growth_on_postgis_runs_on_a_tiny_size(tmp_path):
     if not (pygeoapi_stack.PG_BIN / "initdb").exists():
         pytest.skip(f"PostgreSQL is not installed ({pygeoapi_stack.PG_BIN / 'initdb'} missing)")
     out = tmp_path / "growth-postgis.json"
-    proc = tiny_run("benchmarks.growth_postgis", out)
+    proc = tiny_run("benchmarks.growth_postgis", out, "--app")
     assert proc.returncode == 0, proc.stderr
     (size,) = orjson.loads(out.read_bytes())["sizes"]
     # features: the matched count in the default view (segments of other views' states aside)
@@ -220,4 +221,10 @@ def test_growth_on_postgis_runs_on_a_tiny_size(tmp_path):
     assert all(b["rows"] > 0 for b in size["bbox"])
     assert size["lengths"]["km"] and size["lengths"]["ms"] > 0
     assert size["service"]["startup_s"] > 0  # create_app on the store at this size
+    # the service itself: started, then lengths and the bbox pages over HTTP
+    app = size["app"]
+    assert "stopped" not in app and app["startup_s"] > 0 and app["rss_mb"] > 0
+    assert app["lengths_ms"] > 0 and [b["rows"] for b in app["bbox"]] == [
+        b["rows"] for b in size["bbox"]
+    ]
     assert "| 1,000 |" in proc.stdout
