@@ -75,6 +75,9 @@ def event_features(record: dict) -> list[dict]:
             "description": entry["description"],
             "casualties": entry.get("casualties") or None,
         }
+        for key in ("names", "names_sources"):  # the record's (names.complete adds "en")
+            if entry.get(key):
+                props[key] = entry[key]
         geometry = {"type": "Point", "coordinates": [round(lon, 5), round(lat, 5)]}
         out.append(
             {"type": "Feature", "id": entry["id"], "geometry": geometry, "properties": props}
@@ -115,7 +118,7 @@ def main(record: dict | None = None) -> None:
 
         record = read_record()
     features = event_features(record)
-    names.complete({"events": features}, {}, "")  # English names (no other language at hand)
+    names.complete({"events": features}, {}, "")  # "en" from name; the record's others
     path = HERE / "events.geojson"
     with open(path, "w") as out:
         out.write('{"type": "FeatureCollection",\n"features": [\n')
