@@ -305,6 +305,41 @@ def test_date_change_removes_peacekeeping_zone_and_lachin_corridor(page, catalog
     assert page.console_errors == [] and page.page_errors == [] and page.blocked == []
 
 
+@pytest.mark.parametrize("day", ["2015-01-01", "2020-10-15", "2021-06-01"])
+def test_summary_counts_every_area_held_against_its_country(page, catalog, day):
+    """The heading's km² of land outside the recognised government's control: Karabakh's
+    control cells (town by town) and every other held area (Abkhazia, South Ossetia,
+    Transnistria, Crimea, Donbas), not the one or the other; pockets held by their own
+    country (Cocieri, Debaltseve) are not counted."""
+    page.open(f"?date={day}")
+    page.wait_drawn(day)
+    text = page.page.inner_text("#gs-summary")
+    shown = int(re.sub(r"\D", "", text.split(" km² outside")[0].split("·")[-1]))
+    on = dt.date.fromisoformat(day)
+
+    def held(layer_id: str) -> list[dict]:
+        """Properties of the layer's features on the day, on the ground, with ``area_km2``."""
+        layer = catalog[layer_id]
+        return [
+            {**layer.features[i]["properties"], "area_km2": layer.area_km2[i]}
+            for i in layer.valid(on).nonzero()[0]
+            if not layer.features[i]["properties"].get("views")
+            or "on_the_ground" in layer.features[i]["properties"]["views"]
+        ]
+
+    cells = held("control_areas")
+    karabakh = sum(p["area_km2"] for p in cells if p["held_by"] not in p["countries"])
+    others = sum(
+        p["area_km2"]
+        for p in held("disputed_areas")
+        if p.get("area_kind") == "held_area"
+        and p["held_by"] not in p["countries"]
+        and p["countries"] != ["AZE"]
+    )
+    assert karabakh > 0 and others > 20_000  # both kinds, whatever the day
+    assert shown == pytest.approx(karabakh + others, abs=1)
+
+
 @pytest.mark.parametrize("day", ["2021-06-01", "2022-09-01", "2025-06-01"])
 def test_readout_follows_the_view_and_a_clicked_pair(page, catalog, day):
     page.open(f"?date={day}#9/39.9/70.6")  # the Fergana valley's southern rim

@@ -539,16 +539,19 @@
       }
       if (p.kind === "line_of_contact") { contact += 1; }
     });
-    // km² held by de facto authorities: the day's control areas, else the held areas
-    var heldKm2 = 0;
+    // km² held by someone other than the country they lie in (`countries`): the day's
+    // control cells where the data has them (Karabakh, town by town), the held areas elsewhere
+    var heldKm2 = 0, celled = {};
+    function heldAgainst(p) { return p.held_by && (p.countries || []).indexOf(p.held_by) < 0; }
     (counts.control_areas || []).forEach(function (f) {
-      if (f.properties.held_by && f.properties.held_by !== "AZE") { heldKm2 += f.properties.area_km2 || 0; }
+      (f.properties.countries || []).forEach(function (c) { celled[c] = true; });
+      if (heldAgainst(f.properties)) { heldKm2 += f.properties.area_km2 || 0; }
     });
-    if (!heldKm2) {
-      (counts.disputed_areas || []).forEach(function (f) {
-        if (f.properties.area_kind === "held_area") { heldKm2 += f.properties.area_km2 || 0; }
-      });
-    }
+    (counts.disputed_areas || []).forEach(function (f) {
+      var p = f.properties;
+      var inCells = (p.countries || []).some(function (c) { return celled[c]; });
+      if (p.area_kind === "held_area" && heldAgainst(p) && !inCells) { heldKm2 += p.area_km2 || 0; }
+    });
     var missions = {};
     (counts.mission_areas || []).concat(counts.mission_posts || []).forEach(function (f) {
       missions[f.properties.mission || f.properties.id] = true;
@@ -558,7 +561,7 @@
     var parts = [
       fmt(disputedKm, 0) + " km of international border disputed (" + disputed + " stretches)",
       contact ? contact + " line" + (contact > 1 ? "s" : "") + " of contact" : "no line of contact",
-      fmt(heldKm2, 0) + " km² held by de facto authorities",
+      fmt(heldKm2, 0) + " km² outside the recognised government's control",
       missions + " peacekeeping or monitoring mission" + (missions === 1 ? "" : "s"),
     ];
     if (events.length) { parts.push("on this date: " + events.join("; ")); }
