@@ -139,19 +139,20 @@ def ids_on(client, day: str, pair: str = "AZE,GEO") -> set[str]:
     return {f["id"] for f in doc["features"]}
 
 
-def test_a_dated_status_change_keeps_every_earlier_date(client, edited, tmp_path):
-    before_2020, before_now = ids_on(client, "2020-01-01"), lengths(client, "2020-01-01")
-    etag = etag_of(client, "borders", STRETCH)
+def settle(client, fid: str, source: str):
+    """PATCH a border stretch to ``settled`` from 2026-06-01 (Alice); the 200 response."""
     response = client.patch(
-        f"/api/collections/borders/items/{STRETCH}",
-        json={
-            "properties": {"status": "settled"},
-            "effective": "2026-06-01",
-            "source": "test: a delimitation protocol signed on 2026-06-01",
-        },
-        headers=auth(ALICE, etag),
+        f"/api/collections/borders/items/{fid}",
+        json={"properties": {"status": "settled"}, "effective": "2026-06-01", "source": source},
+        headers=auth(ALICE, etag_of(client, "borders", fid)),
     )
     assert response.status_code == 200, response.get_json()
+    return response
+
+
+def test_a_dated_status_change_keeps_every_earlier_date(client, edited, tmp_path):
+    before_2020, before_now = ids_on(client, "2020-01-01"), lengths(client, "2020-01-01")
+    response = settle(client, STRETCH, "test: a delimitation protocol signed on 2026-06-01")
     closed = response.get_json()
     assert closed["properties"]["valid_to"] == "2026-06-01"
     assert closed["properties"]["status"] == "disputed"
@@ -260,16 +261,7 @@ def test_another_server_on_the_same_data_shows_an_edit_at_once(client, edited):
     seen = other.get(page)
     before_km = lengths(other, "2026-07-01", pair)
     assert seen.status_code == 200
-    response = client.patch(
-        f"/api/collections/borders/items/{fid}",
-        json={
-            "properties": {"status": "settled"},
-            "effective": "2026-06-01",
-            "source": "test: seen by another server",
-        },
-        headers=auth(ALICE, etag_of(client, "borders", fid)),
-    )
-    assert response.status_code == 200, response.get_json()
+    settle(client, fid, "test: seen by another server")
     assert other.get(f"/api/collections/borders/items/{fid}").get_json()["properties"][
         "valid_to"
     ] == ("2026-06-01")
