@@ -270,3 +270,25 @@ def test_another_server_on_the_same_data_shows_an_edit_at_once(client, edited):
     assert f"{fid}-settled" in ids_on(other, "2026-07-01", pair)
     assert lengths(other, "2026-07-01", pair) != before_km
     assert lengths(other, "2026-07-01", pair) == lengths(client, "2026-07-01", pair)
+
+
+def test_geoservice_validate_reads_a_database(postgis_database, tmp_path):
+    """``geoservice validate postgresql://…`` checks the database's data (here a row changed
+    behind the service's back to a status the vocabulary lacks): one line, exit status 1."""
+    import psycopg
+    from click.testing import CliRunner
+
+    from geoservice.cli import cli
+
+    dsn = postgis_database(copy_data(tmp_path / "data"))
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(
+            'UPDATE geoservice.borders SET props = props || \'{"status": "perhaps"}\' '
+            "WHERE id = %s",
+            [STRETCH],
+        )
+    result = CliRunner().invoke(cli, ["validate", dsn])
+    assert result.exit_code == 1
+    assert STRETCH in result.stderr and "perhaps" in result.stderr
+    unreachable = CliRunner().invoke(cli, ["validate", "postgresql://nobody@127.0.0.1:1/none"])
+    assert unreachable.exit_code == 1 and "cannot connect" in unreachable.stderr
