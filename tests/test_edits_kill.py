@@ -16,10 +16,10 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import orjson
 import pytest
 from test_edits import copy_data
 
+from benchmarks.edits import call as request
 from geoservice.auth import digest
 from geoservice.store import PostgisStore
 from geoservice.store.postgis_edits import dump_directory
@@ -48,15 +48,6 @@ def start(store: str, log) -> tuple[subprocess.Popen, str]:
         os.killpg(proc.pid, signal.SIGKILL)
         raise RuntimeError(f"server did not start: {line!r}")
     return proc, "http://" + line.split("http://", 1)[1].split("/", 1)[0]
-
-
-def request(method: str, url: str, body: dict | None = None, headers: dict | None = None):
-    data = orjson.dumps(body) if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method, headers=headers or {})
-    if data is not None:
-        req.add_header("Content-Type", "application/json")
-    with urllib.request.urlopen(req, timeout=60) as response:
-        return response.status, response.headers, orjson.loads(response.read() or b"null")
 
 
 @pytest.fixture(params=["file", "postgis"])
