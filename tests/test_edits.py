@@ -44,6 +44,14 @@ class Edited:
             return create_app({"CATALOG": load_catalog(self.data_dir), "TOKENS": TOKENS})
         return create_app({"STORE": self.dsn, "TOKENS": TOKENS})
 
+    def store(self):
+        """Another writable store on the same data (as another process opens it)."""
+        from geoservice.store import FileStore, PostgisStore
+
+        if self.kind == "file":
+            return FileStore.open(self.data_dir, writable=True)
+        return PostgisStore(self.dsn, writable=True)
+
     def directory(self, tmp_path):
         if self.kind == "file":
             return self.data_dir
@@ -292,3 +300,35 @@ def test_geoservice_validate_reads_a_database(postgis_database, tmp_path):
     assert STRETCH in result.stderr and "perhaps" in result.stderr
     unreachable = CliRunner().invoke(cli, ["validate", "postgresql://nobody@127.0.0.1:1/none"])
     assert unreachable.exit_code == 1 and "cannot connect" in unreachable.stderr
+
+
+def test_concurrent_writers_with_one_etag_one_wins_the_rest_get_412(client, edited):
+    """Eight writers in two store instances (two processes' worth) send the same If-Match at
+    once: exactly one write is stored, the other seven are refused, nothing is lost."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from geoservice.store import ConflictError, Edit
+
+    fid = "AFG-kunduz"
+    etag = etag_of(client, "places", fid).strip('"')  # the header quotes it
+    stores = [edited.store(), edited.store()]
+
+    def write(n: int) -> str:
+        edit = Edit("alice", f"test: writer {n}", None, etag)
+        try:
+            stores[n % 2].update("places", fid, {"properties": {"notes": f"writer {n}"}}, edit)
+        except ConflictError:
+            return "412"
+        return f"writer {n}"
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outcomes = list(pool.map(write, range(8)))
+    (winner,) = [o for o in outcomes if o != "412"]
+    assert outcomes.count("412") == 7
+    assert client.get(f"/api/collections/places/items/{fid}").get_json()["properties"]["notes"] == (
+        winner
+    )
+    history = client.get(f"/api/collections/places/items/{fid}/history").get_json()
+    assert [r["after"]["properties"]["notes"] for r in history["revisions"]] == [winner]
+    for store in stores:
+        store.close()
