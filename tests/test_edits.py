@@ -332,3 +332,25 @@ def test_concurrent_writers_with_one_etag_one_wins_the_rest_get_412(client, edit
     assert [r["after"]["properties"]["notes"] for r in history["revisions"]] == [winner]
     for store in stores:
         store.close()
+
+
+def test_a_database_loaded_before_edits_takes_them(postgis_database, tmp_path):
+    """A database without the revisions table (loaded by an older ``geoservice load``) gets it
+    when served with tokens; a write then has its revision."""
+    import psycopg
+
+    from geoservice.store import Edit, PostgisStore
+
+    dsn = postgis_database(copy_data(tmp_path / "data"))
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("DROP TABLE geoservice.revisions")
+    read_only = PostgisStore(dsn)
+    assert read_only.history("places", "AFG-andkhoy") == [] and not read_only.writable
+    read_only.close()
+    store = PostgisStore(dsn, writable=True)
+    etag = store.etag(store.get("places", "AFG-andkhoy"))
+    patch = {"properties": {"notes": "after the upgrade"}}
+    store.update("places", "AFG-andkhoy", patch, Edit("alice", "test: upgrade", None, etag))
+    (revision,) = store.history("places", "AFG-andkhoy")
+    assert revision.number == 1 and revision.after["properties"]["notes"] == "after the upgrade"
+    store.close()

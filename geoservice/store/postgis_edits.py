@@ -23,6 +23,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from .. import geodesy
+from ..catalog import DataError
 from ..layers import Layer
 from .base import Edit, EditError, MissingError, ReadOnlyError, Revision
 from .edits import Draft, EditingStore, Plan
@@ -84,11 +85,20 @@ class PostgisEdits(EditingStore):
         return self._writable
 
     def _prepare_writes(self) -> None:
-        """The revisions table of a database loaded before it existed."""
-        from .postgis import SCHEMA
+        """Take writes: the revisions table must exist (created here for a database loaded
+        before it existed; a role without DDL rights only needs it to be there)."""
+        from .postgis import SCHEMA, oneline
 
         with self.connection() as conn:
-            conn.execute(revisions_ddl(SCHEMA))
+            found = conn.execute("SELECT to_regclass(%s)", [f"{SCHEMA}.revisions"]).fetchone()
+            if found[0] is None:
+                try:
+                    conn.execute(revisions_ddl(SCHEMA))
+                except psycopg.Error as exc:
+                    raise DataError(
+                        f"the database has no {SCHEMA}.revisions table for edits and cannot "
+                        f"create it ({oneline(exc)}); load it again with geoservice load"
+                    ) from None
         self._writable = True
 
     def _write(self, layer_id: str, edit: Edit, plan: Callable[[Draft], Plan]) -> Revision:
