@@ -133,6 +133,13 @@ def test_bad_features_are_422_as_validate_would_say(client):
     assert (
         "status" in problem(client.patch(url, json=body, headers=auth(ALICE, etag)), 422)["detail"]
     )
+    # Text no store keeps (NUL: PostgreSQL refuses it) is 422 on both stores, never a 500.
+    body = {"properties": {"notes": "nul \u0000 here"}, "source": "test"}
+    assert "NUL" in problem(client.patch(url, json=body, headers=auth(ALICE, etag)), 422)["detail"]
+    assert client.get(url).headers["ETag"] == etag
+    body = {"properties": {"notes": "fine"}, "source": "a source with \u0000"}
+    assert "NUL" in problem(client.patch(url, json=body, headers=auth(ALICE, etag)), 422)["detail"]
+    assert client.get(url).headers["ETag"] == etag
 
 
 def lengths(client, day: str, pair: str = "AZE,GEO") -> dict:
