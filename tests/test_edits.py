@@ -341,14 +341,19 @@ def test_concurrent_writers_with_one_etag_one_wins_the_rest_get_412(client, edit
         store.close()
 
 
-def test_a_database_loaded_before_edits_takes_them(postgis_database, tmp_path):
+def test_a_database_loaded_before_edits_takes_them_and_a_reload_keeps_history(
+    postgis_database, tmp_path
+):
     """A database without the revisions table (loaded by an older ``geoservice load``) gets it
-    when served with tokens; a write then has its revision."""
+    when served with tokens; a write then has its revision. Loading the directory again puts
+    back its data and keeps the revisions, numbered on."""
     import psycopg
 
     from geoservice.store import Edit, PostgisStore
+    from geoservice.store.postgis import load_directory
 
-    dsn = postgis_database(copy_data(tmp_path / "data"))
+    data_dir = copy_data(tmp_path / "data")
+    dsn = postgis_database(data_dir)
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("DROP TABLE geoservice.revisions")
     read_only = PostgisStore(dsn)
@@ -360,4 +365,12 @@ def test_a_database_loaded_before_edits_takes_them(postgis_database, tmp_path):
     store.update("places", "AFG-andkhoy", patch, Edit("alice", "test: upgrade", None, etag))
     (revision,) = store.history("places", "AFG-andkhoy")
     assert revision.number == 1 and revision.after["properties"]["notes"] == "after the upgrade"
+    shipped = load_catalog(data_dir)["places"]
+    original = shipped.features[shipped.index_by_id["AFG-andkhoy"]]["properties"].get("notes")
+    load_directory(dsn, data_dir)
+    assert store.get("places", "AFG-andkhoy")["properties"].get("notes") == original
+    assert store.history("places", "AFG-andkhoy") == [revision]
+    etag = store.etag(store.get("places", "AFG-andkhoy"))
+    store.update("places", "AFG-andkhoy", patch, Edit("alice", "test: again", None, etag))
+    assert [r.number for r in store.history("places", "AFG-andkhoy")] == [1, 2]
     store.close()
