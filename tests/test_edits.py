@@ -39,10 +39,11 @@ class Edited:
     def __init__(self, kind: str, data_dir, dsn: str | None = None):
         self.kind, self.data_dir, self.dsn = kind, data_dir, dsn
 
-    def app(self):
+    def app(self, tokens: str = TOKENS):
+        """A new app on the data (none: read-only, as ``serve`` without tokens)."""
         if self.kind == "file":
-            return create_app({"CATALOG": load_catalog(self.data_dir), "TOKENS": TOKENS})
-        return create_app({"STORE": self.dsn, "TOKENS": TOKENS})
+            return create_app({"CATALOG": load_catalog(self.data_dir), "TOKENS": tokens})
+        return create_app({"STORE": self.dsn, "TOKENS": tokens})
 
     def store(self):
         """Another writable store on the same data (as another process opens it)."""
@@ -249,7 +250,7 @@ def test_a_restart_finds_the_edits_and_their_history(client, edited):
     assert len(revisions["revisions"]) >= 2
 
 
-def test_cors_advertises_writes_only_on_items_of_a_writable_service(client, catalog):
+def test_cors_advertises_writes_only_on_items_of_a_writable_service(client, edited):
     def allowed(c, path, method):
         response = c.options(
             path,
@@ -260,7 +261,7 @@ def test_cors_advertises_writes_only_on_items_of_a_writable_service(client, cata
     assert "PATCH" in allowed(client, f"/api/collections/borders/items/{STRETCH}", "PATCH")
     assert "POST" in allowed(client, "/api/collections/borders/items", "POST")
     assert "PATCH" not in allowed(client, "/api/collections", "PATCH")
-    read_only = create_app({"CATALOG": catalog, "TOKENS": ""}).test_client()
+    read_only = edited.app(tokens="").test_client()
     assert "PATCH" not in allowed(read_only, f"/api/collections/borders/items/{STRETCH}", "PATCH")
     refused = read_only.patch(f"/api/collections/borders/items/{STRETCH}", json={})
     assert refused.status_code == 405
