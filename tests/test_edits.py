@@ -375,3 +375,27 @@ def test_a_database_loaded_before_edits_takes_them_and_a_reload_keeps_history(
     store.update("places", "AFG-andkhoy", patch, Edit("alice", "test: again", None, etag))
     assert [r.number for r in store.history("places", "AFG-andkhoy")] == [1, 2]
     store.close()
+
+
+def test_a_new_geometry_is_measured_at_once(client):
+    """A PATCH of the geometry (here the first half of the Armenia-Iran line's own vertices)
+    is measured as the load measures (geodesic km on WGS84): the feature's length_km and the
+    pair's length on a date follow at once, on either store."""
+    import shapely.geometry
+
+    from geoservice import geodesy
+
+    fid, url = "ARM-IRN-1", "/api/collections/borders/items/ARM-IRN-1"
+    (line,) = client.get(url).get_json()["geometry"]["coordinates"]
+    part = {"type": "MultiLineString", "coordinates": [line[: len(line) // 2]]}
+    response = client.patch(
+        url,
+        json={"geometry": part, "source": "test: the line's first half"},
+        headers=auth(ALICE, etag_of(client, "borders", fid)),
+    )
+    assert response.status_code == 200, response.get_json()
+    km = geodesy.length_km(shapely.geometry.shape(part))
+    assert 10 < km < 40  # a real part of the 47 km line
+    assert client.get(url).get_json()["properties"]["length_km"] == pytest.approx(km, abs=1e-3)
+    pair = client.get("/api/lengths?countries=ARM,IRN&as_of=2026-01-01").get_json()
+    assert pair["total_km"] == pytest.approx(km, abs=1e-3)
