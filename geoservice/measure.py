@@ -157,6 +157,93 @@ def _status_summary(rows: np.ndarray, table: dict, lengths: np.ndarray, statuses
     return out
 
 
+def _segments_in_memory(borders, codes, status, kind, day, view, bbox):
+    """(per-segment columns, the rows counted, their lengths in km) on the in-memory layer."""
+    table = _border_table(borders)
+    mask = borders.valid(day) & views.view_mask(borders, view)
+    if status is not None:
+        mask &= table["status"] == status
+    if kind is not None:
+        mask &= table["kind"] == kind
+    if codes is not None:
+        if len(codes) == 1:
+            mask &= table["members"][codes[0]]
+        else:
+            both = np.zeros(len(mask), dtype=bool)
+            for i, a in enumerate(codes):
+                for b in codes[i + 1 :]:
+                    both |= table["members"][a] & table["members"][b]
+            mask &= both
+    rows = np.flatnonzero(mask)
+    lengths = borders.length_km
+    if bbox is not None:
+        rows = np.intersect1d(rows, borders.bbox_rows(bbox), assume_unique=True)
+        lengths = lengths.copy()
+        geoms = borders.frame.geometry.values[rows]
+        lengths[rows] = _lengths_in_box(geoms, lengths[rows], bbox)
+        rows = rows[lengths[rows] > 0]
+    return table, rows, lengths
+
+
+def _lengths_in_box(geoms: np.ndarray, lengths: np.ndarray, bbox) -> np.ndarray:
+    """km of each line inside ``bbox``: segments wholly inside (one half of) the box keep
+    their measured length; only those crossing an edge are clipped and measured again."""
+    lengths = np.array(lengths, dtype=float)
+    bounds = shapely.bounds(geoms)
+    halves = boxes(bbox)
+    wholly = np.zeros(len(geoms), dtype=bool)
+    for minx, miny, maxx, maxy in halves:
+        wholly |= (
+            (bounds[:, 0] >= minx)
+            & (bounds[:, 1] >= miny)
+            & (bounds[:, 2] <= maxx)
+            & (bounds[:, 3] <= maxy)
+        )
+    crossing = ~wholly
+    clipped = np.zeros(int(crossing.sum()))
+    for minx, miny, maxx, maxy in halves:
+        if minx < maxx and miny < maxy:  # a flat box holds no length
+            part = shapely.clip_by_rect(geoms[crossing], minx, miny, maxx, maxy)
+            clipped += geodesy.lengths_km(part)
+    lengths[crossing] = clipped
+    return lengths
+
+
+def _segments_in_sql(store, codes, status, kind, day, view, bbox):
+    """:func:`_segments_in_memory` from a database store's SQL (``border_segments``): the same
+    columns for the selected segments only, their stored geodesic lengths (WGS84), those
+    crossing the bbox clipped here as the engine clips them."""
+    from .store import Query
+
+    filters = {
+        name: [value] for name, value in (("status", status), ("kind", kind)) if value is not None
+    }
+    if codes is not None and len(codes) <= 2:
+        filters["countries"] = list(codes)
+    query = Query(bbox=bbox, interval=(day, day), filters=filters, view=view)
+    found = store.border_segments(query, codes)
+    n = len(found)
+    pairs = [tuple(r[2].split("-")) if r[2] else () for r in found]
+    table = {
+        "ids": [r[0] for r in found],
+        "names": [r[1] for r in found],
+        "pairs": pairs,
+        "pair_keys": np.array([r[2] for r in found], dtype=object),
+        "status": np.array([r[3] for r in found], dtype=object),
+        "kind": np.array([r[4] for r in found], dtype=object),
+        "accuracy": [r[5] for r in found],
+    }
+    lengths = np.array([r[6] for r in found], dtype=float)
+    rows = np.arange(n)
+    if bbox is not None and n:
+        crossing = np.array([r[7] is not None for r in found], dtype=bool)
+        geoms = shapely.from_wkb([bytes(r[7]) for r in found if r[7] is not None])
+        if len(geoms):
+            lengths[crossing] = _lengths_in_box(geoms, lengths[crossing], bbox)
+        rows = rows[lengths > 0]
+    return table, rows, lengths
+
+
 def border_lengths(
     catalog,
     countries: list[str] | None = None,
@@ -183,49 +270,12 @@ def border_lengths(
     kind = _choice(kind, KINDS, "kind")
     day = _as_of(as_of)
     view = _view(view)
-    borders = catalog["borders"]
-    table = _border_table(borders)
-
-    mask = borders.valid(day) & views.view_mask(borders, view)
-    if status is not None:
-        mask &= table["status"] == status
-    if kind is not None:
-        mask &= table["kind"] == kind
-    if codes is not None:
-        if len(codes) == 1:
-            mask &= table["members"][codes[0]]
-        else:
-            both = np.zeros(len(mask), dtype=bool)
-            for i, a in enumerate(codes):
-                for b in codes[i + 1 :]:
-                    both |= table["members"][a] & table["members"][b]
-            mask &= both
-    rows = np.flatnonzero(mask)
-    lengths = borders.length_km
-    if bbox is not None:
-        rows = np.intersect1d(rows, borders.bbox_rows(bbox), assume_unique=True)
-        lengths = lengths.copy()
-        # Segments wholly inside (one half of) the box keep their measured length; only those
-        # crossing an edge are clipped and measured again.
-        geoms = borders.frame.geometry.values[rows]
-        bounds = shapely.bounds(geoms)
-        halves = boxes(bbox)
-        wholly = np.zeros(len(rows), dtype=bool)
-        for minx, miny, maxx, maxy in halves:
-            wholly |= (
-                (bounds[:, 0] >= minx)
-                & (bounds[:, 1] >= miny)
-                & (bounds[:, 2] <= maxx)
-                & (bounds[:, 3] <= maxy)
-            )
-        crossing = ~wholly
-        clipped = np.zeros(int(crossing.sum()))
-        for minx, miny, maxx, maxy in halves:
-            if minx < maxx and miny < maxy:  # a flat box holds no length
-                part = shapely.clip_by_rect(geoms[crossing], minx, miny, maxx, maxy)
-                clipped += geodesy.lengths_km(part)
-        lengths[rows[crossing]] = clipped
-        rows = rows[lengths[rows] > 0]
+    if getattr(catalog, "in_memory", True):
+        table, rows, lengths = _segments_in_memory(
+            catalog["borders"], codes, status, kind, day, view, bbox
+        )
+    else:  # a database store: the segments selected in SQL, the layer never read whole
+        table, rows, lengths = _segments_in_sql(catalog, codes, status, kind, day, view, bbox)
     statuses = (status,) if status else STATUSES
 
     result = {
