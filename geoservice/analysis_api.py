@@ -68,6 +68,7 @@ def lengths() -> Response:
         as_of=args["as_of"],
         bbox=args["bbox"],
         view=args["view"],
+        segments=args["segments"],
     )
     return json_response(result)
 

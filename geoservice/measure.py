@@ -252,6 +252,7 @@ def border_lengths(
     as_of: dt.date | None = None,
     bbox: tuple[float, float, float, float] | None = None,
     view: str | None = None,
+    segments: bool = True,
 ) -> dict:
     """Lengths in km on the WGS84 ellipsoid of the border segments valid on ``as_of``, as
     seen in ``view`` (default on the ground; see :mod:`geoservice.views`).
@@ -263,22 +264,17 @@ def border_lengths(
     (the borders among them); None for all. ``status``/``kind`` filter on the vocabulary
     (``kind=None``: every kind). ``as_of`` None means today. Returns the total, the split by
     status (length, share of the total, segment ids), one entry per country pair unless
-    exactly one pair was asked for, and the segments themselves.
+    exactly one pair was asked for, and the segments themselves (``segments=False``: the
+    lengths alone, without the lists of segments; on a database store without ``bbox`` they
+    are sums of its table of length changes, without reading the segments).
     """
     codes = _countries(countries)
     status = _choice(status, STATUSES, "status")
     kind = _choice(kind, KINDS, "kind")
     day = _as_of(as_of)
     view = _view(view)
-    if getattr(catalog, "in_memory", True):
-        table, rows, lengths = _segments_in_memory(
-            catalog["borders"], codes, status, kind, day, view, bbox
-        )
-    else:  # a database store: the segments selected in SQL, the layer never read whole
-        table, rows, lengths = _segments_in_sql(catalog, codes, status, kind, day, view, bbox)
     statuses = (status,) if status else STATUSES
-
-    result = {
+    head = {
         "as_of": day.isoformat(),
         "view": view,
         "countries": codes,
@@ -286,6 +282,20 @@ def border_lengths(
         "kind": kind,
         **({"bbox": list(bbox)} if bbox is not None else {}),
         "unit": "km",
+    }
+    in_memory = getattr(catalog, "in_memory", True)
+    if not segments and not in_memory and bbox is None:
+        groups = catalog.length_totals(day, view, status, kind)
+        return _totals_result(head, groups, codes, statuses)
+    if in_memory:
+        table, rows, lengths = _segments_in_memory(
+            catalog["borders"], codes, status, kind, day, view, bbox
+        )
+    else:  # a database store: the segments selected in SQL, the layer never read whole
+        table, rows, lengths = _segments_in_sql(catalog, codes, status, kind, day, view, bbox)
+
+    result = {
+        **head,
         "total_km": round(float(lengths[rows].sum()), 3),
         "by_status": _status_summary(rows, table, lengths, statuses),
     }
@@ -302,6 +312,8 @@ def border_lengths(
                 }
             )
         result["pairs"] = pairs
+    if not segments:
+        return _without_segments(result)
     result["segments"] = [
         {
             "id": table["ids"][i],
@@ -314,6 +326,55 @@ def border_lengths(
         }
         for i in rows
     ]
+    return result
+
+
+def _without_segments(result: dict) -> dict:
+    """A lengths answer without its lists of segment ids."""
+    for part in (result, *result.get("pairs", ())):
+        for row in part["by_status"].values():
+            row.pop("segments", None)
+    return result
+
+
+def _totals_result(head: dict, groups: list[tuple[str, str, float]], codes, statuses) -> dict:
+    """A lengths answer (without segments) from km per (country pair ``A-B``, status)."""
+    by_pair: dict[tuple[str, ...], dict[str, float]] = {}
+    for key, status, km in groups:
+        pair = tuple(sorted(key.split("-"))) if key else ()
+        if codes is not None and sum(code in pair for code in codes) < min(2, len(codes)):
+            continue
+        by_pair.setdefault(pair, {}).setdefault(status, 0.0)
+        by_pair[pair][status] += km
+
+    def summary(km: dict[str, float]) -> dict:
+        total = sum(km.values())
+        return {
+            s: {
+                "length_km": round(km.get(s, 0.0), 3),
+                "share": round(km.get(s, 0.0) / total, 4) if total > 0 else None,
+            }
+            for s in statuses
+        }
+
+    everything: dict[str, float] = {}
+    for km in by_pair.values():
+        for status, value in km.items():
+            everything[status] = everything.get(status, 0.0) + value
+    result = {
+        **head,
+        "total_km": round(sum(everything.values()), 3),
+        "by_status": summary(everything),
+    }
+    if not (codes and len(codes) == 2):
+        result["pairs"] = [
+            {
+                "countries": list(pair),
+                "total_km": round(sum(by_pair[pair].values()), 3),
+                "by_status": summary(by_pair[pair]),
+            }
+            for pair in sorted(by_pair, key="-".join)
+        ]
     return result
 
 

@@ -593,6 +593,22 @@ class PostgisStore(Store):
         )
         return self._page(layer_id, query, select, extra)
 
+    def length_totals(
+        self, day: dt.date, view: str, status: str | None, kind: str | None
+    ) -> list[tuple[str, str, float]]:
+        """km of ``borders`` valid on ``day`` in ``view`` per (country pair ``A-B`` as listed,
+        status), of one ``status`` and ``kind`` if given (geodesic, WGS84): sums of the length
+        changes up to ``day`` (:meth:`lengths_by_status`), without reading the segments."""
+        statement = sql.SQL(
+            "SELECT countries, status, sum(km) FROM {}.border_length_changes "
+            "WHERE day <= %(day)s AND {} AND (%(kind)s::text IS NULL OR kind = %(kind)s) "
+            "AND (%(status)s::text IS NULL OR status = %(status)s) GROUP BY countries, status"
+        ).format(sql.Identifier(SCHEMA), _in_view())
+        params = {"day": day, "view": view, "kind": kind, "status": status}
+        with self.connection() as conn:
+            rows = conn.execute(statement, params).fetchall()
+        return [(pair, status, float(km)) for pair, status, km in rows if abs(km) > 1e-9]
+
     def border_segments(self, query: Query, codes: list[str] | None) -> list[tuple]:
         """The borders a lengths query counts, in layer order: (id, name, sorted pair as
         ``A-B``, status, kind, accuracy, length_km, WKB or None). ``query``: the date, view,
