@@ -488,15 +488,8 @@ class PostgisStore(Store):
         ``pair`` such as ``ARM-AZE`` if given): the sum of the length changes up to ``day``
         (``geoservice.border_length_changes``), the engine's own lengths, without reading the
         segments."""
-        statement = sql.SQL(
-            "SELECT status, sum(km) FROM {}.border_length_changes WHERE day <= %(day)s "
-            "AND {} AND (%(kind)s::text IS NULL OR kind = %(kind)s) "
-            "AND (%(pair)s::text IS NULL OR countries = %(pair)s) GROUP BY status"
-        ).format(sql.Identifier(SCHEMA), _in_view())
-        params = {"day": day, "view": view, "kind": kind, "pair": pair}
-        with self.connection() as conn:
-            rows = conn.execute(statement, params).fetchall()
-        return {status: float(km) for status, km in rows if abs(km) > 1e-9}
+        rows = self._length_sums(["status"], day, view, kind, None, pair)
+        return {status: km for status, km in rows}
 
     # -- served without reading a layer whole: summaries, pages, border lengths -------------
     def _cached(self, layer_id: str, what: str, compute):
@@ -599,15 +592,22 @@ class PostgisStore(Store):
         """km of ``borders`` valid on ``day`` in ``view`` per (country pair ``A-B`` as listed,
         status), of one ``status`` and ``kind`` if given (geodesic, WGS84): sums of the length
         changes up to ``day`` (:meth:`lengths_by_status`), without reading the segments."""
+        return self._length_sums(["countries", "status"], day, view, kind, status, None)
+
+    def _length_sums(self, group: list[str], day, view, kind, status, pair) -> list[tuple]:
+        """The sums of the length changes up to ``day`` (km) by the ``group`` columns, of one
+        ``kind``, ``status`` and ``pair`` if given; sums that cancel out left out."""
+        columns = sql.SQL(", ").join(map(sql.Identifier, group))
         statement = sql.SQL(
-            "SELECT countries, status, sum(km) FROM {}.border_length_changes "
-            "WHERE day <= %(day)s AND {} AND (%(kind)s::text IS NULL OR kind = %(kind)s) "
-            "AND (%(status)s::text IS NULL OR status = %(status)s) GROUP BY countries, status"
-        ).format(sql.Identifier(SCHEMA), _in_view())
-        params = {"day": day, "view": view, "kind": kind, "status": status}
+            "SELECT {0}, sum(km) FROM {1}.border_length_changes WHERE day <= %(day)s AND {2} "
+            "AND (%(kind)s::text IS NULL OR kind = %(kind)s) "
+            "AND (%(status)s::text IS NULL OR status = %(status)s) "
+            "AND (%(pair)s::text IS NULL OR countries = %(pair)s) GROUP BY {0}"
+        ).format(columns, sql.Identifier(SCHEMA), _in_view())
+        params = {"day": day, "view": view, "kind": kind, "status": status, "pair": pair}
         with self.connection() as conn:
             rows = conn.execute(statement, params).fetchall()
-        return [(pair, status, float(km)) for pair, status, km in rows if abs(km) > 1e-9]
+        return [(*r[:-1], float(r[-1])) for r in rows if abs(r[-1]) > 1e-9]
 
     def border_segments(self, query: Query, codes: list[str] | None) -> list[tuple]:
         """The borders a lengths query counts, in layer order: (id, name, sorted pair as
