@@ -21,8 +21,11 @@ and copied around the globe, every segment with its feature's properties) is loa
   ``--app-max-rss`` MB or ``--app-timeout`` s, and then reported as not started), then over
   HTTP ``/api/lengths`` of KGZ-TJK as of the date and the bbox items pages.
 
-``--dsn DSN`` measures a database already loaded (``geoservice load``) instead of generating
-and loading one per size.
+``--dsn DSN[,DSN…]`` measures databases already loaded (``geoservice load``) instead of
+generating and loading one per size. ``--app`` also times ``import geoservice.app`` alone in a
+fresh process (the part of the start-up that does not depend on the data), and
+``/api/lengths`` with ``segments=false`` (the lengths alone: on PostGIS the table of length
+changes, not the segments).
 
 Medians of ``--repeat`` runs, in ms. Raw numbers: ``artifacts/benchmarks/growth-postgis.json``;
 ``--write`` updates BENCHMARKS.md.
@@ -213,6 +216,8 @@ def measure_app(dsn: str, repeat: int, boxes: list[dict], timeout: float, max_rs
             lengths = f"{base}/api/lengths?countries={','.join(PAIR)}&as_of={AS_OF}"
             row["first_lengths_ms"] = round(_get_ms(lengths), 1)
             row["lengths_ms"], _ = _median_ms(lambda: _get_ms(lengths), repeat)
+            totals = lengths + "&segments=false"
+            row["totals_ms"], _ = _median_ms(lambda: _get_ms(totals), repeat)
             row["bbox"] = []
             for b in boxes:
                 url = f"{base}/api/collections/borders/items?limit=10000&bbox=" + ",".join(
@@ -225,6 +230,16 @@ def measure_app(dsn: str, repeat: int, boxes: list[dict], timeout: float, max_rs
         finally:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+
+
+def import_seconds() -> float:
+    """Seconds to ``import geoservice.app`` in a fresh process (the same at every size)."""
+    code = (
+        "import time; t = time.perf_counter(); import geoservice.app; "
+        "print(time.perf_counter() - t)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, check=True)
+    return round(float(out.stdout), 2)
 
 
 def _child(args: list[str], timeout: float) -> subprocess.CompletedProcess:
@@ -246,6 +261,7 @@ def _measure_size(dsn: str, args, gen: dict) -> dict:
     row.setdefault("segments", row["rows"])
     if args.app:
         row["app"] = measure_app(dsn, args.repeat, row["bbox"], args.app_timeout, args.app_max_rss)
+        row["app"]["import_s"] = import_seconds()
     log(
         f"  start-up {row['startup_s']} s, RSS {row['startup_rss_mb']} MB, bbox "
         f"{[(b['rows'], b['ms']) for b in row['bbox']]}, lengths {row['lengths']['ms']} "
@@ -273,7 +289,8 @@ def run(args) -> dict:
         "sizes": [],
     }
     if args.dsn:
-        doc["sizes"].append(_measure_size(args.dsn, args, {"load_s": None}))
+        for dsn in args.dsn.split(","):
+            doc["sizes"].append(_measure_size(dsn, args, {"load_s": None}))
         return doc
     stack.ensure_apt_packages()
     with stack.cluster() as pg:
@@ -356,19 +373,25 @@ def markdown(doc: dict, command: str) -> str:
                 "brackets) and of the bbox items pages above:"
             ),
             "",
-            "| segments | start-up s | RSS MB | `/api/lengths` ms | bbox pages ms (rows) |",
-            "|--:|--:|--:|--:|---|",
+            (
+                "| segments | start-up s (of which `import geoservice.app`) | RSS MB (after the "
+                "requests) | `/api/lengths` ms | `segments=false` ms | bbox pages ms (rows) |"
+            ),
+            "|--:|--:|--:|--:|--:|---|",
         ]
         for row in apps:
             app = row["app"]
             if "stopped" in app:
-                cells = [f"{app['startup_s']:.1f}", f"{app['rss_mb']:,.0f}", app["stopped"], "-"]
+                cells = [f"{app['startup_s']:.1f}", f"{app['rss_mb']:,.0f}", app["stopped"]]
+                cells += ["-", "-"]
             else:
                 bbox = ", ".join(f"{b['ms']:.1f} ({b['rows']:,})" for b in app["bbox"])
+                imports = app.get("import_s")
                 cells = [
-                    f"{app['startup_s']:.1f}",
-                    f"{app['rss_mb']:,.0f}",
+                    f"{app['startup_s']:.1f}" + (f" ({imports:.1f})" if imports else ""),
+                    f"{app['rss_mb']:,.0f} ({app['served_rss_mb']:,.0f})",
                     f"{app['lengths_ms']:.1f} ({app['first_lengths_ms']:.0f})",
+                    f"{app['totals_ms']:.1f}" if "totals_ms" in app else "-",
                     bbox,
                 ]
             lines.append(f"| {row['segments']:,} | " + " | ".join(cells) + " |")
@@ -398,7 +421,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--app", action="store_true", help="also time `geoservice serve --store`")
     p.add_argument("--app-timeout", type=float, default=300, help="start-up limit of --app (s)")
     p.add_argument("--app-max-rss", type=float, default=4000, help="RSS limit of --app (MB)")
-    p.add_argument("--dsn", help="measure this loaded database instead of generating sizes")
+    p.add_argument(
+        "--dsn", help="measure these loaded databases (comma-separated) instead of generating sizes"
+    )
     p.add_argument("--write", action="store_true", help="update BENCHMARKS.md")
     p.add_argument("--out", type=Path, default=ARTIFACTS / "growth-postgis.json")
     p.add_argument("--measure", metavar="DSN", help=argparse.SUPPRESS)
