@@ -14,8 +14,9 @@ and copied around the globe, every segment with its feature's properties) is loa
   1,000 and 10,000 rows: the time should follow the answer, not the table;
 - lengths of KGZ-TJK by status as of a date (:meth:`PostgisStore.lengths_by_status`, the
   table of length changes) and, for contrast, the same sum as one SQL scan of the segments;
-- with ``--service-max`` (default 100,000) and below: ``create_app`` on the store (today's
-  handlers read a catalog, so the app still reads every layer into memory);
+- with ``--service-max`` (default 10,000,000) and below: ``create_app`` on the store (its
+  seconds and RSS) and its handlers through Flask's test client (no HTTP server): lengths
+  with and without segments, the bbox items pages;
 - with ``--app``: the service itself, ``geoservice serve --store DSN`` in a fresh process: the
   seconds until it prints its URL and its RSS (sampled from /proc; stopped past
   ``--app-max-rss`` MB or ``--app-timeout`` s, and then reported as not started), then over
@@ -145,14 +146,37 @@ def measure(dsn: str, repeat: int, service: bool) -> dict:
         from geoservice.app import create_app
 
         t1 = time.perf_counter()
-        create_app({"STORE": dsn})
+        app = create_app({"STORE": dsn})
         row["service"] = {
             "startup_s": round(time.perf_counter() - t1, 2),
             "rss_mb": _rss_mb(),
         }
+        row["service"].update(_handler_times(app.test_client(), row["bbox"], repeat))
     row["peak_rss_mb"] = _rss_mb()
     store.close()
     return row
+
+
+def _handler_times(client, boxes: list[dict], repeat: int) -> dict:
+    """Median ms of the app's own handlers (Flask's test client, no HTTP server): lengths of
+    the pair as of the date, with and without segments, and the bbox items pages."""
+
+    def get(url: str):
+        answer = client.get(url)
+        assert answer.status_code == 200, (url, answer.data[:300])
+        return answer
+
+    lengths = f"/api/lengths?countries={','.join(PAIR)}&as_of={AS_OF}"
+    out = {"lengths_ms": _median_ms(lambda: get(lengths), repeat)[0]}
+    out["totals_ms"] = _median_ms(lambda: get(lengths + "&segments=false"), repeat)[0]
+    out["bbox"] = []
+    for b in boxes:
+        url = "/api/collections/borders/items?limit=10000&bbox=" + ",".join(map(str, b["box"]))
+        out["bbox"].append(
+            {"rows": b["rows"], "ms": round(_median_ms(lambda u=url: get(u), repeat)[0], 2)}
+        )
+    out["rss_after_mb"] = _rss_mb()
+    return out
 
 
 def _proc_rss_mb(pid: int) -> float:
@@ -254,7 +278,7 @@ def _child(args: list[str], timeout: float) -> subprocess.CompletedProcess:
 def _measure_size(dsn: str, args, gen: dict) -> dict:
     """The store measured in a fresh process, then (``--app``) the service on it."""
     cmd = ["benchmarks.growth_postgis", "--measure", dsn, "--repeat", str(args.repeat)]
-    service = gen.get("segments", 0) <= args.service_max and not args.dsn
+    service = gen.get("segments", 0) <= args.service_max
     if service:
         cmd.append("--service")
     row = {**gen, **orjson.loads(_child(cmd, args.timeout).stdout)}
@@ -362,6 +386,30 @@ def markdown(doc: dict, command: str) -> str:
             for b in (by_target.get(t) for t in targets)
         ]
         lines.append(f"| {row['segments']:,} | " + " | ".join(cells) + " |")
+    services = [row for row in doc["sizes"] if "bbox" in row.get("service", {})]
+    if services:
+        lines += [
+            "",
+            (
+                "The app in process (`create_app` on the store, then its handlers through "
+                "Flask's test client, no HTTP server): seconds and RSS after `create_app`, "
+                "RSS after the requests, median ms:"
+            ),
+            "",
+            (
+                "| segments | `create_app` s | RSS MB (after the requests) | `/api/lengths` ms | "
+                "`segments=false` ms | bbox pages ms (rows) |"
+            ),
+            "|--:|--:|--:|--:|--:|---|",
+        ]
+        for row in services:
+            svc = row["service"]
+            bbox = ", ".join(f"{b['ms']:.1f} ({b['rows']:,})" for b in svc["bbox"])
+            lines.append(
+                f"| {row['segments']:,} | {svc['startup_s']:.2f} | {svc['rss_mb']:,.0f} "
+                f"({svc['rss_after_mb']:,.0f}) | {svc['lengths_ms']:.1f} | "
+                f"{svc['totals_ms']:.1f} | {bbox} |"
+            )
     apps = [row for row in doc["sizes"] if "app" in row]
     if apps:
         lines += [
@@ -415,8 +463,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--service-max",
         type=int,
-        default=100_000,
-        help="largest size at which create_app is timed (it reads every layer)",
+        default=10_000_000,
+        help="largest size at which create_app and its handlers are timed in process",
     )
     p.add_argument("--app", action="store_true", help="also time `geoservice serve --store`")
     p.add_argument("--app-timeout", type=float, default=300, help="start-up limit of --app (s)")
