@@ -80,7 +80,7 @@ def configured_store(config, writable: bool = False) -> Store:
             return given
     target = config.get("STORE") or os.environ.get(STORE_ENV) or None
     if target is not None and is_dsn(str(target)):
-        return PostgisStore(str(target))
+        return PostgisStore(str(target), writable=writable)
     catalog = config.get("CATALOG") or load_checked_catalog(target or config.get("DATA_DIR"))
     return FileStore(catalog, writable=writable)
 

@@ -52,12 +52,17 @@ def cli() -> None:
 @cli.command()
 @click.argument("path", required=False, type=click.Path(file_okay=False))
 def validate(path: str | None) -> None:
-    """Check a data directory (default: the shipped geodata/). One line per problem."""
-    from .validate import validate_directory
+    """Check a data directory (default: the shipped geodata/), or a database filled by
+    `geoservice load` (postgresql://…, edits included). One line per problem."""
+    from .store.postgis import is_dsn
+    from .validate import validate_database, validate_directory
 
-    if path is not None and not Path(path).is_dir():
+    if is_dsn(path):
+        problems = validate_database(path)
+    elif path is not None and not Path(path).is_dir():
         raise UserError(f"{path}: no such data directory")
-    problems = validate_directory(path)
+    else:
+        problems = validate_directory(path)
     for problem in problems:
         click.echo(problem, err=True)
     if problems:

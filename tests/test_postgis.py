@@ -206,6 +206,7 @@ def test_load_is_idempotent(postgis_dsn):
             "SELECT count(*) FROM pg_indexes WHERE schemaname = 'geoservice' "
             "AND indexdef LIKE '%USING gist (geom)%'"
         ).fetchone()[0]
-    assert tables == len(LAYERS) + 3  # the layers, the layer list, meta, length changes
+    # the layers, the layer list, meta, length changes, the revisions of edits
+    assert tables == len(LAYERS) + 4
     assert gist == len(LAYERS)
     store.close()

@@ -33,14 +33,17 @@ from psycopg.types.json import Jsonb
 from .. import geodesy
 from ..catalog import Catalog, DataError, LayerData, boxes, data_dir, frame_from_features
 from ..layers import LAYERS, Layer
-from .base import FilterError, Query, QueryResult, SortKey, Store, StoreUnavailable
+from .base import FilterError, Query, QueryResult, SortKey, StoreUnavailable
 from .cql import DATE_FIELDS, GEOMETRY
+from .postgis_edits import PostgisEdits, revisions_ddl
 from .sqlfilter import Column, to_sql
 
 SCHEMA = "geoservice"
 #: DSN prefixes that select this store (``--store``, ``$GEOSERVICE_STORE``).
 DSN_PREFIXES = ("postgresql://", "postgres://")
 _SQL_TYPES = {"string": "text", "number": "double precision", "array": "jsonb"}
+#: One feature by id, as GET answers it (a write's If-Match is checked against the same text).
+FEATURE_SQL = "SELECT props::text, ST_AsGeoJSON(geom, 17) FROM {} WHERE id = %s"
 
 
 def is_dsn(value: str | None) -> bool:
@@ -140,7 +143,7 @@ BEGIN
     UPDATE {SCHEMA}.layers SET version = version + 1 WHERE id = TG_TABLE_NAME;
     RETURN NULL;
 END $$;
-"""
+{revisions_ddl(SCHEMA)}"""
 
 
 def connect(dsn: str, **kw) -> psycopg.Connection:
@@ -306,10 +309,11 @@ def _date(value: str | None) -> dt.date | None:
     return None if value is None else dt.date.fromisoformat(value)
 
 
-class PostgisStore(Store):
-    """Every layer of one PostgreSQL database (loaded with :func:`load_directory`)."""
+class PostgisStore(PostgisEdits):
+    """Every layer of one PostgreSQL database (loaded with :func:`load_directory`);
+    ``writable``: it takes edits (:mod:`.postgis_edits`)."""
 
-    def __init__(self, dsn: str):
+    def __init__(self, dsn: str, writable: bool = False):
         self.dsn = dsn
         self._local = threading.local()
         self._lock = threading.Lock()
@@ -329,10 +333,12 @@ class PostgisStore(Store):
                 f"the database {redacted(dsn)} holds no geoservice layers; "
                 "load them with: geoservice load DSN"
             )
+        if writable:
+            self._prepare_writes()
 
     @classmethod
-    def open(cls, dsn: str) -> PostgisStore:
-        return cls(dsn)
+    def open(cls, dsn: str, writable: bool = False) -> PostgisStore:
+        return cls(dsn, writable)
 
     @contextmanager
     def connection(self) -> Iterator[psycopg.Connection]:
@@ -385,7 +391,7 @@ class PostgisStore(Store):
         return QueryResult(matched, [feature(p, g) for p, g in rows])
 
     def get(self, layer_id: str, feature_id: str) -> dict | None:
-        statement = sql.SQL("SELECT props::text, ST_AsGeoJSON(geom, 17) FROM {} WHERE id = %s")
+        statement = sql.SQL(FEATURE_SQL)
         with self.connection() as conn:
             row = conn.execute(statement.format(table(self.layer(layer_id).id)), [feature_id])
             row = row.fetchone()
