@@ -519,10 +519,11 @@ LANGUAGES: dict[str, str] = {
 }
 
 #: Area kinds of disputed areas that get a label, and the Leaflet zoom from which it is
-#: drawn (held areas and breakaway entities at every zoom; small pockets when zoomed in).
+#: drawn (held areas and breakaway entities at every zoom; the former oblast and small pockets
+#: when zoomed in).
 LABELLED_AREA_KINDS: dict[str, int] = {
     "held_area": 0,
-    "former_oblast": 0,
+    "former_oblast": 7,
     "occupied_district": 8,
     "held_across_border": 8,
     "enclave": 9,
@@ -582,7 +583,7 @@ def area_labels(catalog: Store, lang: str = "en") -> list[dict[str, Any]]:
                 "lon": lon,
                 "lat": lat,
                 "kind": "country",
-                "rank": 0,
+                "rank": 1,
                 "valid_from": props.get("valid_from"),
                 "valid_to": props.get("valid_to"),
             }
@@ -600,7 +601,7 @@ def area_labels(catalog: Store, lang: str = "en") -> list[dict[str, Any]]:
                 "lon": lon,
                 "lat": lat,
                 "kind": "area",
-                "rank": 1,
+                "rank": 0,  # before the countries: a country's label moves aside, not theirs
                 "min_zoom": max(
                     LABELLED_AREA_KINDS[props["area_kind"]],
                     # a pocket its own country holds inside a breakaway area

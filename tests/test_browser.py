@@ -25,7 +25,7 @@ from geoservice.app import create_app
 from geoservice.catalog import load_catalog
 from geoservice.layers import LAYERS
 from geoservice.vocabulary import DEFAULT_KIND, DEFAULT_VIEW, SKETCHED_ACCURACIES
-from geoservice.webmap import LAYER_ORDER, STYLES
+from geoservice.webmap import LAYER_ORDER, STYLES, area_label_text
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
@@ -662,7 +662,7 @@ def labels_drawn(page: Page) -> int:
     return page.count(".gs-label")
 
 
-def test_opening_view_includes_moldova_to_kyrgyzstan_with_labels(browser, live_server):
+def test_opening_view_includes_moldova_to_kyrgyzstan_with_labels(browser, live_server, catalog):
     page = Page(browser, live_server.url, viewport=(1400, 900))
     page.open("?date=2021-06-01")
     page.wait_drawn("2021-06-01")
@@ -676,6 +676,17 @@ def test_opening_view_includes_moldova_to_kyrgyzstan_with_labels(browser, live_s
     for name in ("MOLDOVA", "KYRGYZSTAN", "ARMENIA", "AZERBAIJAN"):
         assert any(name in text.upper() for text in labels), name
     opening = labels_drawn(page)
+    # every breakaway entity and held area of the day has its label (not pockets of the host)
+    areas = catalog["disputed_areas"]
+    day = dt.date(2021, 6, 1)
+    rows = (areas.valid(day) & views.view_mask(areas, DEFAULT_VIEW)).nonzero()[0]
+    held = {
+        area_label_text(p, "en")
+        for p in (areas.features[i]["properties"] for i in rows)
+        if p["area_kind"] == "held_area" and p["held_by"] not in p["countries"]
+    }
+    assert {"Abkhazia", "South Ossetia", "Transnistria", "Crimea"} <= held
+    assert held <= set(page.page.locator(".gs-label-area").all_inner_texts())
     page.page.goto(live_server.url + "/?date=2021-06-01#8/39.8/46.7")
     page.wait_drawn("2021-06-01")
     page.page.wait_for_timeout(800)
