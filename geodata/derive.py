@@ -755,10 +755,11 @@ def karabakh_features(kb: karabakh.Karabakh, layer: str) -> list[dict]:
             ne = breakaway.ne_area(RECORD["breakaway"], e["ne_names"])[1]
             cite_ne = f"Natural Earth 5.x disputed areas, {e['ne_names']} ({ne['NAME_EN']})"
             langs = {lang: ne.get(f"NAME_{lang.upper()}") for lang in ("ru", "uk", "tr")}
-            e = dict(
+            langs = {k: v for k, v in langs.items() if v}
+            e = dict(  # the record's names (both sides') and Natural Earth's for the rest
                 e,
-                names={k: v for k, v in langs.items() if v},
-                names_sources={k: cite_ne for k, v in langs.items() if v},
+                names={**langs, **e.get("names", {})},
+                names_sources={**dict.fromkeys(langs, cite_ne), **e.get("names_sources", {})},
             )
         for owner, views in view_owners(e):  # the held feature keeps the record's id
             fid = e["id"] if "on_the_ground" in views else f"{e['id']}-in-{owner.lower()}"

@@ -238,6 +238,7 @@ class Karabakh:
                         "id": f"{base}-{n + 1}",
                         "name": f"{self._title(t, zone)}: held by "
                         + ("the de facto authorities" if side == ARTSAKH else "Azerbaijan"),
+                        **self._names(t, zone, side),
                         "valid_from": frm,
                         "valid_to": to,
                         "held_by": side,
@@ -289,6 +290,21 @@ class Karabakh:
             "never": "not held by the de facto authorities after 1994",
         }[zone]
         return f"{name} cell, {what}"
+
+    def _names(self, t: dict, zone: str, side: str) -> dict[str, dict[str, str]]:
+        """``names`` and ``names_sources`` of a piece in each language of the record's
+        ``titles`` (editors' translation) that the town has a name in."""
+        town = self.places[t["place"]]["properties"]["names"]
+        names = {
+            lang: words["cell"].format(
+                town=town[lang],
+                zone=words[zone],
+                holder=words["artsakh" if side == ARTSAKH else "aze"],
+            )
+            for lang, words in self.spec.get("titles", {}).items()
+            if town.get(lang)
+        }
+        return {"names": names, "names_sources": dict.fromkeys(names, "translation (editors)")}
 
     def _geometry_note(self, zone: str) -> str:
         return self.spec["geometry_notes"][zone]

