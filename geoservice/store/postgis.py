@@ -573,7 +573,7 @@ class PostgisStore(PostgisEdits):
         self, layer_id: str, query: Query, display: tuple[float, int] | None = None
     ) -> tuple[int, list[tuple]]:
         """The matched count and the page as served: (properties as JSON text, geometry,
-        geometry type, length_km, area_km2) per feature. The geometry is GeoJSON text, or
+        geometry type, length_km, area_km2, id) per feature. The geometry is GeoJSON text, or
         with ``display`` = (tolerance in degrees, decimals) simplified in SQL
         (``ST_SimplifyPreserveTopology``, then ``ST_ReducePrecision`` to that grid: what the
         file store does with shapely); polygons then come as WKB, for the caller to drop the
@@ -592,7 +592,7 @@ class PostgisStore(PostgisEdits):
                 "THEN ST_Multi(g) ELSE g END FROM (SELECT ST_ReducePrecision("
                 "ST_SimplifyPreserveTopology(geom, %(tol)s), %(grid)s) AS g) AS d), %(digits)s)"
             )
-        select = sql.SQL("props::text, {}, GeometryType(geom), length_km, area_km2").format(
+        select = sql.SQL("props::text, {}, GeometryType(geom), length_km, area_km2, id").format(
             geometry
         )
         return self._page(layer_id, query, select, extra)
