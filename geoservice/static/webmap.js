@@ -543,7 +543,8 @@
     labelCandidates(state.date, zoom).forEach(function (c) {
       var pt = state.map.latLngToContainerPoint([c.lat, c.lon]);
       if (pt.x < 0 || pt.y < 0 || pt.x > size.x || pt.y > size.y) { return; }
-      var w = c.text.length * (c.cls.indexOf("country") >= 0 ? 7.5 : 6.2) + 6;
+      // widths of the label fonts (countries: 13 px capitals, spaced; the rest 12 px)
+      var w = c.text.length * (c.cls.indexOf("country") >= 0 ? 10 : 6.2) + 6;
       var h = c.cls.indexOf("country") >= 0 ? 16 : 14;
       var town = c.cls.indexOf("town") >= 0;
       // A town's label sits right of its dot; an area's is centred on its point, or moved up
