@@ -553,8 +553,10 @@
       var box = null;
       shifts.some(function (dy) {
         var y = pt.y + dy;
+        // an area's label near the map's edge slides inward (its point is in view)
+        var left = Math.max(2, Math.min(pt.x - w / 2, size.x - w - 2));
         var b = town ? [pt.x + 4, y - h / 2, pt.x + 4 + w, y + h / 2]
-          : [pt.x - w / 2, y - h / 2, pt.x + w / 2, y + h / 2];
+          : [left, y - h / 2, left + w, y + h / 2];
         var clash = b[0] < 0 || b[2] > size.x || b[1] < 0 || b[3] > size.y || placed.some(function (o) {
           return b[0] < o[2] && b[2] > o[0] && b[1] < o[3] && b[3] > o[1];
         });
