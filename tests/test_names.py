@@ -207,6 +207,19 @@ def test_renamed_towns_carry_both_names(catalog):
         assert other in p["alt_names"]
 
 
+def test_abkhaz_and_ossetian_names_of_countries_come_from_the_record(catalog):
+    """The package has no ab or os: the record names Russia and Georgia, so the Abkhaz and
+    South Ossetian borders are labelled in Abkhaz and Ossetian too."""
+    rus = props_of(catalog, "countries", "RUS")
+    assert (rus["names"]["ab"], rus["names"]["os"]) == ("Урыстәыла", "Уӕрӕсе")
+    assert rus["names_sources"]["ab"] == rus["names_sources"]["os"] == "record"
+    assert rus["names_sources"]["ru"].startswith("i18n-iso-countries")
+    abk = props_of(catalog, "borders", "GEO-RUS-1-abk-1-2008-08-26-abk-rus")
+    assert abk["names"]["ab"] == "Аҧсны – Урыстәыла"
+    sos = props_of(catalog, "borders", "GEO-RUS-1-sos-3-2008-08-26-rus-sos")
+    assert sos["names"]["os"] == "Уӕрӕсе – Хуссар Ирыстон"
+
+
 def test_composed_names_say_they_are_the_editors_translation(catalog):
     """Control cells and descriptive feature names are the editors' Russian; a border between a
     country and a de facto entity is named from both parties' names."""
@@ -219,7 +232,7 @@ def test_composed_names_say_they_are_the_editors_translation(catalog):
         assert f["properties"]["names"]["ru"].split("«")[1].split("»")[0] in russian_towns
     sos = props_of(catalog, "borders", "GEO-RUS-1-sos-3-2008-08-26-rus-sos")
     assert sos["names"]["ru"] == "Россия – Южная Осетия"
-    assert sos["names_sources"]["ru"].endswith("; record")
+    assert sos["names_sources"]["ru"].endswith("; record")  # the package's and the record's
 
 
 def test_lang_ru_gives_russian_labels_and_english_stays_the_default(client):
