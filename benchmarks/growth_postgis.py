@@ -14,15 +14,19 @@ and copied around the globe, every segment with its feature's properties) is loa
   1,000 and 10,000 rows: the time should follow the answer, not the table;
 - lengths of KGZ-TJK by status as of a date (:meth:`PostgisStore.lengths_by_status`, the
   table of length changes) and, for contrast, the same sum as one SQL scan of the segments;
-- with ``--service-max`` (default 100,000) and below: ``create_app`` on the store (today's
-  handlers read a catalog, so the app still reads every layer into memory);
+- with ``--service-max`` (default 10,000,000) and below: ``create_app`` on the store (its
+  seconds and RSS) and its handlers through Flask's test client (no HTTP server): lengths
+  with and without segments, the bbox items pages;
 - with ``--app``: the service itself, ``geoservice serve --store DSN`` in a fresh process: the
   seconds until it prints its URL and its RSS (sampled from /proc; stopped past
   ``--app-max-rss`` MB or ``--app-timeout`` s, and then reported as not started), then over
   HTTP ``/api/lengths`` of KGZ-TJK as of the date and the bbox items pages.
 
-``--dsn DSN`` measures a database already loaded (``geoservice load``) instead of generating
-and loading one per size.
+``--dsn DSN[,DSN…]`` measures databases already loaded (``geoservice load``) instead of
+generating and loading one per size. ``--app`` also times ``import geoservice.app`` alone in a
+fresh process (the part of the start-up that does not depend on the data), and
+``/api/lengths`` with ``segments=false`` (the lengths alone: on PostGIS the table of length
+changes, not the segments).
 
 Medians of ``--repeat`` runs, in ms. Raw numbers: ``artifacts/benchmarks/growth-postgis.json``;
 ``--write`` updates BENCHMARKS.md.
@@ -142,14 +146,37 @@ def measure(dsn: str, repeat: int, service: bool) -> dict:
         from geoservice.app import create_app
 
         t1 = time.perf_counter()
-        create_app({"STORE": dsn})
+        app = create_app({"STORE": dsn})
         row["service"] = {
             "startup_s": round(time.perf_counter() - t1, 2),
             "rss_mb": _rss_mb(),
         }
+        row["service"].update(_handler_times(app.test_client(), row["bbox"], repeat))
     row["peak_rss_mb"] = _rss_mb()
     store.close()
     return row
+
+
+def _handler_times(client, boxes: list[dict], repeat: int) -> dict:
+    """Median ms of the app's own handlers (Flask's test client, no HTTP server): lengths of
+    the pair as of the date, with and without segments, and the bbox items pages."""
+
+    def get(url: str):
+        answer = client.get(url)
+        assert answer.status_code == 200, (url, answer.data[:300])
+        return answer
+
+    lengths = f"/api/lengths?countries={','.join(PAIR)}&as_of={AS_OF}"
+    out = {"lengths_ms": _median_ms(lambda: get(lengths), repeat)[0]}
+    out["totals_ms"] = _median_ms(lambda: get(lengths + "&segments=false"), repeat)[0]
+    out["bbox"] = []
+    for b in boxes:
+        url = "/api/collections/borders/items?limit=10000&bbox=" + ",".join(map(str, b["box"]))
+        out["bbox"].append(
+            {"rows": b["rows"], "ms": round(_median_ms(lambda u=url: get(u), repeat)[0], 2)}
+        )
+    out["rss_after_mb"] = _rss_mb()
+    return out
 
 
 def _proc_rss_mb(pid: int) -> float:
@@ -213,6 +240,8 @@ def measure_app(dsn: str, repeat: int, boxes: list[dict], timeout: float, max_rs
             lengths = f"{base}/api/lengths?countries={','.join(PAIR)}&as_of={AS_OF}"
             row["first_lengths_ms"] = round(_get_ms(lengths), 1)
             row["lengths_ms"], _ = _median_ms(lambda: _get_ms(lengths), repeat)
+            totals = lengths + "&segments=false"
+            row["totals_ms"], _ = _median_ms(lambda: _get_ms(totals), repeat)
             row["bbox"] = []
             for b in boxes:
                 url = f"{base}/api/collections/borders/items?limit=10000&bbox=" + ",".join(
@@ -227,6 +256,16 @@ def measure_app(dsn: str, repeat: int, boxes: list[dict], timeout: float, max_rs
             proc.wait()
 
 
+def import_seconds() -> float:
+    """Seconds to ``import geoservice.app`` in a fresh process (the same at every size)."""
+    code = (
+        "import time; t = time.perf_counter(); import geoservice.app; "
+        "print(time.perf_counter() - t)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, check=True)
+    return round(float(out.stdout), 2)
+
+
 def _child(args: list[str], timeout: float) -> subprocess.CompletedProcess:
     out = subprocess.run(
         [sys.executable, "-m", *args], cwd=ROOT, capture_output=True, timeout=timeout, check=False
@@ -239,13 +278,14 @@ def _child(args: list[str], timeout: float) -> subprocess.CompletedProcess:
 def _measure_size(dsn: str, args, gen: dict) -> dict:
     """The store measured in a fresh process, then (``--app``) the service on it."""
     cmd = ["benchmarks.growth_postgis", "--measure", dsn, "--repeat", str(args.repeat)]
-    service = gen.get("segments", 0) <= args.service_max and not args.dsn
+    service = gen.get("segments", 0) <= args.service_max
     if service:
         cmd.append("--service")
     row = {**gen, **orjson.loads(_child(cmd, args.timeout).stdout)}
     row.setdefault("segments", row["rows"])
     if args.app:
         row["app"] = measure_app(dsn, args.repeat, row["bbox"], args.app_timeout, args.app_max_rss)
+        row["app"]["import_s"] = import_seconds()
     log(
         f"  start-up {row['startup_s']} s, RSS {row['startup_rss_mb']} MB, bbox "
         f"{[(b['rows'], b['ms']) for b in row['bbox']]}, lengths {row['lengths']['ms']} "
@@ -273,7 +313,8 @@ def run(args) -> dict:
         "sizes": [],
     }
     if args.dsn:
-        doc["sizes"].append(_measure_size(args.dsn, args, {"load_s": None}))
+        for dsn in args.dsn.split(","):
+            doc["sizes"].append(_measure_size(dsn, args, {"load_s": None}))
         return doc
     stack.ensure_apt_packages()
     with stack.cluster() as pg:
@@ -345,6 +386,30 @@ def markdown(doc: dict, command: str) -> str:
             for b in (by_target.get(t) for t in targets)
         ]
         lines.append(f"| {row['segments']:,} | " + " | ".join(cells) + " |")
+    services = [row for row in doc["sizes"] if "bbox" in row.get("service", {})]
+    if services:
+        lines += [
+            "",
+            (
+                "The app in process (`create_app` on the store, then its handlers through "
+                "Flask's test client, no HTTP server): seconds and RSS after `create_app`, "
+                "RSS after the requests, median ms:"
+            ),
+            "",
+            (
+                "| segments | `create_app` s | RSS MB (after the requests) | `/api/lengths` ms | "
+                "`segments=false` ms | bbox pages ms (rows) |"
+            ),
+            "|--:|--:|--:|--:|--:|---|",
+        ]
+        for row in services:
+            svc = row["service"]
+            bbox = ", ".join(f"{b['ms']:.1f} ({b['rows']:,})" for b in svc["bbox"])
+            lines.append(
+                f"| {row['segments']:,} | {svc['startup_s']:.2f} | {svc['rss_mb']:,.0f} "
+                f"({svc['rss_after_mb']:,.0f}) | {svc['lengths_ms']:.1f} | "
+                f"{svc['totals_ms']:.1f} | {bbox} |"
+            )
     apps = [row for row in doc["sizes"] if "app" in row]
     if apps:
         lines += [
@@ -356,19 +421,25 @@ def markdown(doc: dict, command: str) -> str:
                 "brackets) and of the bbox items pages above:"
             ),
             "",
-            "| segments | start-up s | RSS MB | `/api/lengths` ms | bbox pages ms (rows) |",
-            "|--:|--:|--:|--:|---|",
+            (
+                "| segments | start-up s (of which `import geoservice.app`) | RSS MB (after the "
+                "requests) | `/api/lengths` ms | `segments=false` ms | bbox pages ms (rows) |"
+            ),
+            "|--:|--:|--:|--:|--:|---|",
         ]
         for row in apps:
             app = row["app"]
             if "stopped" in app:
-                cells = [f"{app['startup_s']:.1f}", f"{app['rss_mb']:,.0f}", app["stopped"], "-"]
+                cells = [f"{app['startup_s']:.1f}", f"{app['rss_mb']:,.0f}", app["stopped"]]
+                cells += ["-", "-"]
             else:
                 bbox = ", ".join(f"{b['ms']:.1f} ({b['rows']:,})" for b in app["bbox"])
+                imports = app.get("import_s")
                 cells = [
-                    f"{app['startup_s']:.1f}",
-                    f"{app['rss_mb']:,.0f}",
+                    f"{app['startup_s']:.1f}" + (f" ({imports:.1f})" if imports else ""),
+                    f"{app['rss_mb']:,.0f} ({app['served_rss_mb']:,.0f})",
                     f"{app['lengths_ms']:.1f} ({app['first_lengths_ms']:.0f})",
+                    f"{app['totals_ms']:.1f}" if "totals_ms" in app else "-",
                     bbox,
                 ]
             lines.append(f"| {row['segments']:,} | " + " | ".join(cells) + " |")
@@ -392,13 +463,15 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--service-max",
         type=int,
-        default=100_000,
-        help="largest size at which create_app is timed (it reads every layer)",
+        default=10_000_000,
+        help="largest size at which create_app and its handlers are timed in process",
     )
     p.add_argument("--app", action="store_true", help="also time `geoservice serve --store`")
     p.add_argument("--app-timeout", type=float, default=300, help="start-up limit of --app (s)")
     p.add_argument("--app-max-rss", type=float, default=4000, help="RSS limit of --app (MB)")
-    p.add_argument("--dsn", help="measure this loaded database instead of generating sizes")
+    p.add_argument(
+        "--dsn", help="measure these loaded databases (comma-separated) instead of generating sizes"
+    )
     p.add_argument("--write", action="store_true", help="update BENCHMARKS.md")
     p.add_argument("--out", type=Path, default=ARTIFACTS / "growth-postgis.json")
     p.add_argument("--measure", metavar="DSN", help=argparse.SUPPRESS)

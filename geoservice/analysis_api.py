@@ -68,6 +68,7 @@ def lengths() -> Response:
         as_of=args["as_of"],
         bbox=args["bbox"],
         view=args["view"],
+        segments=args["segments"],
     )
     return json_response(result)
 
@@ -115,7 +116,8 @@ def _overlap_key(a: str, b: str, as_of) -> str:
         served = state().served(lid)
         if served is None:
             return ""  # unknown layer: the engine says so
-        parts += [lid, served.digest, hashlib.blake2b(served.data.valid(day).tobytes()).hexdigest()]
+        valid = state().store[lid].valid(day)  # the engine reads the layer whole anyway
+        parts += [lid, served.digest, hashlib.blake2b(valid.tobytes()).hexdigest()]
     skip = ("a", "b", "as_of", "include_geometry")
     others = sorted((k, v) for k, v in request.args.items(multi=True) if k not in skip)
     return hashlib.blake2b(orjson.dumps([parts, others]), digest_size=12).hexdigest()

@@ -80,7 +80,7 @@ def configured_store(config, writable: bool = False) -> Store:
             return given
     target = config.get("STORE") or os.environ.get(STORE_ENV) or None
     if target is not None and is_dsn(str(target)):
-        return PostgisStore(str(target))
+        return PostgisStore(str(target), writable=writable)
     catalog = config.get("CATALOG") or load_checked_catalog(target or config.get("DATA_DIR"))
     return FileStore(catalog, writable=writable)
 
@@ -105,11 +105,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         configured_tokens() if tokens is None else parse_tokens(tokens)
     )
     store = configured_store(app.config, writable=bool(tokens))
-    app.extensions[EXTENSION] = ServiceState(store, ogcapi.serve_layer)
+    app.extensions[EXTENSION] = ServiceState(store, ogcapi.serve_store_layer)
     # The edge indexes the cost model counts crossings with: built here, before gunicorn's
-    # --preload forks, so the workers share them and no request pays for them.
-    for layer_id in store.layer_ids():
-        cost.layer_edges(store[layer_id])
+    # --preload forks, so the workers share them and no request pays for them (a store that
+    # reads per request builds a layer's on first use, when the engine reads the layer).
+    if store.in_memory:
+        for layer_id in store.layer_ids():
+            cost.layer_edges(store[layer_id])
 
     register_error_handlers(app)
     writable = bool(tokens) and store.writable

@@ -52,12 +52,17 @@ def cli() -> None:
 @cli.command()
 @click.argument("path", required=False, type=click.Path(file_okay=False))
 def validate(path: str | None) -> None:
-    """Check a data directory (default: the shipped geodata/). One line per problem."""
-    from .validate import validate_directory
+    """Check a data directory (default: the shipped geodata/), or a database filled by
+    `geoservice load` (postgresql://…, edits included). One line per problem."""
+    from .store.postgis import is_dsn
+    from .validate import validate_database, validate_directory
 
-    if path is not None and not Path(path).is_dir():
+    if is_dsn(path):
+        problems = validate_database(path)
+    elif path is not None and not Path(path).is_dir():
         raise UserError(f"{path}: no such data directory")
-    problems = validate_directory(path)
+    else:
+        problems = validate_directory(path)
     for problem in problems:
         click.echo(problem, err=True)
     if problems:
@@ -323,11 +328,13 @@ def load(dsn: str, path: str | None) -> None:
 def serve(host: str, port: int, data_dir: str | None, store: str | None) -> None:
     """Run the service (development server); prints its URL. Production: see the README."""
     import socket
+    import threading
 
     from werkzeug.serving import make_server
 
     from .app import create_app
     from .store import is_dsn
+    from .webmap import warm_up
 
     for path in (data_dir, None if is_dsn(store) else store):
         if path is not None and not Path(path).is_dir():
@@ -348,6 +355,8 @@ def serve(host: str, port: int, data_dir: str | None, store: str | None) -> None
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"geoservice: serving http://{shown}:{port}/ (API: http://{shown}:{port}/api)")
     sys.stdout.flush()
+    # The map's first load, built while the server already answers (requests wait for it).
+    threading.Thread(target=warm_up, args=(app,), daemon=True).start()
     try:
         server.serve_forever()
     except KeyboardInterrupt:

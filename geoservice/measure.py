@@ -157,35 +157,9 @@ def _status_summary(rows: np.ndarray, table: dict, lengths: np.ndarray, statuses
     return out
 
 
-def border_lengths(
-    catalog,
-    countries: list[str] | None = None,
-    status: str | None = None,
-    kind: str | None = "international",
-    as_of: dt.date | None = None,
-    bbox: tuple[float, float, float, float] | None = None,
-    view: str | None = None,
-) -> dict:
-    """Lengths in km on the WGS84 ellipsoid of the border segments valid on ``as_of``, as
-    seen in ``view`` (default on the ground; see :mod:`geoservice.views`).
-
-    ``bbox`` (min lon, min lat, max lon, max lat; EPSG:4326): only the parts of the segments
-    inside that box (a map view) are counted.
-
-    ``countries``: one ISO3 code (all that country's borders), a pair (that border), or more
-    (the borders among them); None for all. ``status``/``kind`` filter on the vocabulary
-    (``kind=None``: every kind). ``as_of`` None means today. Returns the total, the split by
-    status (length, share of the total, segment ids), one entry per country pair unless
-    exactly one pair was asked for, and the segments themselves.
-    """
-    codes = _countries(countries)
-    status = _choice(status, STATUSES, "status")
-    kind = _choice(kind, KINDS, "kind")
-    day = _as_of(as_of)
-    view = _view(view)
-    borders = catalog["borders"]
+def _segments_in_memory(borders, codes, status, kind, day, view, bbox):
+    """(per-segment columns, the rows counted, their lengths in km) on the in-memory layer."""
     table = _border_table(borders)
-
     mask = borders.valid(day) & views.view_mask(borders, view)
     if status is not None:
         mask &= table["status"] == status
@@ -205,30 +179,102 @@ def border_lengths(
     if bbox is not None:
         rows = np.intersect1d(rows, borders.bbox_rows(bbox), assume_unique=True)
         lengths = lengths.copy()
-        # Segments wholly inside (one half of) the box keep their measured length; only those
-        # crossing an edge are clipped and measured again.
         geoms = borders.frame.geometry.values[rows]
-        bounds = shapely.bounds(geoms)
-        halves = boxes(bbox)
-        wholly = np.zeros(len(rows), dtype=bool)
-        for minx, miny, maxx, maxy in halves:
-            wholly |= (
-                (bounds[:, 0] >= minx)
-                & (bounds[:, 1] >= miny)
-                & (bounds[:, 2] <= maxx)
-                & (bounds[:, 3] <= maxy)
-            )
-        crossing = ~wholly
-        clipped = np.zeros(int(crossing.sum()))
-        for minx, miny, maxx, maxy in halves:
-            if minx < maxx and miny < maxy:  # a flat box holds no length
-                part = shapely.clip_by_rect(geoms[crossing], minx, miny, maxx, maxy)
-                clipped += geodesy.lengths_km(part)
-        lengths[rows[crossing]] = clipped
+        lengths[rows] = _lengths_in_box(geoms, lengths[rows], bbox)
         rows = rows[lengths[rows] > 0]
-    statuses = (status,) if status else STATUSES
+    return table, rows, lengths
 
-    result = {
+
+def _lengths_in_box(geoms: np.ndarray, lengths: np.ndarray, bbox) -> np.ndarray:
+    """km of each line inside ``bbox``: segments wholly inside (one half of) the box keep
+    their measured length; only those crossing an edge are clipped and measured again."""
+    lengths = np.array(lengths, dtype=float)
+    bounds = shapely.bounds(geoms)
+    halves = boxes(bbox)
+    wholly = np.zeros(len(geoms), dtype=bool)
+    for minx, miny, maxx, maxy in halves:
+        wholly |= (
+            (bounds[:, 0] >= minx)
+            & (bounds[:, 1] >= miny)
+            & (bounds[:, 2] <= maxx)
+            & (bounds[:, 3] <= maxy)
+        )
+    crossing = ~wholly
+    clipped = np.zeros(int(crossing.sum()))
+    for minx, miny, maxx, maxy in halves:
+        if minx < maxx and miny < maxy:  # a flat box holds no length
+            part = shapely.clip_by_rect(geoms[crossing], minx, miny, maxx, maxy)
+            clipped += geodesy.lengths_km(part)
+    lengths[crossing] = clipped
+    return lengths
+
+
+def _segments_in_sql(store, codes, status, kind, day, view, bbox):
+    """:func:`_segments_in_memory` from a database store's SQL (``border_segments``): the same
+    columns for the selected segments only, their stored geodesic lengths (WGS84), those
+    crossing the bbox clipped here as the engine clips them."""
+    from .store import Query
+
+    filters = {
+        name: [value] for name, value in (("status", status), ("kind", kind)) if value is not None
+    }
+    if codes is not None and len(codes) <= 2:
+        filters["countries"] = list(codes)
+    query = Query(bbox=bbox, interval=(day, day), filters=filters, view=view)
+    found = store.border_segments(query, codes)
+    n = len(found)
+    pairs = [tuple(r[2].split("-")) if r[2] else () for r in found]
+    table = {
+        "ids": [r[0] for r in found],
+        "names": [r[1] for r in found],
+        "pairs": pairs,
+        "pair_keys": np.array([r[2] for r in found], dtype=object),
+        "status": np.array([r[3] for r in found], dtype=object),
+        "kind": np.array([r[4] for r in found], dtype=object),
+        "accuracy": [r[5] for r in found],
+    }
+    lengths = np.array([r[6] for r in found], dtype=float)
+    rows = np.arange(n)
+    if bbox is not None and n:
+        crossing = np.array([r[7] is not None for r in found], dtype=bool)
+        geoms = shapely.from_wkb([bytes(r[7]) for r in found if r[7] is not None])
+        if len(geoms):
+            lengths[crossing] = _lengths_in_box(geoms, lengths[crossing], bbox)
+        rows = rows[lengths > 0]
+    return table, rows, lengths
+
+
+def border_lengths(
+    catalog,
+    countries: list[str] | None = None,
+    status: str | None = None,
+    kind: str | None = "international",
+    as_of: dt.date | None = None,
+    bbox: tuple[float, float, float, float] | None = None,
+    view: str | None = None,
+    segments: bool = True,
+) -> dict:
+    """Lengths in km on the WGS84 ellipsoid of the border segments valid on ``as_of``, as
+    seen in ``view`` (default on the ground; see :mod:`geoservice.views`).
+
+    ``bbox`` (min lon, min lat, max lon, max lat; EPSG:4326): only the parts of the segments
+    inside that box (a map view) are counted.
+
+    ``countries``: one ISO3 code (all that country's borders), a pair (that border), or more
+    (the borders among them); None for all. ``status``/``kind`` filter on the vocabulary
+    (``kind=None``: every kind). ``as_of`` None means today. Returns the total, the split by
+    status (length, share of the total, segment ids), one entry per country pair unless
+    exactly one pair was asked for, and the segments themselves (``segments=False``: the
+    lengths alone, without the lists of segments; on a database store without ``bbox`` they
+    are sums of its table of length changes, without reading the segments).
+    """
+    codes = _countries(countries)
+    status = _choice(status, STATUSES, "status")
+    kind = _choice(kind, KINDS, "kind")
+    day = _as_of(as_of)
+    view = _view(view)
+    statuses = (status,) if status else STATUSES
+    head = {
         "as_of": day.isoformat(),
         "view": view,
         "countries": codes,
@@ -236,6 +282,20 @@ def border_lengths(
         "kind": kind,
         **({"bbox": list(bbox)} if bbox is not None else {}),
         "unit": "km",
+    }
+    in_memory = getattr(catalog, "in_memory", True)
+    if not segments and not in_memory and bbox is None:
+        groups = catalog.length_totals(day, view, status, kind)
+        return _totals_result(head, groups, codes, statuses)
+    if in_memory:
+        table, rows, lengths = _segments_in_memory(
+            catalog["borders"], codes, status, kind, day, view, bbox
+        )
+    else:  # a database store: the segments selected in SQL, the layer never read whole
+        table, rows, lengths = _segments_in_sql(catalog, codes, status, kind, day, view, bbox)
+
+    result = {
+        **head,
         "total_km": round(float(lengths[rows].sum()), 3),
         "by_status": _status_summary(rows, table, lengths, statuses),
     }
@@ -252,6 +312,8 @@ def border_lengths(
                 }
             )
         result["pairs"] = pairs
+    if not segments:
+        return _without_segments(result)
     result["segments"] = [
         {
             "id": table["ids"][i],
@@ -264,6 +326,55 @@ def border_lengths(
         }
         for i in rows
     ]
+    return result
+
+
+def _without_segments(result: dict) -> dict:
+    """A lengths answer without its lists of segment ids."""
+    for part in (result, *result.get("pairs", ())):
+        for row in part["by_status"].values():
+            row.pop("segments", None)
+    return result
+
+
+def _totals_result(head: dict, groups: list[tuple[str, str, float]], codes, statuses) -> dict:
+    """A lengths answer (without segments) from km per (country pair ``A-B``, status)."""
+    by_pair: dict[tuple[str, ...], dict[str, float]] = {}
+    for key, status, km in groups:
+        pair = tuple(sorted(key.split("-"))) if key else ()
+        if codes is not None and sum(code in pair for code in codes) < min(2, len(codes)):
+            continue
+        by_pair.setdefault(pair, {}).setdefault(status, 0.0)
+        by_pair[pair][status] += km
+
+    def summary(km: dict[str, float]) -> dict:
+        total = sum(km.values())
+        return {
+            s: {
+                "length_km": round(km.get(s, 0.0), 3),
+                "share": round(km.get(s, 0.0) / total, 4) if total > 0 else None,
+            }
+            for s in statuses
+        }
+
+    everything: dict[str, float] = {}
+    for km in by_pair.values():
+        for status, value in km.items():
+            everything[status] = everything.get(status, 0.0) + value
+    result = {
+        **head,
+        "total_km": round(sum(everything.values()), 3),
+        "by_status": summary(everything),
+    }
+    if not (codes and len(codes) == 2):
+        result["pairs"] = [
+            {
+                "countries": list(pair),
+                "total_km": round(sum(by_pair[pair].values()), 3),
+                "by_status": summary(by_pair[pair]),
+            }
+            for pair in sorted(by_pair, key="-".join)
+        ]
     return result
 
 

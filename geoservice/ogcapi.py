@@ -34,9 +34,10 @@ from .catalog import LayerData
 from .downloads import DOWNLOADS, Download, convert
 from .errors import BadRequest, NotAcceptable, NotFound
 from .layers import ALIASES, Layer
+from .measure import GEOMETRY_TYPES
 from .params import CRS84
 from .state import state
-from .store import FilterError, Query
+from .store import FilterError, Query, Store
 from .store.cql import (
     DATE_FIELDS,
     GEOMETRY,
@@ -119,6 +120,20 @@ class ServedLayer:
     def layer(self) -> Layer:
         return self.data.layer
 
+    @property
+    def extent(self) -> tuple[float, float, float, float] | None:
+        """Bounding box of every feature (CRS84), None when there is none."""
+        data = self.data
+        return data.extent if data.features and all(math.isfinite(v) for v in data.extent) else None
+
+    @property
+    def temporal_extent(self) -> tuple[str | None, str | None]:
+        return self.data.temporal_extent
+
+    def values(self, name: str) -> list[str]:
+        """The values a queryable takes in the data, sorted."""
+        return sorted(self.filters[name])
+
     def row_of(self, feature: dict) -> int | None:
         """The row of a feature the store returned, when it is this layer's own copy."""
         row = self.data.index_by_id.get((feature.get("properties") or {}).get("id"))
@@ -133,6 +148,83 @@ class ServedLayer:
             if level not in self.levels:
                 self.levels[level] = display_bytes(self, level)
             return self.levels[level]
+
+
+#: PostGIS's GeometryType() names -> GeoJSON's.
+GEOJSON_TYPES = {name.upper(): name for name in GEOMETRY_TYPES}
+
+
+@dataclass
+class StoreLayer:
+    """One layer of a store that reads per request (PostGIS), as served: nothing of its rows in
+    memory; pages, extents and queryable values come from the store's SQL (cached there per
+    version), the digest from the layer's version."""
+
+    store: Store
+    layer: Layer
+    digest: str
+    #: queryable -> its values in the data, read on first use (when it has no vocabulary).
+    _values: dict[str, list[str]] = field(default_factory=dict, repr=False)
+
+    @property
+    def extent(self) -> tuple[float, float, float, float] | None:
+        return self.store.summary(self.layer.id).extent
+
+    @property
+    def temporal_extent(self) -> tuple[str | None, str | None]:
+        return self.store.summary(self.layer.id).temporal_extent
+
+    def values(self, name: str) -> list[str]:
+        if name not in self._values:
+            self._values[name] = self.store.values(self.layer.id, name)
+        return self._values[name]
+
+    def row_of(self, feature: dict) -> None:
+        """No row: each feature is serialised when asked for."""
+        return
+
+    def page(self, query: Query, zoom: int | None) -> tuple[int, list[bytes], list[dict]]:
+        """The matched count, and the page's feature bytes and served properties (with the
+        stored geodesic ``length_km`` / ``area_km2``); display geometry (``zoom``) from SQL,
+        polygons with their specks left out here as :func:`display_geometries` does."""
+        level = detail_level(zoom)
+        display = None if level is None else display_tolerance(level)
+        matched, rows = self.store.served_rows(self.layer.id, query, display)
+        if display is not None and rows and isinstance(rows[0][1], bytes | memoryview):
+            geoms = display_geometries(shapely.from_wkb([bytes(r[1]) for r in rows]), level)
+            shapes = [s.encode() for s in shapely.to_geojson(geoms)]
+        else:
+            shapes = [g.encode() for _, g, *_ in rows]
+        out, props = [], []
+        for (text, _, kind, length_km, area_km2), shape in zip(rows, shapes):
+            served = with_measures(
+                self.layer, orjson.loads(text), GEOJSON_TYPES.get(kind), length_km, area_km2
+            )
+            props.append(served)
+            out.append(
+                b'{"type":"Feature","id":'
+                + orjson.dumps(served.get("id"))
+                + b',"geometry":'
+                + shape
+                + b',"properties":'
+                + orjson.dumps(served)
+                + b"}"
+            )
+        return matched, out, props
+
+
+#: A layer as the handlers serve it.
+Served = ServedLayer | StoreLayer
+
+
+def serve_store_layer(store: Store, layer_id: str) -> Served:
+    """A layer as served: every feature serialised once (:func:`serve_layer`) when the store
+    keeps the layer in memory, else a :class:`StoreLayer` that reads per request."""
+    if store.in_memory:
+        return serve_layer(store[layer_id])
+    key = orjson.dumps([layer_id, str(store.version(layer_id)), id(store)])
+    digest = hashlib.blake2b(key, digest_size=12).hexdigest()
+    return StoreLayer(store, store.layer(layer_id), digest)
 
 
 def detail_level(zoom: int | None) -> int | None:
@@ -164,29 +256,42 @@ def without_specks(geoms: np.ndarray, min_area: float) -> np.ndarray:
     return out
 
 
-def display_bytes(served: ServedLayer, level: int) -> list[bytes]:
-    """Every feature with its geometry simplified for Leaflet zoom ``level``.
-
-    Tolerance: ``DISPLAY_TOLERANCE_PX`` screen pixels at that zoom (a 256-px world, degrees
-    of longitude); coordinates are snapped to a tenth of a pixel. Polygon parts and holes of
-    less than a square pixel are left out (:func:`without_specks`); lines and the other rings
-    keep their topology (``preserve_topology``), so enclaves of a pixel or more stay. The
-    properties (with ``length_km`` and ``area_km2`` of the full geometry) are unchanged: only the drawing is lighter.
-    """
+def display_tolerance(level: int) -> tuple[float, int]:
+    """The simplification tolerance (degrees) and the decimals of display geometry at Leaflet
+    zoom ``level``: ``DISPLAY_TOLERANCE_PX`` screen pixels (a 256-px world, degrees of
+    longitude), coordinates snapped to a tenth of a pixel."""
     pixel_deg = 360.0 / (256 * 2**level)
-    decimals = max(0, math.ceil(-math.log10(pixel_deg / 10)))
-    geoms = without_specks(served.data.frame.geometry.values, pixel_deg**2)
-    geoms = shapely.simplify(geoms, pixel_deg * DISPLAY_TOLERANCE_PX, preserve_topology=True)
+    return pixel_deg * DISPLAY_TOLERANCE_PX, max(0, math.ceil(-math.log10(pixel_deg / 10)))
+
+
+def display_geometries(geoms: np.ndarray, level: int) -> np.ndarray:
+    """``geoms`` simplified for Leaflet zoom ``level`` (:func:`display_tolerance`).
+
+    Polygon parts and holes of less than a square pixel are left out (:func:`without_specks`);
+    lines and the other rings keep their topology (``preserve_topology``), so enclaves of a
+    pixel or more stay. A multi-part shape whose small parts collapse stays multi-part.
+    """
+    tolerance, decimals = display_tolerance(level)
+    out = without_specks(geoms, (360.0 / (256 * 2**level)) ** 2)
+    out = shapely.simplify(out, tolerance, preserve_topology=True)
     # Snapped to the grid (not rounded): polygons stay valid, as in geodata/derive.py.
-    geoms = shapely.set_precision(geoms, 10.0**-decimals)
+    out = shapely.set_precision(out, 10.0**-decimals)
     # The grid's values as the shortest decimals (46.75, not 46.750000000000014).
-    geoms = shapely.transform(geoms, lambda xy: np.round(xy, decimals))
+    out = shapely.transform(out, lambda xy: np.round(xy, decimals))
     # A multi-part shape whose small parts collapse stays multi-part: one type per collection.
-    original = shapely.get_type_id(served.data.frame.geometry.values)
+    original = shapely.get_type_id(geoms)
     for multi, single, make in ((6, 3, shapely.multipolygons), (5, 1, shapely.multilinestrings)):
-        collapsed = (original == multi) & (shapely.get_type_id(geoms) == single)
+        collapsed = (original == multi) & (shapely.get_type_id(out) == single)
         if collapsed.any():
-            geoms[collapsed] = make(geoms[collapsed][:, None])
+            out[collapsed] = make(out[collapsed][:, None])
+    return out
+
+
+def display_bytes(served: ServedLayer, level: int) -> list[bytes]:
+    """Every feature with its geometry simplified for Leaflet zoom ``level``
+    (:func:`display_geometries`). The properties (with ``length_km`` and ``area_km2`` of the
+    full geometry) are unchanged: only the drawing is lighter."""
+    geoms = display_geometries(served.data.frame.geometry.values, level)
     out = []
     for feature, props, geom in zip(served.data.features, served.properties, geoms):
         geometry = orjson.loads(shapely.to_geojson(geom)) if feature.get("geometry") else None
@@ -201,15 +306,20 @@ def display_bytes(served: ServedLayer, level: int) -> list[bytes]:
 def measured_properties(data: LayerData, row: int) -> dict:
     """The properties a feature is served with: the file's, plus ``length_km`` (lines) and
     ``area_km2`` (polygons), geodesic on WGS84, rounded to the metre / 1000 m²."""
-    props = dict(data.features[row].get("properties") or {})
-    layer_types = set(data.layer.geometry_types)
     geom_type = (data.features[row].get("geometry") or {}).get("type")
+    props = data.features[row].get("properties") or {}
+    return with_measures(data.layer, props, geom_type, data.length_km[row], data.area_km2[row])
+
+
+def with_measures(layer: Layer, props: dict, geom_type: str | None, length_km, area_km2) -> dict:
+    """``props`` plus the measures of the layer's geometry types (:func:`measured_properties`):
+    ``length_km`` / ``area_km2`` rounded, None for a feature of the other dimension."""
+    props = dict(props)
+    layer_types = set(layer.geometry_types)
     if layer_types & LINE_TYPES:
-        props["length_km"] = (
-            round(float(data.length_km[row]), 3) if geom_type in LINE_TYPES else None
-        )
+        props["length_km"] = round(float(length_km), 3) if geom_type in LINE_TYPES else None
     if layer_types & AREA_TYPES:
-        props["area_km2"] = round(float(data.area_km2[row]), 3) if geom_type in AREA_TYPES else None
+        props["area_km2"] = round(float(area_km2), 3) if geom_type in AREA_TYPES else None
     return props
 
 
@@ -256,6 +366,15 @@ def served_page(served: ServedLayer, result, zoom: int | None) -> tuple[list, li
         props,
         range(len(props)),
     )
+
+
+def page_of(served: Served, query: Query, zoom: int | None):
+    """(matched count, feature bytes, served properties, indexes of the page to join)."""
+    if isinstance(served, StoreLayer):
+        matched, feature_bytes, props = served.page(query, zoom)
+        return matched, feature_bytes, props, range(len(props))
+    result = state().store.query(served.layer.id, query)
+    return (result.matched, *served_page(served, result, zoom))
 
 
 def field_type(layer: Layer, name: str) -> str:
@@ -374,7 +493,7 @@ def redirect_old_collection_ids() -> Response | None:
 # --- helpers -------------------------------------------------------------------------------
 
 
-def get_served(collection_id: str) -> ServedLayer:
+def get_served(collection_id: str) -> Served:
     """The served layer of a collection id, or 404."""
     served = state().served(collection_id)
     if served is None:
@@ -447,14 +566,14 @@ def embedded_json(data: bytes) -> Markup:
     return Markup(safe.decode())
 
 
-def layer_etag(served: ServedLayer, fmt: str) -> str:
+def layer_etag(served: Served, fmt: str) -> str:
     """A weak ETag for a layer response: the layer's data, the request's path, query, format."""
     args = sorted(request.args.items(multi=True))
     key = orjson.dumps([served.digest, request.path, args, fmt])
     return hashlib.blake2b(key, digest_size=12).hexdigest()
 
 
-def cached(served: ServedLayer, fmt: str, build, strong: str | None = None) -> Response:
+def cached(served: Served, fmt: str, build, strong: str | None = None) -> Response:
     """Answer 304 when ``If-None-Match`` matches, else ``build()``; add ETag, Cache-Control.
 
     ``strong``: the ETag to send as it is (a feature's, which ``If-Match`` of a write takes);
@@ -471,17 +590,18 @@ def cached(served: ServedLayer, fmt: str, build, strong: str | None = None) -> R
     return response
 
 
-def collection_doc(served: ServedLayer) -> dict:
+def collection_doc(served: Served) -> dict:
     """The collection description: id, title, extents (CRS84, Gregorian), links."""
-    layer, data = served.layer, served.data
+    layer = served.layer
     cid = layer.id
     items_json = url_for("ogcapi.items", collection_id=cid, _external=True, f="json")
     items_html = url_for("ogcapi.items", collection_id=cid, _external=True, f="html")
     queryables = url_for("ogcapi.queryables", collection_id=cid, _external=True, f="json")
     extent: dict = {}
-    if data.features and all(math.isfinite(v) for v in data.extent):
-        extent["spatial"] = {"bbox": [list(data.extent)], "crs": CRS84}
-    start, end = data.temporal_extent
+    bbox = served.extent
+    if bbox is not None:
+        extent["spatial"] = {"bbox": [list(bbox)], "crs": CRS84}
+    start, end = served.temporal_extent
     extent["temporal"] = {"interval": [[rfc3339(start), rfc3339(end)]], "trs": TRS_GREGORIAN}
     return {
         "id": cid,
@@ -514,7 +634,7 @@ def collection_doc(served: ServedLayer) -> dict:
     }
 
 
-def queryables_doc(served: ServedLayer) -> dict:
+def queryables_doc(served: Served) -> dict:
     """A JSON Schema of the collection's queryables, with the values the data holds."""
     layer = served.layer
     props: dict[str, dict] = {
@@ -522,8 +642,7 @@ def queryables_doc(served: ServedLayer) -> dict:
         "name": {"title": "name", "description": "English name (filter, sortby)", "type": "string"},
     }
     for name in layer.queryables:
-        values = sorted(served.filters[name])
-        allowed = list(vocabulary(layer, name) or values)
+        allowed = list(vocabulary(layer, name) or served.values(name))
         if field_type(layer, name) == "array":
             props[name] = {
                 "title": name,
@@ -700,10 +819,9 @@ def items(collection_id: str) -> Response:
     return cached(served, fmt, lambda: _items_response(served, query, fmt))
 
 
-def _download_response(served: ServedLayer, query: ItemsQuery, download: Download) -> Response:
+def _download_response(served: Served, query: ItemsQuery, download: Download) -> Response:
     """The page (at most ``limit`` features, as in GeoJSON) as a GeoPackage or FlatGeobuf file."""
-    result = state().store.query(served.layer.id, query.query)
-    feature_bytes, _, page = served_page(served, result, query.zoom)
+    _, feature_bytes, _, page = page_of(served, query.query, query.zoom)
     collection = b'{"type":"FeatureCollection","features":['
     collection += b",".join(feature_bytes[i] for i in page) + b"]}"
     cid = served.layer.id
@@ -719,12 +837,10 @@ def _page_url(collection_id: str, offset: int, fmt: str) -> str:
     return url_for("ogcapi.items", collection_id=collection_id, _external=True, **args)
 
 
-def _items_response(served: ServedLayer, items_query: ItemsQuery, fmt: str) -> Response:
+def _items_response(served: Served, items_query: ItemsQuery, fmt: str) -> Response:
     cid = served.layer.id
     query = items_query.query
-    result = state().store.query(cid, query)
-    matched = result.matched
-    feature_bytes, properties, page = served_page(served, result, items_query.zoom)
+    matched, feature_bytes, properties, page = page_of(served, query, items_query.zoom)
     json_type = GEOJSON if fmt == "json" else HTML
     links = [
         link(_page_url(cid, query.offset, fmt), "self", json_type, "This page"),

@@ -321,6 +321,14 @@ def table() -> dict[str, Param]:
         ),
         Param("as_of", "The day (YYYY-MM-DD); default today.", _DAY, _day),
         Param(
+            "segments",
+            "false: the lengths alone, without the lists of segments (on PostGIS without bbox: "
+            "from the table of length changes, a few rows whatever the data's size).",
+            {"type": "boolean", "default": True},
+            _boolean,
+            default=True,
+        ),
+        Param(
             "include_geometry",
             "true: add each intersection as GeoJSON.",
             {"type": "boolean", "default": False},
@@ -419,7 +427,7 @@ ENDPOINTS: dict[str, tuple[str, ...]] = {
         "filter-crs",
         "sortby",
     ),
-    "lengths": ("countries", "status", "kind", "as_of", "bbox"),
+    "lengths": ("countries", "status", "kind", "as_of", "bbox", "segments"),
     "overlaps_get": ("a", "b", "as_of", "include_geometry"),
     "overlaps_post": ("layers", "as_of", "include_geometry"),
     "changes": ("from", "to"),

@@ -38,6 +38,13 @@ class Settings:
     max_limit: int = _limit("Largest page a request may ask for (limit=).", 10_000, 1)
     max_zoom: int = _limit("Largest zoom= for display geometry (Leaflet zoom levels).", 24, 0, 30)
     cache_max_age: int = _limit("Cache-Control max-age of cacheable answers, seconds.", 300)
+    # Stores that read per request (PostGIS): the whole-layer copy the measurement engine reads.
+    max_memory_rows: int = _limit(
+        "Largest layer (rows) a database store reads whole into memory for the measurement "
+        "engine (overlaps, changes, map labels); larger: 503 (about 5 KB of memory per row).",
+        200_000,
+        1,
+    )
     # User geometry (POST /api/overlaps, the command line, Python).
     max_body_bytes: int = _limit("Largest HTTP request body, bytes (else 413).", 2 * 1024**2, 1)
     max_geojson_bytes: int = _limit(

@@ -12,7 +12,6 @@ from typing import Any
 
 from flask import current_app
 
-from .catalog import LayerData
 from .store import Store
 
 #: The key of the shared state in ``app.extensions``.
@@ -20,17 +19,20 @@ EXTENSION = "geoservice"
 
 
 class ServiceState:
-    """The store, and each layer as served (``serve(layer_data)``: e.g. GeoJSON bytes per
+    """The store, and each layer as served (``serve(store, layer_id)``: e.g. GeoJSON bytes per
     feature), built once per version of the layer (:meth:`Store.version`): a write to the store
-    makes the next request rebuild that layer, so edits show at once."""
+    makes the next request rebuild that layer, so edits show at once. A store that keeps its
+    layers in memory has them served at start-up; one that reads per request (PostGIS) reads
+    nothing whole here."""
 
-    def __init__(self, store: Store, serve: Callable[[LayerData], Any]):
+    def __init__(self, store: Store, serve: Callable[[Store, str], Any]):
         self.store = store
         self._serve = serve
         self._served: dict[str, tuple[str, Any]] = {}
         self._lock = threading.Lock()
-        for layer_id in store.layer_ids():
-            self.served(layer_id)
+        if store.in_memory:
+            for layer_id in store.layer_ids():
+                self.served(layer_id)
 
     @property
     def catalog(self) -> Store:
@@ -48,7 +50,7 @@ class ServiceState:
         with self._lock:  # built once per version, even when requests arrive together
             hit = self._served.get(layer_id)
             if hit is None or hit[0] != version:
-                hit = self._served[layer_id] = (version, self._serve(self.store[layer_id]))
+                hit = self._served[layer_id] = (version, self._serve(self.store, layer_id))
             return hit[1]
 
     @property

@@ -57,6 +57,22 @@ def validate_directory(path: str | Path | None = None) -> list[str]:
     return problems
 
 
+def validate_database(dsn: str) -> list[str]:
+    """:func:`validate_directory` of a PostGIS database (``geoservice load``, then edits):
+    every layer dumped as a data directory first. DataError if it cannot be read."""
+    import tempfile
+
+    from .store.postgis import PostgisStore
+    from .store.postgis_edits import dump_directory
+
+    store = PostgisStore(dsn)
+    try:
+        with tempfile.TemporaryDirectory(prefix="geoservice-validate-") as tmp:
+            return validate_directory(dump_directory(store, Path(tmp)))
+    finally:
+        store.close()
+
+
 def check_structure(
     path: str | Path | None = None, geometry: bool = True
 ) -> tuple[list[str], dict[str, list[dict]]]:

@@ -29,7 +29,7 @@ from shapely.ops import polylabel
 from werkzeug.exceptions import NotFound
 from werkzeug.security import safe_join
 
-from . import timeline, views
+from . import measure, timeline, views
 from .errors import problem
 from .layers import LAYERS
 from .ogcapi import DETAIL_LEVELS
@@ -37,12 +37,14 @@ from .resources import TEMPLATES_DIR
 from .settings import settings
 from .state import state
 from .store import Store
+from .store.file import FileStore
 from .vocabulary import (
     COUNTRY_NAMES,
     DEFAULT_KIND,
     DEFAULT_VIEW,
     KINDS,
     LABELS,
+    PARTY_NAMES,
     SKETCHED_ACCURACIES,
     STATUSES,
 )
@@ -66,6 +68,9 @@ PHONE_CENTER: tuple[float, float] = (40.6, 57.0)
 PHONE_ZOOM = 4
 DEFAULT_ZOOM = 5
 
+#: Detail levels from which the page fetches geometry for the view (``bbox=``), not whole.
+BBOX_FROM_LEVEL = 7
+
 #: The order layers are drawn in (bottom first); countries is the always-on base layer.
 LAYER_ORDER: tuple[str, ...] = (
     "countries",
@@ -83,10 +88,10 @@ LAYER_ORDER: tuple[str, ...] = (
 SKETCHED_STYLE: dict[str, Any] = {"dashArray": "7 6"}
 
 #: The palette: Okabe and Ito's colour-blind-safe set (vermillion, blue, bluish green, orange,
-#: reddish purple, black), checked on screenshots with a deuteranopia simulation (see
-#: tests/test_browser.py). Fills are opaque or hatched, never blended: every colour the map
-#: shows is in the legend. A border the record says nothing about (``unresearched``) is sky blue,
-#: apart from every other line colour also for deuteranopes (tests/test_webmap.py).
+#: reddish purple, black). Fills are opaque or hatched, never blended: every colour the map
+#: shows is in the legend. tests/test_webmap.py simulates protanopia, deuteranopia and
+#: tritanopia on every status colour of the legend (lines; held-area fills, land, sea) and
+#: keeps each pair more than 10 CAM02-UCS apart.
 LAND = "#efece3"
 SEA = "#cfdde6"
 STATUS_COLOURS: dict[str, str] = {
@@ -165,7 +170,8 @@ STYLES: dict[str, dict[str, Any]] = {
             },
             {
                 "when": {"state": "announced"},
-                "style": {"color": "#56b4e9", "dashArray": "2 6"},
+                # long dashes: apart from "agreed" (same colour) in the legend and on the map
+                "style": {"color": "#56b4e9", "dashArray": "10 5"},
                 "label": "Route announced",
             },
         ],
@@ -512,8 +518,19 @@ LANGUAGES: dict[str, str] = {
     "tr": "Türkçe",
 }
 
-#: Area kinds of disputed areas that get a label (the others are outlines inside them).
-LABELLED_AREA_KINDS: frozenset[str] = frozenset({"held_area", "former_oblast"})
+#: Area kinds of disputed areas that get a label, and the Leaflet zoom from which it is
+#: drawn (held areas and breakaway entities at every zoom; the former oblast and small pockets
+#: when zoomed in).
+LABELLED_AREA_KINDS: dict[str, int] = {
+    "held_area": 0,
+    "former_oblast": 7,
+    "occupied_district": 8,
+    "held_across_border": 8,
+    "enclave": 9,
+}
+
+#: Zoom from which a pocket held by its own country (Upper Kodori, Cocieri) is labelled.
+POCKET_MIN_ZOOM = 7
 
 
 def short_name(name: str) -> str:
@@ -566,7 +583,7 @@ def area_labels(catalog: Store, lang: str = "en") -> list[dict[str, Any]]:
                 "lon": lon,
                 "lat": lat,
                 "kind": "country",
-                "rank": 0,
+                "rank": 1,
                 "valid_from": props.get("valid_from"),
                 "valid_to": props.get("valid_to"),
             }
@@ -580,16 +597,35 @@ def area_labels(catalog: Store, lang: str = "en") -> list[dict[str, Any]]:
         out.append(
             {
                 "id": props["id"],
-                "text": (props.get("names") or {}).get(lang) or short_name(props["name"]),
+                "text": area_label_text(props, lang),
                 "lon": lon,
                 "lat": lat,
                 "kind": "area",
-                "rank": 1,
+                "rank": 0,  # before the countries: a country's label moves aside, not theirs
+                "min_zoom": max(
+                    LABELLED_AREA_KINDS[props["area_kind"]],
+                    # a pocket its own country holds inside a breakaway area
+                    POCKET_MIN_ZOOM
+                    if props.get("held_by") in (props.get("countries") or ())
+                    else 0,
+                ),
+                "views": props.get("views"),
                 "valid_from": props.get("valid_from"),
                 "valid_to": props.get("valid_to"),
             }
         )
     return out
+
+
+def area_label_text(props: dict[str, Any], lang: str) -> str:
+    """A held or disputed area's label: its name in ``lang``, shortened; an area named after
+    its holding ("Area held by the de facto authorities 1994-2020 ...") is named after the
+    holder (Artsakh, 'Donetsk People's Republic')."""
+    name = (props.get("names") or {}).get(lang) or props["name"]
+    held_by = props.get("held_by")
+    if lang == "en" and name.startswith("Area held by") and held_by:
+        name = PARTY_NAMES.get(held_by, held_by)
+    return short_name(name)
 
 
 @per_catalog
@@ -622,7 +658,7 @@ def page_config(date: str | None, lang: str = "en", view: str = DEFAULT_VIEW) ->
         "openingBounds": OPENING_BOUNDS,
         "phoneView": {"center": PHONE_CENTER, "zoom": PHONE_ZOOM},
         "levels": list(DETAIL_LEVELS),
-        "bboxFromLevel": 7,
+        "bboxFromLevel": BBOX_FROM_LEVEL,
         "itemsUrl": "/api/collections/{id}/items",
         "pageLimit": settings().max_limit,
         "placesUrl": f"/api/collections/places/items?limit={settings().max_limit}&f=json",
@@ -643,6 +679,26 @@ def folium_parts(script_root: str) -> dict[str, Markup]:
         "folium_html": Markup(root.html.render()),
         "folium_script": Markup(root.script.render()),
     }
+
+
+def warm_up(app) -> None:
+    """Build what the map's first load asks for before a reader asks: the page scaffold and
+    labels, the display geometry of every drawn layer at the levels fetched whole (below
+    ``BBOX_FROM_LEVEL``; ~4 s of one core, else paid by the first reader of each process) and
+    the readout's tables. File store only (a database answers its own queries)."""
+    with app.test_request_context("/"):
+        folium_parts(request.script_root)
+        catalog = state().catalog
+        if not isinstance(catalog, FileStore):
+            return
+        area_labels(catalog, "en")
+        source_table(catalog)
+        for lid in LAYER_ORDER:
+            for level in DETAIL_LEVELS:
+                if level < BBOX_FROM_LEVEL:
+                    state().served(lid).bytes_at(level)
+        box = OPENING_BOUNDS[0][1], OPENING_BOUNDS[0][0], OPENING_BOUNDS[1][1], OPENING_BOUNDS[1][0]
+        measure.border_lengths(catalog, bbox=box)
 
 
 @bp.get("/")

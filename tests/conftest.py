@@ -62,6 +62,28 @@ def postgis_dsn():
         yield pg.dsn
 
 
+@pytest.fixture(scope="session")
+def postgis_database(postgis_dsn):
+    """A factory: ``postgis_database(data_dir)`` creates a fresh database on the throwaway
+    cluster, loads ``data_dir`` into it (``geoservice load``'s function) and returns its DSN,
+    so tests that write never touch the session's database the other tests read."""
+    import uuid
+
+    import psycopg
+
+    from geoservice.store.postgis import load_directory
+
+    def create(data_dir) -> str:
+        name = f"edits_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(postgis_dsn, autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {name}")
+        dsn = postgis_dsn.rsplit("/", 1)[0] + "/" + name  # postgresql://user@host:port/name
+        load_directory(dsn, data_dir)
+        return dsn
+
+    return create
+
+
 #: The stores the store, engine and API tests run against.
 STORES = ("file", "postgis")
 

@@ -220,10 +220,13 @@ def test_growth_on_postgis_runs_on_a_tiny_size(tmp_path):
     assert [b["target"] for b in size["bbox"]] == [10, 100]
     assert all(b["rows"] > 0 for b in size["bbox"])
     assert size["lengths"]["km"] and size["lengths"]["ms"] > 0
-    assert size["service"]["startup_s"] > 0  # create_app on the store at this size
+    service = size["service"]  # create_app on the store, then its handlers in process
+    assert service["startup_s"] > 0 and service["lengths_ms"] > 0 and service["totals_ms"] > 0
+    assert [b["rows"] for b in service["bbox"]] == [b["rows"] for b in size["bbox"]]
     # the service itself: started, then lengths and the bbox pages over HTTP
     app = size["app"]
     assert "stopped" not in app and app["startup_s"] > 0 and app["rss_mb"] > 0
+    assert app["totals_ms"] > 0 and app["import_s"] > 0
     assert app["lengths_ms"] > 0 and [b["rows"] for b in app["bbox"]] == [
         b["rows"] for b in size["bbox"]
     ]

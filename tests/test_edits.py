@@ -1,5 +1,7 @@
-"""Edits with history (OGC API - Features Part 4) on a copy of the shipped data: tokens,
-If-Match, dated state changes that keep every earlier date, the journal, restarts, CORS."""
+"""Edits with history (OGC API - Features Part 4) on a copy of the shipped data, on both
+stores (the file store: a copied data directory; PostGIS: a fresh database loaded from the
+copy): tokens, If-Match, dated state changes that keep every earlier date, the journal or the
+transaction, restarts, CORS."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from geoservice.app import create_app
 from geoservice.auth import digest
 from geoservice.catalog import load_catalog
 from geoservice.resources import DATA_DIR
+from geoservice.store.postgis_edits import dump_directory
 from geoservice.validate import check_structure
 
 ALICE, BOB = "alice-secret-token", "bob-secret-token"
@@ -29,14 +32,41 @@ def copy_data(target):
     return target
 
 
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    return copy_data(tmp_path_factory.mktemp("data"))
+class Edited:
+    """The data a module's edits go to, on one store: ``app()`` a new app on it (a restart),
+    ``directory(tmp)`` the data as a data directory for ``geoservice validate``'s checks."""
+
+    def __init__(self, kind: str, data_dir, dsn: str | None = None):
+        self.kind, self.data_dir, self.dsn = kind, data_dir, dsn
+
+    def app(self):
+        if self.kind == "file":
+            return create_app({"CATALOG": load_catalog(self.data_dir), "TOKENS": TOKENS})
+        return create_app({"STORE": self.dsn, "TOKENS": TOKENS})
+
+    def directory(self, tmp_path):
+        if self.kind == "file":
+            return self.data_dir
+        from geoservice.store import PostgisStore
+
+        store = PostgisStore(self.dsn)
+        try:
+            return dump_directory(store, tmp_path / "dumped")
+        finally:
+            store.close()
+
+
+@pytest.fixture(scope="module", params=["file", "postgis"])
+def edited(request, tmp_path_factory):
+    data_dir = copy_data(tmp_path_factory.mktemp("data"))
+    if request.param == "file":
+        return Edited("file", data_dir)
+    return Edited("postgis", data_dir, request.getfixturevalue("postgis_database")(data_dir))
 
 
 @pytest.fixture(scope="module")
-def client(data_dir):
-    return create_app({"CATALOG": load_catalog(data_dir), "TOKENS": TOKENS}).test_client()
+def client(edited):
+    return edited.app().test_client()
 
 
 def auth(token: str, etag: str | None = None) -> dict:
@@ -97,31 +127,32 @@ def test_bad_features_are_422_as_validate_would_say(client):
     )
 
 
-def lengths(client, day: str) -> dict:
-    doc = client.get(f"/api/lengths?countries=AZE,GEO&as_of={day}").get_json()
+def lengths(client, day: str, pair: str = "AZE,GEO") -> dict:
+    doc = client.get(f"/api/lengths?countries={pair}&as_of={day}").get_json()
     return doc.get("by_status", doc)
 
 
-def ids_on(client, day: str) -> set[str]:
+def ids_on(client, day: str, pair: str = "AZE,GEO") -> set[str]:
     doc = client.get(
-        f"/api/collections/borders/items?countries=AZE,GEO&datetime={day}&limit=1000"
+        f"/api/collections/borders/items?countries={pair}&datetime={day}&limit=1000"
     ).get_json()
     return {f["id"] for f in doc["features"]}
 
 
-def test_a_dated_status_change_keeps_every_earlier_date(client, data_dir):
-    before_2020, before_now = ids_on(client, "2020-01-01"), lengths(client, "2020-01-01")
-    etag = etag_of(client, "borders", STRETCH)
+def settle(client, fid: str, source: str):
+    """PATCH a border stretch to ``settled`` from 2026-06-01 (Alice); the 200 response."""
     response = client.patch(
-        f"/api/collections/borders/items/{STRETCH}",
-        json={
-            "properties": {"status": "settled"},
-            "effective": "2026-06-01",
-            "source": "test: a delimitation protocol signed on 2026-06-01",
-        },
-        headers=auth(ALICE, etag),
+        f"/api/collections/borders/items/{fid}",
+        json={"properties": {"status": "settled"}, "effective": "2026-06-01", "source": source},
+        headers=auth(ALICE, etag_of(client, "borders", fid)),
     )
     assert response.status_code == 200, response.get_json()
+    return response
+
+
+def test_a_dated_status_change_keeps_every_earlier_date(client, edited, tmp_path):
+    before_2020, before_now = ids_on(client, "2020-01-01"), lengths(client, "2020-01-01")
+    response = settle(client, STRETCH, "test: a delimitation protocol signed on 2026-06-01")
     closed = response.get_json()
     assert closed["properties"]["valid_to"] == "2026-06-01"
     assert closed["properties"]["status"] == "disputed"
@@ -149,8 +180,8 @@ def test_a_dated_status_change_keeps_every_earlier_date(client, data_dir):
     assert client.get(f"/api/collections/borders/items/{new_id}/history").get_json()[
         "revisions"
     ] == [revision]
-    # The edited files pass the service's structural checks (as geoservice validate does).
-    problems, _ = check_structure(data_dir)
+    # The edited data passes the service's structural checks (as geoservice validate does).
+    problems, _ = check_structure(edited.directory(tmp_path))
     assert problems == []
 
 
@@ -185,14 +216,14 @@ def test_create_and_delete_and_their_history(client):
     assert history["revisions"][1]["before"]["properties"]["name"] == "Created in a test"
 
 
-def test_a_restart_finds_the_edits_and_their_history(client, data_dir):
+def test_a_restart_finds_the_edits_and_their_history(client, edited):
     etag = etag_of(client, "places", "AFG-andkhoy")
     client.patch(
         "/api/collections/places/items/AFG-andkhoy",
         json={"properties": {"population": 71731}, "source": "test: restart"},
         headers=auth(BOB, etag),
     )
-    again = create_app({"CATALOG": load_catalog(data_dir), "TOKENS": TOKENS}).test_client()
+    again = edited.app().test_client()
     feature = again.get("/api/collections/places/items/AFG-andkhoy").get_json()
     assert feature["properties"]["population"] == 71731
     assert (
@@ -218,3 +249,46 @@ def test_cors_advertises_writes_only_on_items_of_a_writable_service(client, cata
     assert "PATCH" not in allowed(read_only, f"/api/collections/borders/items/{STRETCH}", "PATCH")
     refused = read_only.patch(f"/api/collections/borders/items/{STRETCH}", json={})
     assert refused.status_code == 405
+
+
+def test_another_server_on_the_same_data_shows_an_edit_at_once(client, edited):
+    """A second app on the same data (another gunicorn worker, another host on the database)
+    shows a write made through the first at its next request: the feature, the map's page of
+    display geometry (a new ETag, no 304) and the engine's lengths."""
+    other = edited.app().test_client()
+    fid, pair = "ARM-AZE-main-1", "ARM,AZE"
+    page = f"/api/collections/borders/items?countries={pair}&zoom=7&limit=1000&f=json"
+    seen = other.get(page)
+    before_km = lengths(other, "2026-07-01", pair)
+    assert seen.status_code == 200
+    settle(client, fid, "test: seen by another server")
+    assert other.get(f"/api/collections/borders/items/{fid}").get_json()["properties"][
+        "valid_to"
+    ] == ("2026-06-01")
+    again = other.get(page, headers={"If-None-Match": seen.headers["ETag"]})
+    assert again.status_code == 200 and again.headers["ETag"] != seen.headers["ETag"]
+    assert f"{fid}-settled" in ids_on(other, "2026-07-01", pair)
+    assert lengths(other, "2026-07-01", pair) != before_km
+    assert lengths(other, "2026-07-01", pair) == lengths(client, "2026-07-01", pair)
+
+
+def test_geoservice_validate_reads_a_database(postgis_database, tmp_path):
+    """``geoservice validate postgresql://…`` checks the database's data (here a row changed
+    behind the service's back to a status the vocabulary lacks): one line, exit status 1."""
+    import psycopg
+    from click.testing import CliRunner
+
+    from geoservice.cli import cli
+
+    dsn = postgis_database(copy_data(tmp_path / "data"))
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(
+            'UPDATE geoservice.borders SET props = props || \'{"status": "perhaps"}\' '
+            "WHERE id = %s",
+            [STRETCH],
+        )
+    result = CliRunner().invoke(cli, ["validate", dsn])
+    assert result.exit_code == 1
+    assert STRETCH in result.stderr and "perhaps" in result.stderr
+    unreachable = CliRunner().invoke(cli, ["validate", "postgresql://nobody@127.0.0.1:1/none"])
+    assert unreachable.exit_code == 1 and "cannot connect" in unreachable.stderr

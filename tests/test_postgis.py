@@ -206,6 +206,109 @@ def test_load_is_idempotent(postgis_dsn):
             "SELECT count(*) FROM pg_indexes WHERE schemaname = 'geoservice' "
             "AND indexdef LIKE '%USING gist (geom)%'"
         ).fetchone()[0]
-    assert tables == len(LAYERS) + 3  # the layers, the layer list, meta, length changes
+    # the layers, the layer list, meta, length changes, the revisions of edits
+    assert tables == len(LAYERS) + 4
     assert gist == len(LAYERS)
+    store.close()
+
+
+# --- the service on PostGIS reads per request, never a layer whole (issue 13 at scale) -------
+
+#: Lengths queries of every shape: all, a pair, a country, three countries, every kind, a
+#: status, a point of view, boxes (one clipping the Fergana valley's borders, one across the
+#: antimeridian).
+LENGTH_QUERIES = [
+    {},
+    {"countries": ["KGZ", "TJK"]},
+    {"countries": ["KGZ"]},
+    {"countries": ["ARM", "AZE", "GEO"]},
+    {"kind": None},
+    {"status": "disputed"},
+    {"view": "RUS"},
+    {"countries": ["KGZ", "TJK"], "bbox": (70.5, 39.8, 71.2, 40.3)},
+    {"bbox": (40.0, 38.0, 50.0, 43.0)},
+    {"bbox": (170.0, 40.0, -170.0, 75.0)},
+]
+
+
+def assert_close(got, want, path="answer"):
+    """Equal structure; km within a metre (lengths summed in another order may round apart)."""
+    if isinstance(want, dict):
+        assert isinstance(got, dict) and got.keys() == want.keys(), path
+        for key in want:
+            assert_close(got[key], want[key], f"{path}.{key}")
+    elif isinstance(want, list):
+        assert isinstance(got, list) and len(got) == len(want), path
+        for n, (a, b) in enumerate(zip(got, want)):
+            assert_close(a, b, f"{path}[{n}]")
+    elif isinstance(want, float) and not isinstance(want, bool):
+        assert got == pytest.approx(want, abs=1e-3), path
+    else:
+        assert got == want, path
+
+
+@pytest.fixture(scope="module")
+def sql_only(postgis_dsn):
+    """A PostGIS store of its own, to show which layers were read whole (``_data``)."""
+    store = PostgisStore(postgis_dsn)
+    yield store
+    store.close()
+
+
+@pytest.mark.parametrize("day", ["2000-01-01", "2021-06-01", "2025-06-01"])
+@pytest.mark.parametrize("query", LENGTH_QUERIES, ids=str)
+def test_lengths_in_sql_agree_with_the_engine_to_the_metre(sql_only, catalog, query, day):
+    on_files = measure.border_lengths(catalog, as_of=day, **query)
+    in_sql = measure.border_lengths(sql_only, as_of=day, **query)
+    assert_close(in_sql, on_files)
+    if query.get("countries") == ["KGZ", "TJK"]:
+        assert on_files["segments"]  # the box holds real segments, some clipped
+    totals = measure.border_lengths(sql_only, as_of=day, segments=False, **query)
+    assert_close(totals, measure.border_lengths(catalog, as_of=day, segments=False, **query))
+    assert "segments" not in totals
+    assert not any("segments" in row for row in totals["by_status"].values())
+    assert not sql_only._data  # the borders were never read whole
+
+
+def test_the_service_reads_no_layer_whole(postgis_dsn, catalog, monkeypatch):
+    from geoservice.app import create_app
+    from geoservice.settings import settings
+
+    store = PostgisStore(postgis_dsn)
+    client = create_app({"STORE": store}).test_client()
+    on_files = create_app({"CATALOG": catalog}).test_client()
+    some = catalog["borders"].features[3]["properties"]["id"]
+    urls = [
+        "/api/collections",
+        *(f"/api/collections/{lid}" for lid in LAYERS),
+        *(f"/api/collections/{lid}/queryables" for lid in LAYERS),
+        "/api/collections/borders/items?bbox=69,39,72,41.5&datetime=2021-06-01&limit=50",
+        "/api/collections/borders/items?zoom=5&countries=KGZ&sortby=-status&offset=3",
+        "/api/collections/countries/items?zoom=3&limit=5",
+        f"/api/collections/borders/items/{some}",
+        "/api/lengths?countries=KGZ,TJK&as_of=2022-09-01",
+        "/api/lengths?countries=ARM,AZE&as_of=2021-06-01&segments=false",
+    ]
+    for url in urls:
+        answer, expected = client.get(url), on_files.get(url)
+        assert answer.status_code == 200, (url, answer.data[:300])
+        got, want = json.loads(answer.data), json.loads(expected.data)
+        for doc in (got, want):
+            doc.pop("timeStamp", None)
+            doc.pop("links", None)
+            for item in doc.get("collections", ()):
+                item.pop("links")
+        assert_close(got, want, url)
+    assert not store._data  # extents, pages, lengths: all SQL
+    monkeypatch.setenv("GEOSERVICE_MAX_MEMORY_ROWS", "10")
+    settings.cache_clear()
+    try:
+        answer = client.get("/api/overlaps?a=borders&b=countries&as_of=2021-06-01")
+    finally:
+        monkeypatch.delenv("GEOSERVICE_MAX_MEMORY_ROWS")
+        settings.cache_clear()
+    assert answer.status_code == 503, answer.data[:300]
+    assert answer.mimetype == "application/problem+json"
+    assert "too large for in-memory analysis" in json.loads(answer.data)["detail"]
+    assert not store._data
     store.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from html.parser import HTMLParser
 from pathlib import Path
@@ -13,7 +14,7 @@ import xstatic.pkg.leaflet as xstatic_leaflet
 from geoservice.app import create_app
 from geoservice.layers import LAYERS
 from geoservice.vocabulary import CORRIDOR_STATES, KINDS, SKETCHED_ACCURACIES, STATUSES
-from geoservice.webmap import STYLES, legend_entries
+from geoservice.webmap import LAND, SEA, STYLES, legend_entries
 
 
 class PageParser(HTMLParser):
@@ -175,35 +176,61 @@ def test_bad_language_is_a_400(client):
     assert client.get("/?lang=hy").status_code == 200
 
 
-# Machado, Oliveira and Fernandes (2009), severity 1.0: linear RGB -> what a deuteranope sees.
-DEUTERANOPIA = (
-    (0.367322, 0.860646, -0.227968),
-    (0.280085, 0.672501, 0.047413),
-    (-0.011820, 0.042940, 0.968881),
-)
+#: Colour-vision deficiencies simulated (Machado, Oliveira and Fernandes 2009, severity 100,
+#: as colorspacious implements them): protanopia, deuteranopia, tritanopia.
+CVD_TYPES = ("protanomaly", "deuteranomaly", "tritanomaly")
+#: Smallest CAM02-UCS distance between two status colours as a colour-blind reader sees them
+#: (about 1 is a just-noticeable difference; 10 tells two thin lines apart on the map).
+MIN_DELTA_E = 10.0
 
 
-def _simulate(hex_colour: str) -> tuple[float, ...]:
-    def linear(c):
-        c /= 255
-        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+def _legend_styles() -> dict[str, dict[str, dict]]:
+    """The status colours the legend shows, from the style table (geoservice/webmap.py):
+    every line style by label, and every fill of the held areas, with the land and sea."""
+    lines, fills = {}, {"land": {"color": LAND}, "sea": {"color": SEA}}
+    for lid, spec in STYLES.items():
+        for entry in ([spec] if "label" in spec else []) + spec["rules"]:
+            style = {**spec["style"], **entry["style"]}
+            if entry.get("shape", spec["shape"]) == "line":
+                lines[entry["label"]] = style
+            elif lid == "control_areas":
+                fills[entry["label"]] = {"color": style["fillColor"]}
+    return {"lines": lines, "fills": fills}
 
-    rgb = [linear(int(hex_colour[i : i + 2], 16)) for i in (1, 3, 5)]
-    out = [max(0.0, min(1.0, sum(m * v for m, v in zip(row, rgb)))) for row in DEUTERANOPIA]
-    return tuple(
-        255 * (1.055 * c ** (1 / 2.4) - 0.055 if c > 0.0031308 else 12.92 * c) for c in out
-    )
+
+#: Drawn alike on purpose: the Karabakh cells Azerbaijan holds, on Azerbaijan's own land, are
+#: a shade of the land (their outline tells them apart); the de facto holder's fill stands out.
+ALIKE = {frozenset({LAND, STYLES["control_areas"]["style"]["fillColor"]})}
 
 
-def test_line_colours_stay_apart_for_deuteranopes():
-    """The line colours a reader must tell apart, seen through a deuteranopia simulation."""
-    rules = STYLES["borders"]["rules"]
-    colours = {r["label"]: r["style"]["color"] for r in rules}
-    colours["corridor"] = STYLES["corridor_routes"]["style"]["color"]
-    colours["peacekeeping"] = STYLES["mission_areas"]["style"]["color"]
-    seen = {k: _simulate(v) for k, v in colours.items()}
-    names = sorted(seen)
-    for i, a in enumerate(names):
-        for b in names[i + 1 :]:
-            distance = sum((x - y) ** 2 for x, y in zip(seen[a], seen[b])) ** 0.5
-            assert distance > 40, (a, b, distance)
+def _rgb(hex_colour: str) -> list[float]:
+    return [int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+
+
+@pytest.mark.parametrize("cvd", CVD_TYPES)
+def test_status_colours_stay_apart_for_colour_blind_readers(cvd):
+    """Each pair of distinct status colours of the legend (lines; held-area fills) stays
+    MIN_DELTA_E apart in CAM02-UCS through a protanopia, deuteranopia and tritanopia
+    simulation; entries sharing a colour differ in their dash or their width."""
+    colorspacious = pytest.importorskip("colorspacious")
+    space = {"name": "sRGB1+CVD", "cvd_type": cvd, "severity": 100}
+    smallest = []
+    for group, styles in _legend_styles().items():
+        seen = {
+            c: colorspacious.cspace_convert(_rgb(c), space, "sRGB1").clip(0, 1)
+            for c in {s["color"] for s in styles.values()}
+        }
+        assert len(seen) >= 3, group
+        for a, b in itertools.combinations(sorted(seen), 2):
+            distance = colorspacious.deltaE(seen[a], seen[b], input_space="sRGB1")
+            if frozenset({a, b}) in ALIKE:
+                continue
+            smallest.append((round(float(distance), 1), a, b))
+            assert distance > MIN_DELTA_E, (cvd, group, a, b, distance)
+        for (la, a), (lb, b) in itertools.combinations(styles.items(), 2):
+            if a["color"] == b["color"]:
+                assert (a.get("dashArray"), a.get("weight")) != (
+                    b.get("dashArray"),
+                    b.get("weight"),
+                ), (la, lb)
+    print(cvd, "smallest CAM02-UCS distance", min(smallest))

@@ -12,13 +12,15 @@
   "use strict";
 
   var DAY_MS = 86400000;
+  /** Half the width of the invisible hit area along lines, screen pixels. */
+  var HIT_PX = 8;
   var ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
   var MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August",
     "September", "October", "November", "December"];
   var cfg = null;
   var state = {
     map: null, groups: {}, osm: null, date: null, generation: 0, viewFromUrl: false,
-    store: {}, fetched: {}, places: [], ticks: [], playing: null, compare: null, labelPane: null,
+    store: {}, fetched: {}, lines: {}, drawn: {}, places: [], ticks: [], playing: null, compare: null, labelPane: null,
   };
   var debounce = null;
 
@@ -52,11 +54,12 @@
     var table = cfg.labels[vocab] || {};
     return table[code] || (code == null ? "" : String(code).replace(/_/g, " "));
   }
-  var formats = {};  // one Intl.NumberFormat per number of digits (each costs ms to build)
+  /** "12,345.6": thousands separated by commas (no Intl.NumberFormat: ~20 ms to build). */
   function fmt(num, digits) {
-    var format = formats[digits] || (formats[digits] = new Intl.NumberFormat("en",
-      { minimumFractionDigits: digits, maximumFractionDigits: digits }));
-    return format.format(Number(num));
+    var parts = Math.abs(Number(num)).toFixed(digits).split(".");
+    var whole = parts[0].replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+    return (Number(num) < 0 && Number(parts.join("")) !== 0 ? "-" : "") + whole +
+      (parts[1] ? "." + parts[1] : "");
   }
 
   function setStatus(text, kind) {
@@ -94,7 +97,7 @@
 
   /** The hatch patterns (peacekeeping areas) in the overlay SVG, defined once. */
   function addPatterns(map) {
-    var svg = (map || state.map).getPanes().overlayPane.querySelector("svg");
+    var svg = (map || state.map).getContainer().querySelector(".leaflet-map-pane svg");
     if (!svg || svg.querySelector("defs.gs-defs")) { return; }
     var ns = "http://www.w3.org/2000/svg";
     var defs = document.createElementNS(ns, "defs");
@@ -323,6 +326,9 @@
           if (!old || old.rank <= rank) { store[f.id] = { rank: rank, feature: f }; }
         });
         (state.fetched[lid] = state.fetched[lid] || []).push({ rank: rank, box: useBox ? box : null });
+        // Drawn as it arrives (in its own pane, so the order of arrival does not matter):
+        // the browser draws one layer while the next is still on its way.
+        if (state.date) { drawLayer(lid); }
       });
     }).filter(Boolean);
     return Promise.all(jobs).then(function () { return jobs.length; });
@@ -346,19 +352,20 @@
   function draw(layerId, features) {
     var group = state.groups[layerId];
     group.clearLayers();
-    var lines = [];
+    var pane = "gs-layer-" + layerId;
     var layer = L.geoJSON({ type: "FeatureCollection", features: features }, {
+      pane: pane,
       style: function (feature) {
         var isPoint = /Point$/.test((feature.geometry || {}).type || "");
         return compareStyle(feature, styleFor(layerId, feature.properties || {}, isPoint));
       },
       pointToLayer: function (feature, latlng) {
-        return L.circleMarker(latlng, compareStyle(feature, styleFor(layerId, feature.properties || {}, true)));
+        var style = compareStyle(feature, styleFor(layerId, feature.properties || {}, true));
+        return L.circleMarker(latlng, Object.assign(style, { pane: pane }));
       },
       onEachFeature: function (feature, sub) {
         var props = feature.properties || {};
         bindFeature(layerId, props, sub);
-        if (/LineString$/.test((feature.geometry || {}).type || "")) { lines.push(feature); }
         sub.on("add", function () {
           var node = sub.getElement && sub.getElement();
           if (node) {
@@ -369,21 +376,46 @@
       },
     });
     group.addLayer(layer);
-    // A wide invisible line over each drawn line: a click within 8 px opens its popup.
-    if (lines.length) {
-      var hits = L.geoJSON({ type: "FeatureCollection", features: lines }, {
-        style: function () { return { weight: 16, opacity: 0, fill: false, className: "gs-hit", lineCap: "round" }; },
-        onEachFeature: function (feature, sub) {
-          bindFeature(layerId, feature.properties || {}, sub);
-          sub.on("add", function () {
-            var node = sub.getElement && sub.getElement();
-            if (node) { node.setAttribute("data-hit-for", String(feature.properties.id)); }
-          });
-        },
+    // A wide invisible line over each drawn line (the same coordinates): a click within
+    // HIT_PX opens the popup of the drawn line nearest to the click, whichever hit area
+    // lies on top.
+    var lines = state.lines[layerId] = [];
+    layer.eachLayer(function (sub) {
+      if (!(sub instanceof L.Polyline) || sub instanceof L.Polygon) { return; }
+      lines.push(sub);
+      var hit = L.polyline(sub.getLatLngs(), {
+        pane: pane, weight: 2 * HIT_PX, opacity: 0, fill: false, className: "gs-hit", lineCap: "round",
       });
-      group.addLayer(hits);
-    }
+      hit.on("click", function (e) {
+        L.DomEvent.stop(e);
+        openNearestLine(e.latlng);
+      });
+      hit.on("add", function () {
+        hit.getElement().setAttribute("data-hit-for", String(sub.feature.properties.id));
+      });
+      group.addLayer(hit);
+    });
     return layer;
+  }
+
+  /** Open the popup of the drawn line nearest to ``latlng`` in screen pixels, among the
+   *  lines of every shown layer within HIT_PX of it. */
+  function openNearestLine(latlng) {
+    var point = state.map.latLngToLayerPoint(latlng);
+    var best = null, bestDistance = Infinity;
+    Object.keys(state.lines).forEach(function (lid) {
+      if (!state.map.hasLayer(state.groups[lid])) { return; }
+      state.lines[lid].forEach(function (sub) {
+        if (!sub._map) { return; }
+        var closest = sub.closestLayerPoint(point);
+        if (closest && closest.distance <= HIT_PX && closest.distance < bestDistance) {
+          best = sub;
+          bestDistance = closest.distance;
+        }
+      });
+    });
+    if (best) { best.openPopup(latlng); }
+    return best;
   }
 
   function compareStyle(feature, style) {
@@ -410,25 +442,28 @@
     state.endedLayer = L.geoJSON({ type: "FeatureCollection", features: ghosts.map(function (g) { return g.feature; }) }, {
       style: function () { return Object.assign({ className: "gs-ended", fill: false }, cfg.styles.compare.ended); },
       interactive: false,
+      pane: "gs-ended",
     }).addTo(state.map);
+  }
+
+  /** Draw a layer as of the date shown, unless what it shows is already drawn; its features. */
+  function drawLayer(lid) {
+    var features = featuresOn(lid, state.date);
+    var compareKey = state.compare ? JSON.stringify(Object.keys(state.compare.began)) : "";
+    // Redraw a layer only when its set of features (or their geometry, or compare) changed.
+    var key = features.map(function (f) { return f.id + ":" + state.store[lid][f.id].rank; }).join(",") +
+      "|" + compareKey;
+    if (state.drawn[lid] !== key) {
+      draw(lid, features);
+      state.drawn[lid] = key;
+    }
+    return features;
   }
 
   function redraw() {
     var date = state.date;
     var counts = {};
-    state.drawn = state.drawn || {};
-    var compareKey = state.compare ? JSON.stringify(Object.keys(state.compare.began)) : "";
-    cfg.layers.forEach(function (lid) {
-      var features = featuresOn(lid, date);
-      counts[lid] = features;
-      // Redraw a layer only when its set of features (or their geometry, or compare) changed.
-      var key = features.map(function (f) { return f.id + ":" + state.store[lid][f.id].rank; }).join(",") +
-        "|" + compareKey;
-      if (state.drawn[lid] !== key) {
-        draw(lid, features);
-        state.drawn[lid] = key;
-      }
-    });
+    cfg.layers.forEach(function (lid) { counts[lid] = drawLayer(lid); });
     drawEnded();
     addPatterns();
     drawLabels();
@@ -465,6 +500,8 @@
     cfg.areaLabels.forEach(function (a) {
       if (!validOn(a, date)) { return; }
       if (a.kind === "country" && zoom > 8) { return; }
+      if (zoom < (a.min_zoom || 0)) { return; }
+      if (a.views && a.views.indexOf(cfg.view) < 0) { return; }  // another view's outline
       out.push({ text: a.text, lat: a.lat, lon: a.lon, cls: "gs-label gs-label-" + a.kind, rank: a.rank });
     });
     state.places.forEach(function (p) {
@@ -492,17 +529,26 @@
       var w = c.text.length * (c.cls.indexOf("country") >= 0 ? 7.5 : 6.2) + 6;
       var h = c.cls.indexOf("country") >= 0 ? 16 : 14;
       var town = c.cls.indexOf("town") >= 0;
-      var box = town ? [pt.x + 4, pt.y - h / 2, pt.x + 4 + w, pt.y + h / 2]
-        : [pt.x - w / 2, pt.y - h / 2, pt.x + w / 2, pt.y + h / 2];
-      var clash = placed.some(function (o) {
-        return box[0] < o[2] && box[2] > o[0] && box[1] < o[3] && box[3] > o[1];
+      // A town's label sits right of its dot; an area's is centred on its point, or moved up
+      // or down by a line when that place is taken (Transnistria under MOLDOVA).
+      var shifts = town ? [0] : [0, -h, h, -2 * h, 2 * h];
+      var box = null;
+      shifts.some(function (dy) {
+        var y = pt.y + dy;
+        var b = town ? [pt.x + 4, y - h / 2, pt.x + 4 + w, y + h / 2]
+          : [pt.x - w / 2, y - h / 2, pt.x + w / 2, y + h / 2];
+        var clash = b[1] < 0 || b[3] > size.y || placed.some(function (o) {
+          return b[0] < o[2] && b[2] > o[0] && b[1] < o[3] && b[3] > o[1];
+        });
+        if (!clash) { box = b; }
+        return !clash;
       });
-      if (clash) { return; }
+      if (!box) { return; }
       placed.push(box);
-      var lp = state.map.containerPointToLayerPoint(pt);
+      var lp = state.map.containerPointToLayerPoint(L.point(box[0], box[1]));
       var node = el("div", c.cls, c.text);
-      node.style.left = Math.round(town ? lp.x + 4 : lp.x - w / 2) + "px";
-      node.style.top = Math.round(lp.y - h / 2) + "px";
+      node.style.left = Math.round(lp.x) + "px";
+      node.style.top = Math.round(lp.y) + "px";
       if (town) {
         var dot = el("span", "gs-label-dot");
         node.insertBefore(dot, node.firstChild);
@@ -803,6 +849,10 @@
     $("gs-prev").addEventListener("click", function () { step(-1); });
     $("gs-next").addEventListener("click", function () { step(1); });
     $("gs-play").addEventListener("click", togglePlay);
+    $("gs-more").addEventListener("click", function () {
+      var open = form.classList.toggle("gs-expanded");
+      this.setAttribute("aria-expanded", String(open));
+    });
     $("gs-compare").addEventListener("change", function () { load(state.date); });
     $("gs-compare-date").addEventListener("change", function () {
       if ($("gs-compare").checked) { load(state.date); }
@@ -907,8 +957,15 @@
       attribution.setPrefix(false);
       attribution.addAttribution("© OpenStreetMap contributors (ODbL) · Made with Natural Earth · " +
         "towns: GeoNames (CC BY 4.0) · Leaflet");
-      if (phone) { attribution.setPosition("topleft"); }
+      // On a phone, under the date panel at the bottom (bottom right it would be covered).
+      if (phone) { attribution.setPosition("bottomleft"); }
     }
+    // One pane per layer, stacked in the drawing order: a layer can be drawn whenever its
+    // data arrives and still lies above those before it.
+    cfg.layers.forEach(function (lid, i) {
+      state.map.createPane("gs-layer-" + lid).style.zIndex = String(401 + i);
+    });
+    state.map.createPane("gs-ended").style.zIndex = String(401 + cfg.layers.length);
     state.map.createPane("gs-labels");
     state.labelPane = state.map.getPane("gs-labels");
     state.labelPane.className += " gs-label-pane";
@@ -925,11 +982,19 @@
       }
     }
     setupControls();
+    if (attribution && phone) {  // the credits last in their corner: at the very bottom
+      var credits = attribution.getContainer();
+      credits.parentNode.appendChild(credits);
+    }
     setupSearch();
     setupBasemap();
-    state.map.on("popupclose", function () {
+    state.map.on("popupclose", function (e) {
+      // A closing popup fades out for 200 ms: it must not catch the next click meanwhile.
+      var node = e.popup.getElement();
+      if (node) { node.style.pointerEvents = "none"; }
       if (state.pair) { state.pair = null; updateReadout(); }
     });
+    state.map.on("popupopen", function (e) { e.popup.getElement().style.pointerEvents = ""; });
     state.map.on("moveend", function () {
       writeUrl();
       drawLabels();

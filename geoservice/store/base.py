@@ -31,6 +31,11 @@ class StoreUnavailable(DataError):
     status 1 on the command line."""
 
 
+class LayerTooLarge(StoreUnavailable):
+    """A layer with more rows than a store that reads per query (PostGIS) builds in memory for
+    the measurement engine (the settings' ``max_memory_rows``): 503 with this text."""
+
+
 class ReadOnlyError(Exception):
     """A write to a store (or layer) that takes none (the API answers 405)."""
 
@@ -111,6 +116,17 @@ class Query:
     view: str = DEFAULT_VIEW
 
 
+@dataclass(frozen=True)
+class LayerSummary:
+    """What a collection's description says of a layer, without its rows: the matched count,
+    the bounding box (min lon, min lat, max lon, max lat; None when empty) and the earliest
+    ``valid_from`` / latest ``valid_to`` (ISO dates; None where any is open)."""
+
+    count: int
+    extent: tuple[float, float, float, float] | None
+    temporal_extent: tuple[str | None, str | None]
+
+
 @dataclass
 class QueryResult:
     """The answer to a :class:`Query`: how many features matched, and the requested page.
@@ -127,6 +143,11 @@ class QueryResult:
 
 class Store(ABC):
     """One data source holding every layer of :data:`geoservice.layers.LAYERS`."""
+
+    #: True: every layer lives in memory (:meth:`layer_data` costs nothing), so the service
+    #: serves each layer from it; False (PostGIS): pages, counts and extents are read per
+    #: request, and a layer is read whole only when the measurement engine needs it.
+    in_memory: bool = True
 
     @abstractmethod
     def layer(self, layer_id: str) -> Layer:

@@ -6,11 +6,11 @@ pygeofilter's GeoPandas backend for CQL2 on the layer's GeoDataFrame.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import datetime as dt
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -21,11 +21,8 @@ from pygeofilter.backends.geopandas.evaluate import to_filter
 from .. import views
 from ..catalog import Catalog, LayerData, layer_from_features, load_catalog
 from ..layers import Layer
-from ..validate import check_feature
 from .base import (
-    ConflictError,
     Edit,
-    EditError,
     FilterError,
     MissingError,
     Query,
@@ -33,18 +30,13 @@ from .base import (
     ReadOnlyError,
     Revision,
     SortKey,
-    Store,
 )
 from .cql import GEOMETRY
+from .edits import Draft, EditingStore, Plan
 from .journal import Journal, layer_revision, write_layer
 
-#: Properties the API adds when serving (measured, translated): never stored.
-SERVED_ONLY = frozenset({"length_km", "area_km2", "label"})
-#: Properties whose change on a date opens a new state named after the new value.
-STATE_FIELDS = ("status", "state", "held_by", "area_kind", "kind")
 
-
-class FileStore(Store):
+class FileStore(EditingStore):
     """Every layer of one data directory, in memory (the embedded default).
 
     ``writable``: edits are taken (:meth:`create` ...), journalled in ``edits/journal.jsonl``
@@ -98,154 +90,21 @@ class FileStore(Store):
             if r.layer_id == layer_id and (r.feature_id == feature_id or feature_id in r.opened)
         ]
 
-    def create(self, layer_id: str, feature: dict, edit: Edit) -> Revision:
-        def plan(data: LayerData):
-            new = self._clean(data.layer, feature, edit)
-            fid = new["properties"]["id"]
-            return "create", fid, {fid: new}, None, new, []
-
-        return self._write(layer_id, edit, plan)
-
-    def replace(self, layer_id: str, feature_id: str, feature: dict, edit: Edit) -> Revision:
-        def plan(data: LayerData):
-            current = self._current(data, feature_id, edit)
-            new = self._clean(data.layer, feature, edit, feature_id)
-            return self._changed("replace", current, new, edit)
-
-        return self._write(layer_id, edit, plan)
-
-    def update(self, layer_id: str, feature_id: str, patch: dict, edit: Edit) -> Revision:
-        def plan(data: LayerData):
-            current = self._current(data, feature_id, edit)
-            merged = copy.deepcopy(current)
-            if not isinstance(patch, dict):
-                raise EditError("the patch is not a JSON object")
-            if "geometry" in patch:
-                merged["geometry"] = patch["geometry"]
-            changes = patch.get("properties") or {}
-            if not isinstance(changes, dict):
-                raise EditError("the patch's properties are not a JSON object")
-            for name, value in changes.items():  # RFC 7396: null removes the property
-                if value is None:
-                    merged["properties"].pop(name, None)
-                else:
-                    merged["properties"][name] = value
-            new = self._clean(data.layer, merged, edit, feature_id)
-            return self._changed("update", current, new, edit)
-
-        return self._write(layer_id, edit, plan)
-
-    def delete(self, layer_id: str, feature_id: str, edit: Edit) -> Revision:
-        def plan(data: LayerData):
-            current = self._current(data, feature_id, edit)
-            return "delete", feature_id, {feature_id: None}, current, None, []
-
-        return self._write(layer_id, edit, plan)
-
-    def _current(self, data: LayerData, feature_id: str, edit: Edit) -> dict:
-        """The stored feature, checked against ``edit.if_match``."""
-        row = data.index_by_id.get(feature_id)
-        if row is None:
-            raise MissingError(f"collection {data.id} has no feature {feature_id!r}")
-        current = data.features[row]
-        if edit.if_match != self.etag(current):
-            raise ConflictError(
-                f"If-Match {edit.if_match!r} is not the current ETag of {feature_id} "
-                "(it changed since it was read: read it again)"
-            )
-        return current
-
-    def _clean(self, layer, feature, edit: Edit, feature_id: str | None = None) -> dict:
-        """A feature as stored: GeoJSON, the served-only fields dropped, the source cited,
-        checked as ``geoservice validate`` checks the files (EditError listing problems)."""
-        if not isinstance(feature, dict) or feature.get("type") != "Feature":
-            raise EditError("send a GeoJSON Feature")
-        props = feature.get("properties")
-        if not isinstance(props, dict):
-            raise EditError("the feature has no properties object")
-        props = {k: v for k, v in props.items() if k not in SERVED_ONLY}
-        if feature_id is not None and props.setdefault("id", feature_id) != feature_id:
-            raise EditError(f"properties.id {props['id']!r} is not {feature_id!r}")
-        sources = props.get("sources")
-        if isinstance(sources, list) and edit.source not in sources:
-            props["sources"] = [*sources, edit.source]
-        new = {"type": "Feature", "geometry": feature.get("geometry"), "properties": props}
-        problems = check_feature(layer, new, props)
-        if problems:
-            raise EditError("; ".join(problems))
-        return new
-
-    def _changed(self, action: str, current: dict, new: dict, edit: Edit):
-        """The changes of a replace or update: in place, or (``edit.on``) the current state
-        closed on that date and a new state opened from it."""
-        fid = current["properties"]["id"]
-        if edit.on is None:
-            return action, fid, {fid: new}, current, new, []
-        on = edit.on.isoformat()
-        start, end = current["properties"].get("valid_from"), current["properties"].get("valid_to")
-        if (start is not None and on <= start) or (end is not None and on >= end):
-            raise EditError(
-                f"effective date {on} is not inside {fid}'s validity [{start or '..'}, "
-                f"{end or '..'}): the old state could not be closed there"
-            )
-        closed = copy.deepcopy(current)
-        closed["properties"]["valid_to"] = on
-        new["properties"]["valid_from"] = on
-        new["properties"]["valid_to"] = end
-        new_id = self._next_id(current, new)
-        new["properties"]["id"] = new_id
-        return action, fid, {fid: closed, new_id: new}, current, closed, [new_id]
-
-    def _next_id(self, current: dict, new: dict) -> str:
-        """The id of a new dated state: the old id with its state word swapped (``…-disputed``
-        to ``…-settled``), else with the date; never an id in use."""
-        old, props = current["properties"], new["properties"]
-        fid = old["id"]
-        candidates = []
-        for name in STATE_FIELDS:
-            was, now = old.get(name), props.get(name)
-            if isinstance(was, str) and isinstance(now, str) and was != now:
-                if fid.endswith(f"-{was}"):
-                    candidates.append(fid[: -len(was)] + now)
-                else:
-                    candidates.append(f"{fid}-{now}")
-        candidates.append(f"{fid}-{props['valid_from']}")
-        for candidate in candidates:
-            if not self._id_in_use(candidate):
-                return candidate
-        raise EditError(f"no free id for the new state of {fid}; give properties.id")
-
     def _id_in_use(self, feature_id: str) -> bool:
         return any(feature_id in data.index_by_id for data in self.catalog.layers.values())
 
-    def _write(self, layer_id: str, edit: Edit, plan) -> Revision:
-        """Run ``plan(layer data)`` -> (action, id, changes, before, after, opened) under the
-        writers' lock, journal it (fsync), rewrite the layer file (atomic), then show it."""
+    def _write(self, layer_id: str, edit: Edit, plan: Callable[[Draft], Plan]) -> Revision:
+        """Run ``plan`` on the layer under the writers' lock, journal it (fsync), rewrite the
+        layer file (atomic), then show it."""
         if self.journal is None:
             raise ReadOnlyError("this data directory is served read-only")
         if layer_id not in self.catalog:
             raise MissingError(f"no collection {layer_id!r}")
         with self._lock, self.journal.locked():
             self._catch_up()
-            data = self.catalog[layer_id]
-            action, fid, changes, before, after, opened = plan(data)
-            for new_id, feature in changes.items():
-                new = feature is not None and new_id not in data.index_by_id
-                if new and self._id_in_use(new_id):
-                    raise EditError(f"id {new_id!r} is already in use")
-            revision = Revision(
-                number=len(self.revisions) + 1,
-                layer_id=layer_id,
-                feature_id=fid,
-                action=action,
-                author=edit.author,
-                source=edit.source,
-                at=dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                before=before,
-                after=after,
-                opened=opened,
-            )
-            entry = {**dataclasses.asdict(revision), "changes": changes}
+            planned = plan(_Draft(self, self.catalog[layer_id]))
+            revision = planned.revision(len(self.revisions) + 1, layer_id, edit)
+            entry = {**dataclasses.asdict(revision), "changes": planned.changes}
             self.journal.append(entry)
             self._offset = self.journal.size()
             features = self._apply(entry)
@@ -333,6 +192,20 @@ class FileStore(Store):
             rows = sort_rows(data, rows, query.sortby)
         end = None if query.limit is None else query.offset + query.limit
         return len(rows), rows[query.offset : end]
+
+
+class _Draft:
+    """The file store's layer as an edit plan reads it (:class:`.edits.Draft`)."""
+
+    def __init__(self, store: FileStore, data: LayerData):
+        self.store, self.data, self.layer = store, data, data.layer
+
+    def current(self, feature_id: str) -> dict | None:
+        row = self.data.index_by_id.get(feature_id)
+        return None if row is None else self.data.features[row]
+
+    def in_use(self, feature_id: str) -> bool:
+        return self.store._id_in_use(feature_id)
 
 
 def value_mask(data: LayerData, name: str, value: str) -> np.ndarray:

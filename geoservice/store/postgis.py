@@ -33,14 +33,26 @@ from psycopg.types.json import Jsonb
 from .. import geodesy
 from ..catalog import Catalog, DataError, LayerData, boxes, data_dir, frame_from_features
 from ..layers import LAYERS, Layer
-from .base import FilterError, Query, QueryResult, SortKey, Store, StoreUnavailable
+from ..settings import settings
+from .base import (
+    FilterError,
+    LayerSummary,
+    LayerTooLarge,
+    Query,
+    QueryResult,
+    SortKey,
+    StoreUnavailable,
+)
 from .cql import DATE_FIELDS, GEOMETRY
+from .postgis_edits import PostgisEdits, revisions_ddl
 from .sqlfilter import Column, to_sql
 
 SCHEMA = "geoservice"
 #: DSN prefixes that select this store (``--store``, ``$GEOSERVICE_STORE``).
 DSN_PREFIXES = ("postgresql://", "postgres://")
 _SQL_TYPES = {"string": "text", "number": "double precision", "array": "jsonb"}
+#: One feature by id, as GET answers it (a write's If-Match is checked against the same text).
+FEATURE_SQL = "SELECT props::text, ST_AsGeoJSON(geom, 17) FROM {} WHERE id = %s"
 
 
 def is_dsn(value: str | None) -> bool:
@@ -140,7 +152,7 @@ BEGIN
     UPDATE {SCHEMA}.layers SET version = version + 1 WHERE id = TG_TABLE_NAME;
     RETURN NULL;
 END $$;
-"""
+{revisions_ddl(SCHEMA)}"""
 
 
 def connect(dsn: str, **kw) -> psycopg.Connection:
@@ -306,10 +318,13 @@ def _date(value: str | None) -> dt.date | None:
     return None if value is None else dt.date.fromisoformat(value)
 
 
-class PostgisStore(Store):
-    """Every layer of one PostgreSQL database (loaded with :func:`load_directory`)."""
+class PostgisStore(PostgisEdits):
+    """Every layer of one PostgreSQL database (loaded with :func:`load_directory`);
+    ``writable``: it takes edits (:mod:`.postgis_edits`)."""
 
-    def __init__(self, dsn: str):
+    in_memory = False
+
+    def __init__(self, dsn: str, writable: bool = False):
         self.dsn = dsn
         self._local = threading.local()
         self._lock = threading.Lock()
@@ -318,6 +333,8 @@ class PostgisStore(Store):
         #: (layer, version, condition, values) -> matched count: a count over a large table is
         #: the slow half of a page; it is the same until the layer changes.
         self._counts: dict[tuple, int] = {}
+        #: (layer, version, what) -> a summary of the layer computed in SQL (extents, values).
+        self._summaries: dict[tuple, object] = {}
         with self.connection() as conn:
             try:
                 rows = conn.execute(f"SELECT id FROM {SCHEMA}.layers ORDER BY seq").fetchall()
@@ -329,10 +346,12 @@ class PostgisStore(Store):
                 f"the database {redacted(dsn)} holds no geoservice layers; "
                 "load them with: geoservice load DSN"
             )
+        if writable:
+            self._prepare_writes()
 
     @classmethod
-    def open(cls, dsn: str) -> PostgisStore:
-        return cls(dsn)
+    def open(cls, dsn: str, writable: bool = False) -> PostgisStore:
+        return cls(dsn, writable)
 
     @contextmanager
     def connection(self) -> Iterator[psycopg.Connection]:
@@ -363,12 +382,22 @@ class PostgisStore(Store):
         return list(self._ids)
 
     def query(self, layer_id: str, query: Query) -> QueryResult:
+        matched, rows = self._page(
+            layer_id, query, sql.SQL("props::text, ST_AsGeoJSON(geom, 17)"), {}
+        )
+        return QueryResult(matched, [feature(p, g) for p, g in rows])
+
+    def _page(
+        self, layer_id: str, query: Query, select: sql.Composable, extra: dict
+    ) -> tuple[int, list[tuple]]:
+        """The matched count (cached per layer version) and the page's rows of ``select``
+        (``extra``: the values its placeholders name)."""
         layer = self.layer(layer_id)
         where, params = where_clause(layer, query)
         count = sql.SQL("SELECT count(*) FROM {} WHERE {}").format(table(layer_id), where)
-        page = sql.SQL(
-            "SELECT props::text, ST_AsGeoJSON(geom, 17) FROM {} WHERE {} ORDER BY {}{}"
-        ).format(table(layer_id), where, order_by(layer, query.sortby), paging(query, params))
+        page = sql.SQL("SELECT {} FROM {} WHERE {} ORDER BY {}{}").format(
+            select, table(layer_id), where, order_by(layer, query.sortby), paging(query, params)
+        )
         version = self.version(layer_id)
         with self.connection() as conn:
             key = (layer_id, version, where.as_string(conn), _params_key(params))
@@ -379,13 +408,15 @@ class PostgisStore(Store):
                     if len(self._counts) >= MAX_COUNTS:
                         self._counts.clear()
                     self._counts[key] = matched
-                rows = conn.execute(page, params).fetchall() if matched > query.offset else []
+                rows = []
+                if matched > query.offset:
+                    rows = conn.execute(page, {**params, **extra}).fetchall()
             except (psycopg.errors.DataError, psycopg.errors.SyntaxErrorOrAccessRuleViolation) as e:
                 raise FilterError(f"filter cannot be evaluated: {e.diag.message_primary}") from None
-        return QueryResult(matched, [feature(p, g) for p, g in rows])
+        return matched, rows
 
     def get(self, layer_id: str, feature_id: str) -> dict | None:
-        statement = sql.SQL("SELECT props::text, ST_AsGeoJSON(geom, 17) FROM {} WHERE id = %s")
+        statement = sql.SQL(FEATURE_SQL)
         with self.connection() as conn:
             row = conn.execute(statement.format(table(self.layer(layer_id).id)), [feature_id])
             row = row.fetchone()
@@ -399,7 +430,8 @@ class PostgisStore(Store):
 
     def layer_data(self, layer_id: str) -> LayerData:
         """The layer in memory for the engine, built from the database on first use and again
-        after any change (the version check is one indexed row)."""
+        after any change (the version check is one indexed row); :class:`LayerTooLarge` past
+        the settings' ``max_memory_rows`` (read whole, it would exhaust a worker's memory)."""
         layer = self.layer(layer_id)
         version = self.version(layer_id)
         cached = self._data.get(layer_id)
@@ -409,6 +441,13 @@ class PostgisStore(Store):
             cached = self._data.get(layer_id)
             if cached is not None and cached[0] == version:
                 return cached[1]
+            rows, limit = self.summary(layer_id).count, settings().max_memory_rows
+            if rows > limit:
+                raise LayerTooLarge(
+                    f"layer {layer_id} is too large for in-memory analysis on this store: "
+                    f"{rows:,} rows, the limit is {limit:,} (GEOSERVICE_MAX_MEMORY_ROWS); "
+                    "its items, lengths and extents are answered in SQL"
+                )
             data = self._read_layer(layer)
             self._data[layer_id] = (version, data)
             return data
@@ -454,15 +493,160 @@ class PostgisStore(Store):
         ``pair`` such as ``ARM-AZE`` if given): the sum of the length changes up to ``day``
         (``geoservice.border_length_changes``), the engine's own lengths, without reading the
         segments."""
+        rows = self._length_sums(["status"], day, view, kind, None, pair)
+        return {status: km for status, km in rows}
+
+    # -- served without reading a layer whole: summaries, pages, border lengths -------------
+    def _cached(self, layer_id: str, what: str, compute):
+        """``compute(conn)`` once per layer version (a summary of the layer in SQL)."""
+        key = (layer_id, self.version(layer_id), what)
+        hit = self._summaries.get(key)
+        if hit is None:
+            with self.connection() as conn:
+                hit = compute(conn)
+            if len(self._summaries) >= MAX_COUNTS:
+                self._summaries.clear()
+            self._summaries[key] = hit
+        return hit
+
+    def summary(self, layer_id: str) -> LayerSummary:
+        """The layer's row count, exact bounding box (CRS84) and temporal extent, in SQL: once
+        per layer version for every process (kept in ``meta`` under ``summary:<layer>``; a
+        full scan, about 2 s at a million rows), then from memory."""
         statement = sql.SQL(
-            "SELECT status, sum(km) FROM {}.border_length_changes WHERE day <= %(day)s "
-            "AND {} AND (%(kind)s::text IS NULL OR kind = %(kind)s) "
-            "AND (%(pair)s::text IS NULL OR countries = %(pair)s) GROUP BY status"
-        ).format(sql.Identifier(SCHEMA), _in_view())
-        params = {"day": day, "view": view, "kind": kind, "pair": pair}
+            "SELECT count(*), min(ST_XMin(geom)), min(ST_YMin(geom)), max(ST_XMax(geom)), "
+            "max(ST_YMax(geom)), bool_or(valid_from IS NULL), min(valid_from)::text, "
+            "bool_or(valid_to IS NULL), max(valid_to)::text FROM {}"
+        ).format(table(self.layer(layer_id).id))
+        key = f"summary:{layer_id}"
+
+        def compute(conn) -> LayerSummary:
+            version = self.version(layer_id)
+            stored = conn.execute(f"SELECT value FROM {SCHEMA}.meta WHERE key = %s", [key])
+            stored = stored.fetchone()
+            if stored is not None and stored[0].get("version") == version:
+                values = stored[0]["values"]
+            else:
+                values = list(conn.execute(statement).fetchone())
+                try:  # shared with the other processes; a read-only role only loses that
+                    conn.execute(
+                        f"INSERT INTO {SCHEMA}.meta VALUES (%s, %s) "
+                        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                        [key, Jsonb({"version": version, "values": values})],
+                    )
+                except psycopg.errors.InsufficientPrivilege:
+                    pass
+            n, x0, y0, x1, y1, open_start, start, open_end, end = values
+            return LayerSummary(
+                count=n,
+                extent=(x0, y0, x1, y1) if n else None,
+                temporal_extent=(None if open_start else start, None if open_end else end),
+            )
+
+        return self._cached(layer_id, "summary", compute)
+
+    def values(self, layer_id: str, name: str) -> list[str]:
+        """The distinct values of a queryable (each item of a list property), sorted."""
+        column = property_column(self.layer(layer_id), name)
+        if column.kind == "array":
+            expr = sql.SQL(
+                "jsonb_array_elements_text(CASE jsonb_typeof({0}) WHEN 'array' THEN {0} END)"
+            ).format(column.expr)
+            statement = sql.SQL("SELECT DISTINCT v FROM {}, {} AS v").format(table(layer_id), expr)
+        else:
+            statement = sql.SQL("SELECT DISTINCT {0}::text FROM {1} WHERE {0} IS NOT NULL").format(
+                column.expr, table(layer_id)
+            )
+
+        def compute(conn) -> list[str]:
+            return sorted(r[0] for r in conn.execute(statement).fetchall() if r[0] is not None)
+
+        return self._cached(layer_id, f"values:{name}", compute)
+
+    def served_rows(
+        self, layer_id: str, query: Query, display: tuple[float, int] | None = None
+    ) -> tuple[int, list[tuple]]:
+        """The matched count and the page as served: (properties as JSON text, geometry,
+        geometry type, length_km, area_km2) per feature. The geometry is GeoJSON text, or
+        with ``display`` = (tolerance in degrees, decimals) simplified in SQL
+        (``ST_SimplifyPreserveTopology``, then ``ST_ReducePrecision`` to that grid: what the
+        file store does with shapely); polygons then come as WKB, for the caller to drop the
+        specks before simplifying (see :func:`geoservice.ogcapi.display_geometries`)."""
+        polygons = bool(set(self.layer(layer_id).geometry_types) & {"Polygon", "MultiPolygon"})
+        extra: dict = {}
+        if display is None:
+            geometry = sql.SQL("ST_AsGeoJSON(geom, 17)")
+        elif polygons:
+            geometry = sql.SQL("ST_AsBinary(geom)")
+        else:
+            tolerance, decimals = display
+            extra = {"tol": tolerance, "grid": 10.0**-decimals, "digits": decimals}
+            geometry = sql.SQL(
+                "ST_AsGeoJSON((SELECT CASE WHEN GeometryType(geom) LIKE 'MULTI%%' "
+                "THEN ST_Multi(g) ELSE g END FROM (SELECT ST_ReducePrecision("
+                "ST_SimplifyPreserveTopology(geom, %(tol)s), %(grid)s) AS g) AS d), %(digits)s)"
+            )
+        select = sql.SQL("props::text, {}, GeometryType(geom), length_km, area_km2").format(
+            geometry
+        )
+        return self._page(layer_id, query, select, extra)
+
+    def length_totals(
+        self, day: dt.date, view: str, status: str | None, kind: str | None
+    ) -> list[tuple[str, str, float]]:
+        """km of ``borders`` valid on ``day`` in ``view`` per (country pair ``A-B`` as listed,
+        status), of one ``status`` and ``kind`` if given (geodesic, WGS84): sums of the length
+        changes up to ``day`` (:meth:`lengths_by_status`), without reading the segments."""
+        return self._length_sums(["countries", "status"], day, view, kind, status, None)
+
+    def _length_sums(self, group: list[str], day, view, kind, status, pair) -> list[tuple]:
+        """The sums of the length changes up to ``day`` (km) by the ``group`` columns, of one
+        ``kind``, ``status`` and ``pair`` if given; sums that cancel out left out."""
+        columns = sql.SQL(", ").join(map(sql.Identifier, group))
+        statement = sql.SQL(
+            "SELECT {0}, sum(km) FROM {1}.border_length_changes WHERE day <= %(day)s AND {2} "
+            "AND (%(kind)s::text IS NULL OR kind = %(kind)s) "
+            "AND (%(status)s::text IS NULL OR status = %(status)s) "
+            "AND (%(pair)s::text IS NULL OR countries = %(pair)s) GROUP BY {0}"
+        ).format(columns, sql.Identifier(SCHEMA), _in_view())
+        params = {"day": day, "view": view, "kind": kind, "status": status, "pair": pair}
         with self.connection() as conn:
             rows = conn.execute(statement, params).fetchall()
-        return {status: float(km) for status, km in rows if abs(km) > 1e-9}
+        return [(*r[:-1], float(r[-1])) for r in rows if abs(r[-1]) > 1e-9]
+
+    def border_segments(self, query: Query, codes: list[str] | None) -> list[tuple]:
+        """The borders a lengths query counts, in layer order: (id, name, sorted pair as
+        ``A-B``, status, kind, accuracy, length_km, WKB or None). ``query``: the date, view,
+        status, kind and bbox; ``codes``: one country (its borders) or more (those between any
+        two of them). The WKB is given only with a bbox, for the segments not wholly in it."""
+        layer = self.layer("borders")
+        where, params = where_clause(layer, query)
+        if codes is not None and len(codes) > 2:  # any two of them (two: the filter holds both)
+            params["codes"] = list(codes)
+            where = sql.SQL(
+                "{} AND (SELECT count(DISTINCT c) FROM "
+                "jsonb_array_elements_text(countries) AS c WHERE c = ANY(%(codes)s)) "
+                ">= 2"
+            ).format(where)
+        inside = sql.SQL("NULL")
+        if query.bbox is not None:
+            envelopes = [  # exact bounds (box3d), as the engine compares them
+                sql.SQL(
+                    "(ST_XMin(geom) >= {} AND ST_YMin(geom) >= {} AND ST_XMax(geom) <= {} "
+                    "AND ST_YMax(geom) <= {})"
+                ).format(*(sql.Literal(float(v)) for v in box))
+                for box in boxes(tuple(float(v) for v in query.bbox))
+            ]
+            inside = sql.SQL("CASE WHEN {} THEN NULL ELSE ST_AsBinary(geom) END").format(
+                sql.SQL(" OR ").join(envelopes)
+            )
+        statement = sql.SQL(
+            "SELECT id, props ->> 'name', array_to_string(ARRAY(SELECT c FROM "
+            "jsonb_array_elements_text(props -> 'countries') AS c ORDER BY c COLLATE \"C\"), '-'), "
+            "status, kind, accuracy, length_km, {} FROM {} WHERE {} ORDER BY seq"
+        ).format(inside, table("borders"), where)
+        with self.connection() as conn:
+            return conn.execute(statement, params).fetchall()
 
 
 def _params_key(params: dict) -> str:
