@@ -220,6 +220,45 @@ def test_abkhaz_and_ossetian_names_of_countries_come_from_the_record(catalog):
     assert sos["names"]["os"] == "Уӕрӕсе – Хуссар Ирыстон"
 
 
+#: The language of each country and de facto entity a feature's ``countries`` may name.
+LOCAL_LANGUAGE = {
+    "ARM": "hy", "AZE": "az", "GEO": "ka", "MDA": "ro", "UKR": "uk", "KGZ": "ky", "TJK": "tg",
+    "UZB": "uz", "RUS": "ru", "KAZ": "kk", "TUR": "tr", "ABK": "ab", "SOS": "os", "PMR": "ru",
+    "DNR": "ru", "LNR": "ru",
+}  # fmt: skip
+
+#: Features without a name in the language of one of their ``countries`` (no source has one
+#: and the editors have not translated it), pinned; the README's names section lists them.
+WITHOUT_LOCAL_NAME = {
+    "GEO-abkhazia-line-1993-09-30-de-facto": {"ab"},
+    "GEO-abkhazia-line-2008-08-12-de-facto": {"ab"},
+    "GEO-abkhazia-line-2008-08-26-de-facto": {"ab"},
+    "GEO-abkhazia-line-2008-08-26-international": {"ab"},
+    "ARM-incursion-2021-05": {"az", "hy"},
+    "ARM-incursion-2022-09-jermuk": {"az", "hy"},
+    "TJK-enclave-sarvan": {"tg", "uz"},
+    "TJK-enclave-western-qalacha": {"ky", "tg"},
+    "UZB-enclave-chon-qara": {"ky", "uz"},
+    "UZB-enclave-jangail": {"ky", "uz"},
+    "AZE-enclave-yukhari-askipara": {"hy"},
+    "AZE-enclave-barkhudarly": {"hy"},
+    "AZE-enclave-sofulu": {"hy"},
+}
+
+
+def test_features_are_named_in_their_countries_languages(catalog):
+    lacking = {}
+    for layer_id in LAYERS:
+        if layer_id in ("countries", "places", "csto_members"):
+            continue  # named from the package and the gazetteer's sources (tests above)
+        for f in catalog[layer_id].features:
+            codes = f["properties"].get("countries") or []
+            want = {LOCAL_LANGUAGE[c] for c in codes if c in LOCAL_LANGUAGE}
+            if want - set(f["properties"]["names"]):
+                lacking[f["id"]] = want - set(f["properties"]["names"])
+    assert lacking == WITHOUT_LOCAL_NAME
+
+
 def test_composed_names_say_they_are_the_editors_translation(catalog):
     """Control cells and descriptive feature names are the editors' Russian; a border between a
     country and a de facto entity is named from both parties' names."""
@@ -227,6 +266,9 @@ def test_composed_names_say_they_are_the_editors_translation(catalog):
     assert cell["names"]["ru"].startswith("Ячейка «Агдам»")
     assert cell["names"]["ru"].endswith("под контролем властей де-факто")
     assert cell["names_sources"]["ru"] == "translation (editors)"
+    # in Armenian and Azerbaijani with each side's name of the town (Ակն / Ağdam)
+    assert cell["names"]["hy"].startswith("«Ակն» հատված")
+    assert cell["names"]["az"].startswith("«Ağdam» sahəsi")
     russian_towns = {f["properties"]["names"].get("ru") for f in catalog["places"].features}
     for f in catalog["control_areas"].features:  # the town's Russian name from the gazetteer
         assert f["properties"]["names"]["ru"].split("«")[1].split("»")[0] in russian_towns
