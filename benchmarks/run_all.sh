@@ -6,7 +6,9 @@
 #      gthread workers (keep-alive);
 #   2. growth: synthetic borders of 10k, 100k and 1M segments, in memory and on PostGIS;
 #   3. scale-out: 1, 2 and 4 gunicorn workers on one PostGIS;
-#   4. the measurement engine on the shipped data (benchmarks/bench_measure.py, prints only).
+#   4. the measurement engine on the shipped data (benchmarks/bench_measure.py, prints only);
+#   5. edits per second on each store (benchmarks/edits.py, JSON into artifacts/benchmarks/;
+#      the figures in BENCHMARKS.md's "Edits on both stores" are copied from it by hand).
 # Installs what is missing (apt-get: wrk, postgresql, postgis; pygeoapi into benchmarks/.cache/).
 # Loopback only; every load is bounded in time.
 set -euo pipefail
@@ -18,3 +20,4 @@ python -m benchmarks.growth --write
 python -m benchmarks.growth_postgis --write
 python -m benchmarks.scaleout --write
 python benchmarks/bench_measure.py
+python -m benchmarks.edits --out artifacts/benchmarks/edits.json

@@ -39,10 +39,19 @@ class Edited:
     def __init__(self, kind: str, data_dir, dsn: str | None = None):
         self.kind, self.data_dir, self.dsn = kind, data_dir, dsn
 
-    def app(self):
+    def app(self, tokens: str = TOKENS):
+        """A new app on the data (none: read-only, as ``serve`` without tokens)."""
         if self.kind == "file":
-            return create_app({"CATALOG": load_catalog(self.data_dir), "TOKENS": TOKENS})
-        return create_app({"STORE": self.dsn, "TOKENS": TOKENS})
+            return create_app({"CATALOG": load_catalog(self.data_dir), "TOKENS": tokens})
+        return create_app({"STORE": self.dsn, "TOKENS": tokens})
+
+    def store(self):
+        """Another writable store on the same data (as another process opens it)."""
+        from geoservice.store import FileStore, PostgisStore
+
+        if self.kind == "file":
+            return FileStore.open(self.data_dir, writable=True)
+        return PostgisStore(self.dsn, writable=True)
 
     def directory(self, tmp_path):
         if self.kind == "file":
@@ -125,6 +134,13 @@ def test_bad_features_are_422_as_validate_would_say(client):
     assert (
         "status" in problem(client.patch(url, json=body, headers=auth(ALICE, etag)), 422)["detail"]
     )
+    # Text no store keeps (NUL: PostgreSQL refuses it) is 422 on both stores, never a 500.
+    body = {"properties": {"notes": "nul \u0000 here"}, "source": "test"}
+    assert "NUL" in problem(client.patch(url, json=body, headers=auth(ALICE, etag)), 422)["detail"]
+    assert client.get(url).headers["ETag"] == etag
+    body = {"properties": {"notes": "fine"}, "source": "a source with \u0000"}
+    assert "NUL" in problem(client.patch(url, json=body, headers=auth(ALICE, etag)), 422)["detail"]
+    assert client.get(url).headers["ETag"] == etag
 
 
 def lengths(client, day: str, pair: str = "AZE,GEO") -> dict:
@@ -234,7 +250,7 @@ def test_a_restart_finds_the_edits_and_their_history(client, edited):
     assert len(revisions["revisions"]) >= 2
 
 
-def test_cors_advertises_writes_only_on_items_of_a_writable_service(client, catalog):
+def test_cors_advertises_writes_only_on_items_of_a_writable_service(client, edited):
     def allowed(c, path, method):
         response = c.options(
             path,
@@ -245,7 +261,7 @@ def test_cors_advertises_writes_only_on_items_of_a_writable_service(client, cata
     assert "PATCH" in allowed(client, f"/api/collections/borders/items/{STRETCH}", "PATCH")
     assert "POST" in allowed(client, "/api/collections/borders/items", "POST")
     assert "PATCH" not in allowed(client, "/api/collections", "PATCH")
-    read_only = create_app({"CATALOG": catalog, "TOKENS": ""}).test_client()
+    read_only = edited.app(tokens="").test_client()
     assert "PATCH" not in allowed(read_only, f"/api/collections/borders/items/{STRETCH}", "PATCH")
     refused = read_only.patch(f"/api/collections/borders/items/{STRETCH}", json={})
     assert refused.status_code == 405
@@ -292,3 +308,105 @@ def test_geoservice_validate_reads_a_database(postgis_database, tmp_path):
     assert STRETCH in result.stderr and "perhaps" in result.stderr
     unreachable = CliRunner().invoke(cli, ["validate", "postgresql://nobody@127.0.0.1:1/none"])
     assert unreachable.exit_code == 1 and "cannot connect" in unreachable.stderr
+
+
+def test_concurrent_writers_with_one_etag_one_wins_the_rest_get_412(client, edited):
+    """Eight writers in two store instances (two processes' worth) send the same If-Match at
+    once: exactly one write is stored, the other seven are refused, nothing is lost."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from geoservice.store import ConflictError, Edit
+
+    fid = "AFG-kunduz"
+    etag = etag_of(client, "places", fid).strip('"')  # the header quotes it
+    stores = [edited.store(), edited.store()]
+
+    def write(n: int) -> str:
+        edit = Edit("alice", f"test: writer {n}", None, etag)
+        try:
+            stores[n % 2].update("places", fid, {"properties": {"notes": f"writer {n}"}}, edit)
+        except ConflictError:
+            return "412"
+        return f"writer {n}"
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outcomes = list(pool.map(write, range(8)))
+    (winner,) = [o for o in outcomes if o != "412"]
+    assert outcomes.count("412") == 7
+    assert client.get(f"/api/collections/places/items/{fid}").get_json()["properties"]["notes"] == (
+        winner
+    )
+    history = client.get(f"/api/collections/places/items/{fid}/history").get_json()
+    assert [r["after"]["properties"]["notes"] for r in history["revisions"]] == [winner]
+    for store in stores:
+        store.close()
+
+
+def test_a_database_loaded_before_edits_takes_them_and_a_reload_keeps_history(
+    postgis_database, tmp_path
+):
+    """A database without the revisions table (loaded by an older ``geoservice load``) gets it
+    when served with tokens; a write then has its revision. Loading the directory again puts
+    back its data and keeps the revisions, numbered on."""
+    import psycopg
+
+    from geoservice.store import Edit, PostgisStore
+    from geoservice.store.postgis import load_directory
+
+    data_dir = copy_data(tmp_path / "data")
+    dsn = postgis_database(data_dir)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("DROP TABLE geoservice.revisions")
+    read_only = PostgisStore(dsn)
+    assert read_only.history("places", "AFG-andkhoy") == [] and not read_only.writable
+    read_only.close()
+    store = PostgisStore(dsn, writable=True)
+    etag = store.etag(store.get("places", "AFG-andkhoy"))
+    patch = {"properties": {"notes": "after the upgrade"}}
+    store.update("places", "AFG-andkhoy", patch, Edit("alice", "test: upgrade", None, etag))
+    (revision,) = store.history("places", "AFG-andkhoy")
+    assert revision.number == 1 and revision.after["properties"]["notes"] == "after the upgrade"
+    shipped = load_catalog(data_dir)["places"]
+    original = shipped.features[shipped.index_by_id["AFG-andkhoy"]]["properties"].get("notes")
+    load_directory(dsn, data_dir)
+    assert store.get("places", "AFG-andkhoy")["properties"].get("notes") == original
+    assert store.history("places", "AFG-andkhoy") == [revision]
+    etag = store.etag(store.get("places", "AFG-andkhoy"))
+    store.update("places", "AFG-andkhoy", patch, Edit("alice", "test: again", None, etag))
+    assert [r.number for r in store.history("places", "AFG-andkhoy")] == [1, 2]
+    store.close()
+
+
+def test_a_new_geometry_is_measured_at_once(client):
+    """A PATCH of the geometry (here the first half of the Armenia-Iran line's own vertices)
+    is measured as the load measures (geodesic km on WGS84): the feature's length_km and the
+    pair's length on a date follow at once, on either store."""
+    import shapely.geometry
+
+    from geoservice import geodesy
+
+    fid, url = "ARM-IRN-1", "/api/collections/borders/items/ARM-IRN-1"
+    (line,) = client.get(url).get_json()["geometry"]["coordinates"]
+    part = {"type": "MultiLineString", "coordinates": [line[: len(line) // 2]]}
+    around = shapely.geometry.mapping(shapely.geometry.LineString(line).envelope.buffer(0.05))
+
+    def overlap_km() -> float:
+        """The line's km inside a box around it, from the analysis process."""
+        answer = client.post("/api/overlaps?layers=borders&as_of=2026-01-01", json=around)
+        assert answer.status_code == 200, answer.get_json()
+        return sum(h["length_km"] for h in answer.get_json()["results"] if h["b"]["id"] == fid)
+
+    assert overlap_km() > 40  # the analysis process now holds the whole line
+    response = client.patch(
+        url,
+        json={"geometry": part, "source": "test: the line's first half"},
+        headers=auth(ALICE, etag_of(client, "borders", fid)),
+    )
+    assert response.status_code == 200, response.get_json()
+    km = geodesy.length_km(shapely.geometry.shape(part))
+    assert 10 < km < 40  # a real part of the 47 km line
+    assert client.get(url).get_json()["properties"]["length_km"] == pytest.approx(km, abs=1e-3)
+    pair = client.get("/api/lengths?countries=ARM,IRN&as_of=2026-01-01").get_json()
+    assert pair["total_km"] == pytest.approx(km, abs=1e-3)
+    # overlaps run in a process forked from the server's: it must see the edit too
+    assert overlap_km() == pytest.approx(km, abs=1e-3)

@@ -108,6 +108,7 @@ class EditingStore(Store):
 
 def plan_create(draft: Draft, feature: dict, edit: Edit) -> Plan:
     """A new feature; its ``properties.id`` must be free in every layer."""
+    _check_source(edit)
     new = clean(draft.layer, feature, edit)
     fid = new["properties"]["id"]
     if draft.in_use(fid):
@@ -117,6 +118,7 @@ def plan_create(draft: Draft, feature: dict, edit: Edit) -> Plan:
 
 def checked_current(draft: Draft, feature_id: str, edit: Edit, etag: Callable[[dict], str]) -> dict:
     """The stored feature, checked against ``edit.if_match`` (MissingError, ConflictError)."""
+    _check_source(edit)
     current = draft.current(feature_id)
     if current is None:
         raise MissingError(f"collection {draft.layer.id} has no feature {feature_id!r}")
@@ -142,11 +144,30 @@ def clean(layer: Layer, feature: object, edit: Edit, feature_id: str | None = No
     sources = props.get("sources")
     if isinstance(sources, list) and edit.source not in sources:
         props["sources"] = [*sources, edit.source]
+    if _holds_nul(props):  # no store keeps it (PostgreSQL's text and jsonb refuse it)
+        raise EditError("a property holds a NUL character (\\u0000)")
     new = {"type": "Feature", "geometry": feature.get("geometry"), "properties": props}
     problems = check_feature(layer, new, props)
     if problems:
         raise EditError("; ".join(problems))
     return new
+
+
+def _check_source(edit: Edit) -> None:
+    """The cited source and the author must be text every store keeps."""
+    if _holds_nul([edit.source, edit.author]):
+        raise EditError("the source cited holds a NUL character (\\u0000)")
+
+
+def _holds_nul(value: object) -> bool:
+    """Whether a JSON value holds a NUL character in any string (keys included)."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(v) for v in value)
+    return False
 
 
 def merge_patch(current: dict, patch: object) -> dict:

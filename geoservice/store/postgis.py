@@ -428,6 +428,21 @@ class PostgisStore(PostgisEdits):
             row = conn.execute(f"SELECT version FROM {SCHEMA}.layers WHERE id = %s", [layer_id])
             return row.fetchone()[0]
 
+    def warm(self) -> tuple:
+        """Every layer within ``max_memory_rows`` read into memory if not already at its
+        current version (one query for the versions); a larger layer stays in the database
+        (the engine's use of it is refused there). Returns the versions."""
+        with self.connection() as conn:
+            versions = dict(conn.execute(f"SELECT id, version FROM {SCHEMA}.layers").fetchall())
+        for layer_id in self._ids:
+            cached = self._data.get(layer_id)
+            if cached is None or cached[0] != versions[layer_id]:
+                try:
+                    self.layer_data(layer_id)
+                except LayerTooLarge:
+                    pass
+        return tuple(versions[layer_id] for layer_id in self._ids)
+
     def layer_data(self, layer_id: str) -> LayerData:
         """The layer in memory for the engine, built from the database on first use and again
         after any change (the version check is one indexed row); :class:`LayerTooLarge` past

@@ -23,6 +23,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from .. import geodesy
+from ..catalog import DataError
 from ..layers import Layer
 from .base import Edit, EditError, MissingError, ReadOnlyError, Revision
 from .edits import Draft, EditingStore, Plan
@@ -84,15 +85,24 @@ class PostgisEdits(EditingStore):
         return self._writable
 
     def _prepare_writes(self) -> None:
-        """The revisions table of a database loaded before it existed."""
-        from .postgis import SCHEMA
+        """Take writes: the revisions table must exist (created here for a database loaded
+        before it existed; a role without DDL rights only needs it to be there)."""
+        from .postgis import SCHEMA, oneline
 
         with self.connection() as conn:
-            conn.execute(revisions_ddl(SCHEMA))
+            found = conn.execute("SELECT to_regclass(%s)", [f"{SCHEMA}.revisions"]).fetchone()
+            if found[0] is None:
+                try:
+                    conn.execute(revisions_ddl(SCHEMA))
+                except psycopg.Error as exc:
+                    raise DataError(
+                        f"the database has no {SCHEMA}.revisions table for edits and cannot "
+                        f"create it ({oneline(exc)}); load it again with geoservice load"
+                    ) from None
         self._writable = True
 
     def _write(self, layer_id: str, edit: Edit, plan: Callable[[Draft], Plan]) -> Revision:
-        from .postgis import SCHEMA
+        from .postgis import oneline
 
         if not self._writable:
             raise ReadOnlyError("this database is served read-only")
@@ -103,31 +113,36 @@ class PostgisEdits(EditingStore):
             draft = _Draft(conn, self.layer(layer_id), self.layer_ids())
             planned = plan(draft)
             try:
-                for fid, new in planned.changes.items():
-                    _store_row(conn, layer_id, fid, new, fid in draft.existing)
-            except psycopg.errors.IntegrityError as exc:
-                raise EditError(f"the database refused the feature: {exc}") from None
-            if planned.after is not None:  # as GET will answer it
-                planned.after = draft.current(planned.feature_id)
-            number = conn.execute(
-                f"SELECT coalesce(max(number), 0) + 1 FROM {SCHEMA}.revisions"
-            ).fetchone()[0]
-            revision = planned.revision(number, layer_id, edit)
-            conn.execute(
-                f"INSERT INTO {SCHEMA}.revisions VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                [
-                    revision.number,
-                    layer_id,
-                    revision.feature_id,
-                    revision.action,
-                    revision.author,
-                    revision.source,
-                    revision.at,
-                    _jsonb(revision.before),
-                    _jsonb(revision.after),
-                    Jsonb(revision.opened),
-                ],
-            )
+                return self._store(conn, draft, planned, edit)
+            except (psycopg.IntegrityError, psycopg.DataError) as exc:
+                raise EditError(f"the database refused the edit: {oneline(exc)}") from None
+
+    def _store(self, conn: psycopg.Connection, draft: _Draft, planned: Plan, edit: Edit):
+        """The planned rows and the revision row, in the caller's transaction."""
+        from .postgis import SCHEMA
+
+        layer_id = draft.layer.id
+        for fid, new in planned.changes.items():
+            _store_row(conn, layer_id, fid, new, fid in draft.existing)
+        if planned.after is not None:  # as GET will answer it
+            planned.after = draft.current(planned.feature_id)
+        number = conn.execute(f"SELECT coalesce(max(number), 0) + 1 FROM {SCHEMA}.revisions")
+        revision = planned.revision(number.fetchone()[0], layer_id, edit)
+        conn.execute(
+            f"INSERT INTO {SCHEMA}.revisions VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            [
+                revision.number,
+                layer_id,
+                revision.feature_id,
+                revision.action,
+                revision.author,
+                revision.source,
+                revision.at,
+                _jsonb(revision.before),
+                _jsonb(revision.after),
+                Jsonb(revision.opened),
+            ],
+        )
         return revision
 
     def history(self, layer_id: str, feature_id: str) -> list[Revision]:
