@@ -45,8 +45,7 @@ def features(record: dict, derive, names: dict[str, dict[str, str]]) -> list[dic
         )
         props["sources"] = props["sources"] + ["Natural Earth 4.0.0 populated places"]
         props.update(
-            names=names.get(code, {}),
-            country=code,
+            country=code,  # names: the country's (names.complete)
             capital=cap["props"].get("NAME_EN") or cap["props"]["NAME"],
             membership=row["membership"],
         )

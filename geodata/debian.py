@@ -18,12 +18,19 @@ def fetch_members(package: str, version: str, members: dict[str, Path]) -> dict[
     if missing:
         folder = next(iter(missing.values())).parent
         folder.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
+        got = subprocess.run(
             ["apt-get", "download", f"{package}={version}"],
+            check=False,
             cwd=folder,
-            check=True,
             capture_output=True,
+            text=True,
         )
+        if got.returncode:
+            last = (got.stderr.strip().splitlines() or ["no output"])[-1]
+            raise SystemExit(
+                f"derive: apt-get download {package}={version} failed ({last}); "
+                "run apt-get update first"
+            )
         deb = next(folder.glob(f"{package}_*.deb"))
         tarball = folder / f"{package}.tar"
         with open(tarball, "wb") as out:

@@ -821,9 +821,9 @@ def main() -> None:
         layers.setdefault(layer, []).extend(features)
     layers["borders"] = breakaway.split_host_borders(layers["borders"])
     spec = RECORD["country_names"]
-    parties = names.party_names(names.country_names(spec), RECORD)
+    parties, party_sources = names.party_names(names.country_names(spec), RECORD, spec["citation"])
     layers["csto_members"] = alliances.features(RECORD, sys.modules[__name__], parties)
-    names.complete({"countries": base, "places": towns, **layers}, parties, spec["citation"])
+    names.complete({"countries": base, "places": towns, **layers}, parties, party_sources)
     write("countries", base)
     write("places", towns)
     for layer, features in layers.items():

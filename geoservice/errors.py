@@ -17,7 +17,7 @@ from .catalog import DataError
 from .cost import AnalysisFailed, BudgetError, BusyError, DeadlineError
 from .measure import LimitError, QueryError
 from .store import ConflictError, EditError, FilterError, MissingError, ReadOnlyError
-from .store.base import StoreUnavailable
+from .store.base import LayerTooLarge, StoreUnavailable
 from .timeline import TimeError
 
 log = logging.getLogger(__name__)
@@ -114,6 +114,7 @@ STATUS_TABLE: list[tuple[type[Exception], int, str]] = [
     (BusyError, 503, "Busy"),
     (LimitError, 413, "Payload too large"),
     (QueryError, 400, "Bad query"),
+    (LayerTooLarge, 503, "Layer too large for in-memory analysis"),
     (StoreUnavailable, 503, "Store unavailable"),
     (DataError, 500, "Data not available"),
 ]
@@ -144,7 +145,7 @@ def handle_exception(exc: Exception) -> Response:
             if status >= 500:
                 log.error("%s: %s", title, exc)
             response = problem(status, title, str(exc))
-            if status == 503:
+            if status == 503 and not isinstance(exc, LayerTooLarge):  # that one stays
                 response.headers["Retry-After"] = "5"
             return response
     log.exception("unhandled error while serving a request")

@@ -223,12 +223,14 @@ def _segments_in_sql(store, codes, status, kind, day, view, bbox):
     query = Query(bbox=bbox, interval=(day, day), filters=filters, view=view)
     found = store.border_segments(query, codes)
     n = len(found)
-    pairs = [tuple(r[2].split("-")) if r[2] else () for r in found]
+    keys = [r[2] for r in found]
+    split = {key: tuple(key.split("-")) if key else () for key in set(keys)}
+    pairs = [split[key] for key in keys]
     table = {
         "ids": [r[0] for r in found],
         "names": [r[1] for r in found],
         "pairs": pairs,
-        "pair_keys": np.array([r[2] for r in found], dtype=object),
+        "pair_keys": np.array(keys, dtype=object),
         "status": np.array([r[3] for r in found], dtype=object),
         "kind": np.array([r[4] for r in found], dtype=object),
         "accuracy": [r[5] for r in found],

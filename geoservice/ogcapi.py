@@ -183,10 +183,11 @@ class StoreLayer:
         """No row: each feature is serialised when asked for."""
         return
 
-    def page(self, query: Query, zoom: int | None) -> tuple[int, list[bytes], list[dict]]:
+    def page(self, query: Query, zoom: int | None) -> tuple[int, list[bytes], ParsedOnUse]:
         """The matched count, and the page's feature bytes and served properties (with the
         stored geodesic ``length_km`` / ``area_km2``); display geometry (``zoom``) from SQL,
-        polygons with their specks left out here as :func:`display_geometries` does."""
+        polygons with their specks left out here as :func:`display_geometries` does. The
+        features are joined from the database's JSON text (properties parsed only when read)."""
         level = detail_level(zoom)
         display = None if level is None else display_tolerance(level)
         matched, rows = self.store.served_rows(self.layer.id, query, display)
@@ -196,21 +197,39 @@ class StoreLayer:
         else:
             shapes = [g.encode() for _, g, *_ in rows]
         out, props = [], []
-        for (text, _, kind, length_km, area_km2), shape in zip(rows, shapes):
-            served = with_measures(
-                self.layer, orjson.loads(text), GEOJSON_TYPES.get(kind), length_km, area_km2
-            )
-            props.append(served)
+        for (text, _, kind, length_km, area_km2, fid), shape in zip(rows, shapes):
+            text = served_properties(self.layer, text, GEOJSON_TYPES.get(kind), length_km, area_km2)
+            props.append(text)
             out.append(
                 b'{"type":"Feature","id":'
-                + orjson.dumps(served.get("id"))
+                + orjson.dumps(fid)
                 + b',"geometry":'
                 + shape
                 + b',"properties":'
-                + orjson.dumps(served)
+                + text
                 + b"}"
             )
-        return matched, out, props
+        return matched, out, ParsedOnUse(props)
+
+
+class ParsedOnUse(list):
+    """JSON texts read as objects: ``[i]`` parses one (most pages never read them)."""
+
+    def __getitem__(self, i):
+        return orjson.loads(super().__getitem__(i))
+
+
+def served_properties(layer: Layer, text: str, geom_type, length_km, area_km2) -> bytes:
+    """Properties as JSON text plus the measures of :func:`with_measures`, spliced in before
+    the closing brace (parsed and written again only if the text has a measure of its own)."""
+    measures = orjson.dumps(with_measures(layer, {}, geom_type, length_km, area_km2))
+    raw = text.encode()
+    if measures == b"{}":
+        return raw
+    if b'"length_km"' in raw or b'"area_km2"' in raw:
+        props = with_measures(layer, orjson.loads(raw), geom_type, length_km, area_km2)
+        return orjson.dumps(props)
+    return measures if raw.strip() == b"{}" else raw.rstrip()[:-1] + b"," + measures[1:]
 
 
 #: A layer as the handlers serve it.

@@ -532,16 +532,20 @@ def _components() -> dict:
         },
         "StatusSplit": {
             "type": "object",
-            "required": ["length_km", "share", "segments"],
+            "required": ["length_km", "share"],
             "properties": {
                 "length_km": {"type": "number", "minimum": 0},
                 "share": _nullable({"type": "number", "minimum": 0, "maximum": 1}),
-                "segments": {"type": "array", "items": {"type": "string"}},
+                "segments": {
+                    "description": "The segments' ids (left out with segments=false).",
+                    "type": "array",
+                    "items": {"type": "string"},
+                },
             },
         },
         "Lengths": {
             "type": "object",
-            "required": ["as_of", "unit", "total_km", "by_status", "segments"],
+            "required": ["as_of", "unit", "total_km", "by_status"],
             "properties": {
                 "as_of": {"type": "string", "format": "date"},
                 "countries": _nullable(
@@ -571,6 +575,7 @@ def _components() -> dict:
                     },
                 },
                 "segments": {
+                    "description": "Each counted segment (left out with segments=false).",
                     "type": "array",
                     "items": {
                         "type": "object",

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import folium
+import numpy as np
 import shapely
 import xstatic.pkg.leaflet as xstatic_leaflet
 from branca.element import MacroElement
@@ -64,7 +65,7 @@ SLIDER_START = "1991-12-26"
 OPENING_BOUNDS: tuple[tuple[float, float], tuple[float, float]] = ((37.0, 26.6), (48.6, 80.3))
 DEFAULT_CENTER: tuple[float, float] = (42.8, 53.4)
 #: On a phone (too narrow for that): the Caucasus to the Fergana valley.
-PHONE_CENTER: tuple[float, float] = (40.6, 57.0)
+PHONE_CENTER: tuple[float, float] = (40.6, 56.0)
 PHONE_ZOOM = 4
 DEFAULT_ZOOM = 5
 
@@ -629,6 +630,25 @@ def area_label_text(props: dict[str, Any], lang: str) -> str:
 
 
 @per_catalog
+def contested_places(catalog: Store) -> list[str]:
+    """Ids of the gazetteer's towns inside a held, breakaway or former autonomous area on any
+    date (Stepanakert / Khankendi, Sukhumi / Sukhum, Bender / Tighina): the map labels them
+    with both sides' names."""
+    if "places" not in catalog:
+        return []
+    areas = catalog["disputed_areas"]
+    kinds = np.array([f["properties"].get("area_kind") for f in areas.features])
+    held = shapely.union_all(areas.frame.geometry.values[np.isin(kinds, list(CONTESTED_KINDS))])
+    places = catalog["places"]
+    inside = shapely.contains_xy(held, *shapely.get_coordinates(places.frame.geometry.values).T)
+    return [f["properties"]["id"] for f, hit in zip(places.features, inside) if hit]
+
+
+#: Area kinds whose towns carry both sides' names on the map.
+CONTESTED_KINDS = frozenset({"held_area", "former_oblast"})
+
+
+@per_catalog
 def source_table(store: Store) -> dict[str, Any]:
     """The seed articles' titles, authors and dates (``sources.json`` beside the layers)."""
     return store.sources()
@@ -654,6 +674,7 @@ def page_config(date: str | None, lang: str = "en", view: str = DEFAULT_VIEW) ->
         "labels": LABELS,
         "countryNames": COUNTRY_NAMES,
         "areaLabels": area_labels(catalog, lang),
+        "contestedPlaces": contested_places(catalog),
         "sources": source_table(catalog),
         "openingBounds": OPENING_BOUNDS,
         "phoneView": {"center": PHONE_CENTER, "zoom": PHONE_ZOOM},
@@ -692,6 +713,7 @@ def warm_up(app) -> None:
         if not isinstance(catalog, FileStore):
             return
         area_labels(catalog, "en")
+        contested_places(catalog)
         source_table(catalog)
         for lid in LAYER_ORDER:
             for level in DETAIL_LEVELS:

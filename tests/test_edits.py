@@ -388,6 +388,15 @@ def test_a_new_geometry_is_measured_at_once(client):
     fid, url = "ARM-IRN-1", "/api/collections/borders/items/ARM-IRN-1"
     (line,) = client.get(url).get_json()["geometry"]["coordinates"]
     part = {"type": "MultiLineString", "coordinates": [line[: len(line) // 2]]}
+    around = shapely.geometry.mapping(shapely.geometry.LineString(line).envelope.buffer(0.05))
+
+    def overlap_km() -> float:
+        """The line's km inside a box around it, from the analysis process."""
+        answer = client.post("/api/overlaps?layers=borders&as_of=2026-01-01", json=around)
+        assert answer.status_code == 200, answer.get_json()
+        return sum(h["length_km"] for h in answer.get_json()["results"] if h["b"]["id"] == fid)
+
+    assert overlap_km() > 40  # the analysis process now holds the whole line
     response = client.patch(
         url,
         json={"geometry": part, "source": "test: the line's first half"},
@@ -399,3 +408,5 @@ def test_a_new_geometry_is_measured_at_once(client):
     assert client.get(url).get_json()["properties"]["length_km"] == pytest.approx(km, abs=1e-3)
     pair = client.get("/api/lengths?countries=ARM,IRN&as_of=2026-01-01").get_json()
     assert pair["total_km"] == pytest.approx(km, abs=1e-3)
+    # overlaps run in a process forked from the server's: it must see the edit too
+    assert overlap_km() == pytest.approx(km, abs=1e-3)

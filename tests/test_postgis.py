@@ -309,6 +309,9 @@ def test_the_service_reads_no_layer_whole(postgis_dsn, catalog, monkeypatch):
         settings.cache_clear()
     assert answer.status_code == 503, answer.data[:300]
     assert answer.mimetype == "application/problem+json"
-    assert "too large for in-memory analysis" in json.loads(answer.data)["detail"]
+    problem = json.loads(answer.data)
+    assert problem["title"] == "Layer too large for in-memory analysis"
+    assert "too large for in-memory analysis on this store" in problem["detail"]
+    assert "Retry-After" not in answer.headers  # asking again will not help
     assert not store._data
     store.close()

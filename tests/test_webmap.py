@@ -8,6 +8,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import colorspacious
 import pytest
 import xstatic.pkg.leaflet as xstatic_leaflet
 
@@ -212,7 +213,6 @@ def test_status_colours_stay_apart_for_colour_blind_readers(cvd):
     """Each pair of distinct status colours of the legend (lines; held-area fills) stays
     MIN_DELTA_E apart in CAM02-UCS through a protanopia, deuteranopia and tritanopia
     simulation; entries sharing a colour differ in their dash or their width."""
-    colorspacious = pytest.importorskip("colorspacious")
     space = {"name": "sRGB1+CVD", "cvd_type": cvd, "severity": 100}
     smallest = []
     for group, styles in _legend_styles().items():

@@ -473,12 +473,22 @@
 
   /* ---- labels: countries, held areas and towns, decluttered by zoom ----------------- */
 
-  /** Both sides' names where they differ (Stepanakert / Khankendi, Sukhumi / Sukhum, Bender /
-   *  Tighina): the place has names in both sides' languages. */
+  /** Both sides' names for towns inside a held, breakaway or former autonomous area
+   *  (Stepanakert / Khankendi, Sukhumi / Sukhum, Bender / Tighina): cfg.contestedPlaces. */
+  var contestedIds = null;
   function contested(p) {
-    var n = p.names || {};
-    return !!((n.hy && n.az) || (n.ka && (n.ab || n.os)) ||
-      (n.ro && n.ro !== p.name && (p.alt_names || []).indexOf(n.ro) >= 0));
+    if (!contestedIds) {
+      contestedIds = {};
+      (cfg.contestedPlaces || []).forEach(function (id) { contestedIds[id] = true; });
+    }
+    return !!contestedIds[p.id];
+  }
+
+  /** A town's other names: the gazetteer's alternative names, some "a|b" lists, split. */
+  function altNames(p) {
+    var out = [];
+    (p.alt_names || []).forEach(function (n) { out = out.concat(String(n).split("|")); });
+    return out;
   }
 
   /* ---- point of view (view=): every data request carries it; the selector reloads ------ */
@@ -490,7 +500,7 @@
   function placeText(p) {
     var lang = cfg.lang;
     var main = (p.names || {})[lang] || p.name;
-    var other = contested(p) ? (p.alt_names || []).filter(function (n) { return n && n !== main; })[0] : null;
+    var other = contested(p) ? altNames(p).filter(function (n) { return n && n !== main; })[0] : null;
     if (lang !== "en" && main !== p.name) { other = p.name; }
     return other ? main + " / " + other : main;
   }
@@ -522,11 +532,19 @@
     pane.textContent = "";
     var zoom = state.map.getZoom();
     var size = state.map.getSize();
-    var placed = [];
+    // The panels over the map (heading, search, date panel, legend, controls, credits) count
+    // as placed: no label hides under them.
+    var origin = state.map.getContainer().getBoundingClientRect();
+    var placed = [].slice.call(document.querySelectorAll(".gs-panel, .leaflet-control")).map(function (node) {
+      var r = node.getBoundingClientRect();
+      return [r.left - origin.left, r.top - origin.top, r.right - origin.left, r.bottom - origin.top];
+    }).filter(function (b) { return b[2] > b[0] && b[3] > b[1]; });
+    var panels = placed.length;
     labelCandidates(state.date, zoom).forEach(function (c) {
       var pt = state.map.latLngToContainerPoint([c.lat, c.lon]);
       if (pt.x < 0 || pt.y < 0 || pt.x > size.x || pt.y > size.y) { return; }
-      var w = c.text.length * (c.cls.indexOf("country") >= 0 ? 7.5 : 6.2) + 6;
+      // widths of the label fonts (countries: 13 px capitals, spaced; the rest 12 px)
+      var w = c.text.length * (c.cls.indexOf("country") >= 0 ? 10 : 6.2) + 6;
       var h = c.cls.indexOf("country") >= 0 ? 16 : 14;
       var town = c.cls.indexOf("town") >= 0;
       // A town's label sits right of its dot; an area's is centred on its point, or moved up
@@ -535,9 +553,11 @@
       var box = null;
       shifts.some(function (dy) {
         var y = pt.y + dy;
+        // an area's label near the map's edge slides inward (its point is in view)
+        var left = Math.max(2, Math.min(pt.x - w / 2, size.x - w - 2));
         var b = town ? [pt.x + 4, y - h / 2, pt.x + 4 + w, y + h / 2]
-          : [pt.x - w / 2, y - h / 2, pt.x + w / 2, y + h / 2];
-        var clash = b[1] < 0 || b[3] > size.y || placed.some(function (o) {
+          : [left, y - h / 2, left + w, y + h / 2];
+        var clash = b[0] < 0 || b[2] > size.x || b[1] < 0 || b[3] > size.y || placed.some(function (o) {
           return b[0] < o[2] && b[2] > o[0] && b[1] < o[3] && b[3] > o[1];
         });
         if (!clash) { box = b; }
@@ -555,7 +575,7 @@
       }
       pane.appendChild(node);
     });
-    pane.setAttribute("data-count", String(placed.length));
+    pane.setAttribute("data-count", String(placed.length - panels));
   }
 
   function loadPlaces() {

@@ -182,6 +182,11 @@ class Store(ABC):
         """A token that changes with every write to the layer (caches are keyed by it)."""
         return "0"
 
+    def warm(self) -> tuple:
+        """Every layer the engine may read, in memory in this process (an analysis process
+        forked after shares it); returns the layers' versions, a token of that data."""
+        return tuple(self.version(layer_id) for layer_id in self.layer_ids())
+
     def etag(self, feature: dict) -> str:
         """The ETag of a feature as stored (strong; what ``If-Match`` must carry)."""
         body = orjson.dumps(feature, option=orjson.OPT_SORT_KEYS)

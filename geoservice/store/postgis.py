@@ -428,6 +428,21 @@ class PostgisStore(PostgisEdits):
             row = conn.execute(f"SELECT version FROM {SCHEMA}.layers WHERE id = %s", [layer_id])
             return row.fetchone()[0]
 
+    def warm(self) -> tuple:
+        """Every layer within ``max_memory_rows`` read into memory if not already at its
+        current version (one query for the versions); a larger layer stays in the database
+        (the engine's use of it is refused there). Returns the versions."""
+        with self.connection() as conn:
+            versions = dict(conn.execute(f"SELECT id, version FROM {SCHEMA}.layers").fetchall())
+        for layer_id in self._ids:
+            cached = self._data.get(layer_id)
+            if cached is None or cached[0] != versions[layer_id]:
+                try:
+                    self.layer_data(layer_id)
+                except LayerTooLarge:
+                    pass
+        return tuple(versions[layer_id] for layer_id in self._ids)
+
     def layer_data(self, layer_id: str) -> LayerData:
         """The layer in memory for the engine, built from the database on first use and again
         after any change (the version check is one indexed row); :class:`LayerTooLarge` past
@@ -509,34 +524,38 @@ class PostgisStore(PostgisEdits):
             self._summaries[key] = hit
         return hit
 
+    def _shared(self, conn, layer_id: str, what: str, statement) -> list:
+        """The rows of ``statement`` (a scan of the layer), kept in ``meta`` under
+        ``<what>:<layer>`` with the layer's version, so every process computes them once per
+        version (a read-only role only loses that)."""
+        key, version = f"{what}:{layer_id}", self.version(layer_id)
+        stored = conn.execute(f"SELECT value FROM {SCHEMA}.meta WHERE key = %s", [key]).fetchone()
+        if stored is not None and stored[0].get("version") == version and "rows" in stored[0]:
+            return stored[0]["rows"]
+        rows = [list(r) for r in conn.execute(statement).fetchall()]
+        try:
+            conn.execute(
+                f"INSERT INTO {SCHEMA}.meta VALUES (%s, %s) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [key, Jsonb({"version": version, "rows": rows})],
+            )
+        except psycopg.errors.InsufficientPrivilege:
+            pass
+        return rows
+
     def summary(self, layer_id: str) -> LayerSummary:
         """The layer's row count, exact bounding box (CRS84) and temporal extent, in SQL: once
-        per layer version for every process (kept in ``meta`` under ``summary:<layer>``; a
-        full scan, about 2 s at a million rows), then from memory."""
+        per layer version for every process (:meth:`_shared`; a full scan, about 2 s at a
+        million rows), then from memory."""
         statement = sql.SQL(
             "SELECT count(*), min(ST_XMin(geom)), min(ST_YMin(geom)), max(ST_XMax(geom)), "
             "max(ST_YMax(geom)), bool_or(valid_from IS NULL), min(valid_from)::text, "
             "bool_or(valid_to IS NULL), max(valid_to)::text FROM {}"
         ).format(table(self.layer(layer_id).id))
-        key = f"summary:{layer_id}"
 
         def compute(conn) -> LayerSummary:
-            version = self.version(layer_id)
-            stored = conn.execute(f"SELECT value FROM {SCHEMA}.meta WHERE key = %s", [key])
-            stored = stored.fetchone()
-            if stored is not None and stored[0].get("version") == version:
-                values = stored[0]["values"]
-            else:
-                values = list(conn.execute(statement).fetchone())
-                try:  # shared with the other processes; a read-only role only loses that
-                    conn.execute(
-                        f"INSERT INTO {SCHEMA}.meta VALUES (%s, %s) "
-                        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                        [key, Jsonb({"version": version, "values": values})],
-                    )
-                except psycopg.errors.InsufficientPrivilege:
-                    pass
-            n, x0, y0, x1, y1, open_start, start, open_end, end = values
+            (row,) = self._shared(conn, layer_id, "summary", statement)
+            n, x0, y0, x1, y1, open_start, start, open_end, end = row
             return LayerSummary(
                 count=n,
                 extent=(x0, y0, x1, y1) if n else None,
@@ -546,7 +565,8 @@ class PostgisStore(PostgisEdits):
         return self._cached(layer_id, "summary", compute)
 
     def values(self, layer_id: str, name: str) -> list[str]:
-        """The distinct values of a queryable (each item of a list property), sorted."""
+        """The distinct values of a queryable (each item of a list property), sorted; once per
+        layer version for every process (:meth:`_shared`)."""
         column = property_column(self.layer(layer_id), name)
         if column.kind == "array":
             expr = sql.SQL(
@@ -559,7 +579,8 @@ class PostgisStore(PostgisEdits):
             )
 
         def compute(conn) -> list[str]:
-            return sorted(r[0] for r in conn.execute(statement).fetchall() if r[0] is not None)
+            rows = self._shared(conn, layer_id, f"values:{name}", statement)
+            return sorted(r[0] for r in rows if r[0] is not None)
 
         return self._cached(layer_id, f"values:{name}", compute)
 
@@ -567,7 +588,7 @@ class PostgisStore(PostgisEdits):
         self, layer_id: str, query: Query, display: tuple[float, int] | None = None
     ) -> tuple[int, list[tuple]]:
         """The matched count and the page as served: (properties as JSON text, geometry,
-        geometry type, length_km, area_km2) per feature. The geometry is GeoJSON text, or
+        geometry type, length_km, area_km2, id) per feature. The geometry is GeoJSON text, or
         with ``display`` = (tolerance in degrees, decimals) simplified in SQL
         (``ST_SimplifyPreserveTopology``, then ``ST_ReducePrecision`` to that grid: what the
         file store does with shapely); polygons then come as WKB, for the caller to drop the
@@ -586,7 +607,7 @@ class PostgisStore(PostgisEdits):
                 "THEN ST_Multi(g) ELSE g END FROM (SELECT ST_ReducePrecision("
                 "ST_SimplifyPreserveTopology(geom, %(tol)s), %(grid)s) AS g) AS d), %(digits)s)"
             )
-        select = sql.SQL("props::text, {}, GeometryType(geom), length_km, area_km2").format(
+        select = sql.SQL("props::text, {}, GeometryType(geom), length_km, area_km2, id").format(
             geometry
         )
         return self._page(layer_id, query, select, extra)
