@@ -666,7 +666,7 @@ def test_opening_view_includes_moldova_to_kyrgyzstan_with_labels(browser, live_s
     page = Page(browser, live_server.url, viewport=(1400, 900))
     page.open("?date=2021-06-01")
     page.wait_drawn("2021-06-01")
-    page.page.wait_for_timeout(800)  # towns arrive after the layers
+    page.page.wait_for_selector("html[data-gs-places]", state="attached")  # towns come last
     bounds = page.page.evaluate(
         "(() => { const m = Object.values(window).find(v => v instanceof L.Map);"
         " const b = m.getBounds(); return [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()]; })()"
@@ -689,7 +689,8 @@ def test_opening_view_includes_moldova_to_kyrgyzstan_with_labels(browser, live_s
     assert held <= set(page.page.locator(".gs-label-area").all_inner_texts())
     page.page.goto(live_server.url + "/?date=2021-06-01#8/39.8/46.7")
     page.wait_drawn("2021-06-01")
-    page.page.wait_for_timeout(800)
+    page.page.wait_for_selector("html[data-gs-places]", state="attached")
+    page.page.wait_for_function(MAP_AT_REST, polling="raf", timeout=5000)
     karabakh = labels_drawn(page)
     texts = page.page.locator(".gs-label").all_inner_texts()
     assert any("Stepanakert / Khankendi" in t for t in texts)  # both names of a contested town
@@ -721,6 +722,18 @@ def test_heading_writes_the_date_out(page):
     assert shown.lower().startswith("on the ground")
 
 
+#: True once the map has not moved for two animation frames and no popup is shown (open or
+#: fading out).
+MAP_AT_REST = """() => {
+    const pane = document.querySelector(".leaflet-map-pane");
+    const now = pane.style.transform;
+    const still = window.__gsLastTransform === now;
+    window.__gsLastTransform = now;
+    return still && !document.querySelector(".leaflet-popup")
+        && !document.querySelector(".leaflet-pan-anim, .leaflet-zoom-anim");
+}"""
+
+
 @pytest.mark.parametrize(
     "day,feature_id,view",
     [
@@ -732,6 +745,8 @@ def test_heading_writes_the_date_out(page):
 )
 def test_dashed_lines_take_nine_clicks_in_ten(browser, live_server, catalog, day, feature_id, view):
     """Real mouse clicks at ten points along a dashed line open that line's popup."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     page = Page(browser, live_server.url, viewport=(1400, 900))
     for _ in [0]:
         page.page.goto(f"{live_server.url}/?date={day}{view}")
@@ -743,8 +758,10 @@ def test_dashed_lines_take_nine_clicks_in_ten(browser, live_server, catalog, day
         ]["name"]
         hits = 0
         for k in range(1, 11):
-            # the k-th of ten points along the drawn line, measured again before each click
-            # (an open popup may have panned the map)
+            # the k-th of ten points along the drawn line, measured again before each click once
+            # the map has stopped moving (an open popup may have panned it) and the last popup
+            # has gone
+            page.page.wait_for_function(MAP_AT_REST, polling="raf", timeout=5000)
             x, y = page.page.evaluate(
                 """([id, k]) => { const p = [...document.querySelectorAll("path.gs-feature")]
                          .find(e => e.getAttribute("data-id") === id);
@@ -753,7 +770,10 @@ def test_dashed_lines_take_nine_clicks_in_ten(browser, live_server, catalog, day
                 [feature_id, k],
             )
             page.page.mouse.click(x + 2, y + 3)  # a little off the line, as a hand clicks
-            page.page.wait_for_timeout(150)
+            try:  # a popup opens, or the click fell through (a miss)
+                page.page.wait_for_selector(".leaflet-popup-content h3", timeout=2000)
+            except PlaywrightTimeout:
+                pass
             titles = page.page.locator(".leaflet-popup-content h3").all_inner_texts()
             hits += titles == [name]
             page.page.evaluate("document.querySelector('.leaflet-popup-close-button')?.click()")
