@@ -220,6 +220,30 @@ MAX_COUNTS = 4096
 BATCH = 20_000
 
 
+def measured_rows(layer_id: str, features: list[dict]) -> list[tuple]:
+    """A layer table's values per feature but ``seq``: (id, geometry as EWKB with SRID 4326,
+    valid_from, valid_to, geodesic length in km and area in km² on WGS84, properties), as the
+    file store measures them."""
+    try:
+        geoms = shapely.from_geojson([orjson.dumps(f["geometry"]) for f in features])
+    except (KeyError, TypeError, shapely.errors.GEOSException) as exc:
+        raise DataError(f"{layer_id}: a feature has no readable geometry ({exc})") from None
+    lengths, areas = geodesy.lengths_km(geoms), geodesy.areas_km2(geoms)
+    wkb = shapely.to_wkb(shapely.set_srid(geoms, 4326), include_srid=True)
+    return [
+        (
+            f["properties"]["id"],
+            wkb[i],
+            _date(f["properties"].get("valid_from")),
+            _date(f["properties"].get("valid_to")),
+            float(lengths[i]),
+            float(areas[i]),
+            Jsonb(f["properties"]),
+        )
+        for i, f in enumerate(features)
+    ]
+
+
 def write_layer(conn: psycopg.Connection, layer: Layer, features: list[dict], seq: int) -> int:
     """(Re-)create one layer's table and fill it with COPY (binary), measuring each feature's
     geodesic length and area (WGS84) as the file store does. Returns the row count."""
@@ -233,27 +257,8 @@ def write_layer(conn: psycopg.Connection, layer: Layer, features: list[dict], se
     with conn.cursor() as cur, cur.copy(copy) as out:
         out.set_types(["text", "int4", "bytea", "date", "date", "float8", "float8", "jsonb"])
         for start in range(0, len(features), BATCH):
-            batch = features[start : start + BATCH]
-            try:
-                geoms = shapely.from_geojson([orjson.dumps(f["geometry"]) for f in batch])
-            except (KeyError, TypeError, shapely.errors.GEOSException) as exc:
-                raise DataError(f"{layer.id}: a feature has no readable geometry ({exc})") from None
-            lengths, areas = geodesy.lengths_km(geoms), geodesy.areas_km2(geoms)
-            wkb = shapely.to_wkb(shapely.set_srid(geoms, 4326), include_srid=True)
-            for i, feature in enumerate(batch):
-                props = feature["properties"]
-                out.write_row(
-                    (
-                        props["id"],
-                        start + i,
-                        wkb[i],
-                        _date(props.get("valid_from")),
-                        _date(props.get("valid_to")),
-                        float(lengths[i]),
-                        float(areas[i]),
-                        Jsonb(props),
-                    )
-                )
+            for i, row in enumerate(measured_rows(layer.id, features[start : start + BATCH])):
+                out.write_row((row[0], start + i, *row[1:]))
     conn.execute(indexes)
     if layer.id == "borders":
         conn.execute(_BORDER_LENGTHS)

@@ -18,11 +18,9 @@ from pathlib import Path
 
 import orjson
 import psycopg
-import shapely
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from .. import geodesy
 from ..catalog import DataError
 from ..layers import Layer
 from .base import Edit, EditError, MissingError, ReadOnlyError, Revision
@@ -178,23 +176,15 @@ def _store_row(
     conn: psycopg.Connection, layer_id: str, fid: str, new: dict | None, exists: bool
 ) -> None:
     """Write one feature's row (None: delete it), measured as :func:`.postgis.write_layer`
-    measures (geodesic km and km² on WGS84)."""
-    from .postgis import _date, table
+    measures (:func:`.postgis.measured_rows`: geodesic km and km² on WGS84)."""
+    from .postgis import measured_rows, table
 
     if new is None:
         conn.execute(sql.SQL("DELETE FROM {} WHERE id = %s").format(table(layer_id)), [fid])
         return
-    geom = shapely.from_geojson(orjson.dumps(new["geometry"]))
-    props = new["properties"]
-    values = {
-        "id": fid,
-        "geom": shapely.to_wkb(shapely.set_srid(geom, 4326), include_srid=True),
-        "valid_from": _date(props.get("valid_from")),
-        "valid_to": _date(props.get("valid_to")),
-        "length_km": geodesy.length_km(geom),
-        "area_km2": float(geodesy.areas_km2([geom])[0]),
-        "props": Jsonb(props),
-    }
+    (row,) = measured_rows(layer_id, [new])
+    names = ("id", "geom", "valid_from", "valid_to", "length_km", "area_km2", "props")
+    values = {**dict(zip(names, row)), "id": fid}
     if exists:
         statement = (
             "UPDATE {} SET geom = ST_GeomFromEWKB(%(geom)s), valid_from = %(valid_from)s::date, "
