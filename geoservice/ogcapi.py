@@ -291,7 +291,7 @@ def display_geometries(geoms: np.ndarray, level: int) -> np.ndarray:
     pixel or more stay. A multi-part shape whose small parts collapse stays multi-part.
     """
     tolerance, decimals = display_tolerance(level)
-    out = without_specks(geoms, (360.0 / (256 * 2**level)) ** 2)
+    out = without_specks(geoms, (tolerance / DISPLAY_TOLERANCE_PX) ** 2)  # a square pixel
     out = shapely.simplify(out, tolerance, preserve_topology=True)
     # Snapped to the grid (not rounded): polygons stay valid, as in geodata/derive.py.
     out = shapely.set_precision(out, 10.0**-decimals)
