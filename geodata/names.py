@@ -40,7 +40,7 @@ def party_names(
     """Names by language of every code a border pair may name, and the source of each: the
     countries (the package's, ``cite``; then the record's ``[country_names.record]`` in the
     languages the package lacks, Abkhaz and Ossetian) and the de facto entities (the record's
-    held areas' ``names``, English as in border names)."""
+    held areas' and Karabakh's ``[karabakh.entity]`` ``names``, English as in border names)."""
     names: dict[str, dict[str, str]] = {}
     sources: dict[str, dict[str, str]] = {}
     for code, en in COUNTRY_NAMES.items():
@@ -48,7 +48,7 @@ def party_names(
         extra = record["country_names"].get("record", {}).get(code, {})
         names[code] = {**extra, **package, "en": en}
         sources[code] = {k: cite if k in package else "record" for k in names[code]}
-    for entry in record.get("held_area", []):
+    for entry in [*record.get("held_area", []), record["karabakh"]["entity"]]:
         code = entry["entity"]
         if code not in names:
             names[code] = {**entry.get("names", {}), "en": PARTY_NAMES.get(code, entry["name"])}

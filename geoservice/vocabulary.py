@@ -103,8 +103,9 @@ CORRIDORS: tuple[str, ...] = ("lachin", "nakhchivan", "tripp")
 #: Which part of a corridor a feature is: the route's ``centreline`` or its ``band``.
 CORRIDOR_PARTS: tuple[str, ...] = ("centreline", "band")
 
-#: Who holds a piece of ``control_areas`` (Nagorno-Karabakh and the seven districts).
-CONTROL_HOLDERS: tuple[str, ...] = ("Republic of Artsakh (de facto)", "AZE")
+#: Who holds a piece of ``control_areas`` (Nagorno-Karabakh and the seven districts): the de facto
+#: authorities (``ART``, see :data:`ENTITY_NAMES`) or Azerbaijan.
+CONTROL_HOLDERS: tuple[str, ...] = ("ART", "AZE")
 
 #: How far a geometry can be trusted, best first.
 #: ``surveyed``: from a survey or treaty map; ``derived``: taken from a real public boundary
@@ -177,13 +178,15 @@ def field_vocabulary(layer_id: str, field: str) -> tuple[str, ...] | None:
 
 #: De facto entities that hold an area, and in some points of view are states. Codes are this
 #: project's own (no ISO code exists); they appear in ``countries`` of de facto lines and in
-#: ``held_by`` / ``belongs_to`` of held areas.
+#: ``held_by`` / ``belongs_to`` of held areas. ``ART``: the de facto authorities of
+#: Nagorno-Karabakh (Nagorno-Karabakh Republic; Republic of Artsakh from 2017; dissolved 2024).
 ENTITY_NAMES: dict[str, str] = {
     "ABK": "Abkhazia",
     "SOS": "South Ossetia",
     "PMR": "Transnistria (Pridnestrovian Moldavian Republic)",
     "DNR": "'Donetsk People's Republic'",
     "LNR": "'Luhansk People's Republic'",
+    "ART": "Republic of Artsakh",
 }
 
 #: Every code a border pair or a held area may name: the countries and the de facto entities.

@@ -229,7 +229,7 @@ def test_abkhaz_and_ossetian_names_of_countries_come_from_the_record(catalog):
 LOCAL_LANGUAGE = {
     "ARM": "hy", "AZE": "az", "GEO": "ka", "MDA": "ro", "UKR": "uk", "KGZ": "ky", "TJK": "tg",
     "UZB": "uz", "RUS": "ru", "KAZ": "kk", "TUR": "tr", "ABK": "ab", "SOS": "os", "PMR": "ru",
-    "DNR": "ru", "LNR": "ru",
+    "DNR": "ru", "LNR": "ru", "ART": "hy",
 }  # fmt: skip
 
 #: Features that lacked a name in a language of their ``countries`` until issue 11 (no source
