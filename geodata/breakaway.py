@@ -367,6 +367,7 @@ def features(countries: dict, derive) -> dict[str, list[dict]]:
                         id=f"{entry['id']}-line-{a}-{cls.replace('_', '-')}",
                         name=entry["line_name"],
                         names=entry.get("line_names", {}),
+                        compose_names=entry.get("line_names_composed", []),
                         valid_from=a or None,
                         valid_to=b or None,
                         sources=line_sources + [d.DATASET["citation"]],
@@ -489,21 +490,43 @@ def _periods(spans: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return [(a, b) for a, b in out]
 
 
-def split_host_borders(borders: list[dict]) -> list[dict]:
+def control_held(entity: dict, control: list[dict]) -> list[tuple]:
+    """Held zones (as :data:`HELD`) of the ``control_areas`` cells the record's ``entity``
+    (``[karabakh.entity]``: code, host, its ``belongs_to`` per view) held, one per cell and
+    period, for :func:`split_host_borders`."""
+    table = entity["belongs_to"]
+    entry = {
+        "entity": entity["entity"],
+        "host": entity["host"],
+        "name": entity["along"],
+        "views": [{"view": v, "belongs_to": table.get(v, table["other"])} for v in VIEWS],
+    }
+    return [
+        (entry, p["valid_from"], p.get("valid_to") or "", shape(f["geometry"]), {})
+        for f in control
+        if (p := f["properties"])["held_by"] == entity["entity"]
+    ]
+
+
+def split_host_borders(borders: list[dict], extra: list[tuple] = ()) -> list[dict]:
     """The host's international borders cut where they run along a held area (Georgia-Russia
     along Abkhazia and South Ossetia, Moldova-Ukraine along Transnistria, Russia-Ukraine along
     the Donbas areas): each stretch its own feature, dated by who held it, with the class of
     each view (the pair is the state the area belongs to in that view and the neighbour:
     Abkhazia-Russia on the ground and, from 2008-08-26, in Russia's view; Georgia-Russia in
     Georgia's and the UN majority's, with ``held_by`` saying the host does not control it).
-    Returns the borders layer's features with the split ones in place of their parents."""
+    ``extra``: more held zones as :data:`HELD` (Karabakh's control cells, :func:`control_held`;
+    the Armenia-Azerbaijan border along the districts held 1992-2020); a view in which the area
+    belongs to no state (``undetermined``) keeps the host's border. Returns the borders layer's
+    features with the split ones in place of their parents."""
     d = _derive()
+    held_zones = [*HELD, *extra]
     out = []
     for f in borders:
         p = f["properties"]
         host_sides = [
             h
-            for h in HELD
+            for h in held_zones
             if h[0]["host"] in p["countries"]
             and p["kind"] == "international"
             and "views" not in p
@@ -560,8 +583,11 @@ def split_host_borders(borders: list[dict]) -> list[dict]:
                         )
                     )
             for a, b in spans:
+                by_pair: dict[tuple, list] = {}  # views whose owners give the same pair, merged
                 for x, y, owner, views in grouped(entry, a, b, held[0][4], 1):
-                    pair = sorted([owner, neighbour])
+                    state = owner if owner in PARTY_NAMES else entry["host"]
+                    by_pair.setdefault((x, y, *sorted([state, neighbour])), []).extend(views)
+                for (x, y, *pair), views in by_pair.items():
                     tag = "-".join(c.lower() for c in pair)
                     out.append(
                         d.feature(
@@ -576,7 +602,7 @@ def split_host_borders(borders: list[dict]) -> list[dict]:
                                 valid_from=x or None,
                                 valid_to=y or None,
                                 held_by=entry["entity"],
-                                views=list(views),
+                                views=sorted(views, key=VIEWS.index),
                             ),
                         )
                     )

@@ -771,8 +771,11 @@ def karabakh_features(kb: karabakh.Karabakh, layer: str) -> list[dict]:
     an area with ``belongs_to`` is one feature per state it belongs to, with its ``views``
     (the one on the ground keeps the record's id)."""
     entries = kb.area_features(cite) if layer == "disputed_areas" else kb.control_features(cite)
+    entity = RECORD["karabakh"]["entity"]
     out = []
     for e in entries:
+        if layer == "disputed_areas" and e.get("held_by") == entity["entity"]:
+            e = dict(e, belongs_to=entity["belongs_to"])  # one table for the entity's areas
         if "belongs_to" not in e:
             out.append(karabakh_feature(e, held_by=e.get("held_by"), area_kind=e["area_kind"]))
             continue
@@ -845,7 +848,8 @@ def main() -> None:
     layers["control_areas"] = karabakh_features(kb, "control_areas")
     for layer, features in breakaway.features(countries, sys.modules[__name__]).items():
         layers.setdefault(layer, []).extend(features)
-    layers["borders"] = breakaway.split_host_borders(layers["borders"])
+    held = breakaway.control_held(RECORD["karabakh"]["entity"], layers["control_areas"])
+    layers["borders"] = breakaway.split_host_borders(layers["borders"], held)
     spec = RECORD["country_names"]
     parties, party_sources = names.party_names(names.country_names(spec), RECORD, spec["citation"])
     layers["csto_members"] = alliances.features(RECORD, sys.modules[__name__], parties)

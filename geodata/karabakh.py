@@ -31,7 +31,7 @@ from shapely.geometry import LineString, Point
 
 from geoservice import geodesy
 
-ARTSAKH = "Republic of Artsakh (de facto)"
+ARTSAKH = "ART"  # the de facto authorities (record: [karabakh.entity])
 AZE = "AZE"
 
 

@@ -40,7 +40,7 @@ def party_names(
     """Names by language of every code a border pair may name, and the source of each: the
     countries (the package's, ``cite``; then the record's ``[country_names.record]`` in the
     languages the package lacks, Abkhaz and Ossetian) and the de facto entities (the record's
-    held areas' ``names``, English as in border names)."""
+    held areas' and Karabakh's ``[karabakh.entity]`` ``names``, English as in border names)."""
     names: dict[str, dict[str, str]] = {}
     sources: dict[str, dict[str, str]] = {}
     for code, en in COUNTRY_NAMES.items():
@@ -48,12 +48,17 @@ def party_names(
         extra = record["country_names"].get("record", {}).get(code, {})
         names[code] = {**extra, **package, "en": en}
         sources[code] = {k: cite if k in package else "record" for k in names[code]}
-    for entry in record.get("held_area", []):
+    for entry in [*record.get("held_area", []), record["karabakh"]["entity"]]:
         code = entry["entity"]
         if code not in names:
             names[code] = {**entry.get("names", {}), "en": PARTY_NAMES.get(code, entry["name"])}
             sources[code] = dict.fromkeys(names[code], "record")
     return names, sources
+
+
+#: ``names_sources`` of a line's name composed from its two parties' names where no source
+#: names the line in that language (the record's ``line_names_composed``).
+COMPOSED = "composed (editors): the two parties' names"
 
 
 def complete(
@@ -65,8 +70,9 @@ def complete(
 
     Countries (and ``csto_members``) take :func:`party_names`' names and sources; a border named
     "<A>-<B> border" is labelled "<A> – <B>" in each language both sides have a name in (the
-    source: both sides' sources); every other name came with the feature (the record, Natural
-    Earth) and keeps the source it says, else "record".
+    source: both sides' sources), and so is a feature in the languages its ``compose_names``
+    lists (popped; the source :data:`COMPOSED`); every other name came with the feature (the
+    record, Natural Earth) and keeps the source it says, else "record".
     """
     for layer, features in layers.items():
         for f in features:
@@ -87,6 +93,9 @@ def complete(
                     if a.get(lang) and b.get(lang) and lang not in names:
                         names[lang] = f"{a[lang]} – {b[lang]}"
                         sources[lang] = "; ".join(dict.fromkeys((sa[lang], sb[lang])))
+            for lang in p.pop("compose_names", None) or []:  # no source names it in ``lang``
+                names[lang] = f"{a[lang]} – {b[lang]}"
+                sources[lang] = COMPOSED
             names["en"] = p["name"]
             sources["en"] = sources.get("en", "record")
             kept = [lang for lang in LANGUAGES if names.get(lang)]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 #: Status of a border segment on a given date. ``settled``: delimited or agreed, as the record
 #: says; ``disputed``: undelimited or contested, as the record says; ``unresearched``: the record
 #: says nothing about the stretch on that date (counted apart from ``settled``, never as it).
@@ -101,8 +103,9 @@ CORRIDORS: tuple[str, ...] = ("lachin", "nakhchivan", "tripp")
 #: Which part of a corridor a feature is: the route's ``centreline`` or its ``band``.
 CORRIDOR_PARTS: tuple[str, ...] = ("centreline", "band")
 
-#: Who holds a piece of ``control_areas`` (Nagorno-Karabakh and the seven districts).
-CONTROL_HOLDERS: tuple[str, ...] = ("Republic of Artsakh (de facto)", "AZE")
+#: Who holds a piece of ``control_areas`` (Nagorno-Karabakh and the seven districts): the de facto
+#: authorities (``ART``, see :data:`ENTITY_NAMES`) or Azerbaijan.
+CONTROL_HOLDERS: tuple[str, ...] = ("ART", "AZE")
 
 #: How far a geometry can be trusted, best first.
 #: ``surveyed``: from a survey or treaty map; ``derived``: taken from a real public boundary
@@ -175,13 +178,15 @@ def field_vocabulary(layer_id: str, field: str) -> tuple[str, ...] | None:
 
 #: De facto entities that hold an area, and in some points of view are states. Codes are this
 #: project's own (no ISO code exists); they appear in ``countries`` of de facto lines and in
-#: ``held_by`` / ``belongs_to`` of held areas.
+#: ``held_by`` / ``belongs_to`` of held areas. ``ART``: the de facto authorities of
+#: Nagorno-Karabakh (Nagorno-Karabakh Republic; Republic of Artsakh from 2017; dissolved 2024).
 ENTITY_NAMES: dict[str, str] = {
     "ABK": "Abkhazia",
     "SOS": "South Ossetia",
     "PMR": "Transnistria (Pridnestrovian Moldavian Republic)",
     "DNR": "'Donetsk People's Republic'",
     "LNR": "'Luhansk People's Republic'",
+    "ART": "Republic of Artsakh",
 }
 
 #: Every code a border pair or a held area may name: the countries and the de facto entities.
@@ -201,3 +206,31 @@ LANGUAGES: tuple[str, ...] = (
     "en", "ru", "hy", "az", "ka", "ab", "os", "ro", "uk", "ky", "tg", "uz", "kk", "tr",
 )  # fmt: skip
 DEFAULT_LANGUAGE = "en"
+
+#: The script(s) each label language is written in (the first word of a letter's Unicode name).
+SCRIPTS: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys(("ru", "uk", "os", "ab", "ky", "tg", "kk"), ("CYRILLIC",)),
+    "hy": ("ARMENIAN",),
+    "ka": ("GEORGIAN",),
+    **dict.fromkeys(("en", "az", "tr", "ro"), ("LATIN",)),
+    "uz": ("LATIN", "CYRILLIC"),
+}
+
+#: Letters of a language's alphabet outside its script's block: Uzbek Latin writes oʻ, gʻ and
+#: the tutuq belgisi with the modifier letters U+02BB and U+02BC (Fargʻona, Qalʼa).
+ALSO_LETTERS: dict[str, str] = {"uz": "ʻʼ"}
+
+#: Letters a language's alphabet lacks: a Russian name with Ukrainian і, ї, є, ґ (or Kazakh,
+#: Kyrgyz, Tajik letters) is another language's name, as is a Ukrainian one with ы, э, ъ, ё.
+NOT_IN: dict[str, str] = {"ru": "іїєґўәғқңөұүһ", "uk": "ыэъё"}
+
+
+def in_script(name: str, lang: str) -> bool:
+    """Whether every letter of ``name`` is of ``lang``'s script(s) (:data:`SCRIPTS`) and in its
+    alphabet (:data:`ALSO_LETTERS`, :data:`NOT_IN`); digits, spaces and punctuation aside."""
+    letters = [c for c in name if c.isalpha() and c not in ALSO_LETTERS.get(lang, "")]
+    return (
+        any(c.isalpha() for c in name)
+        and all(unicodedata.name(c, "?").split()[0] in SCRIPTS[lang] for c in letters)
+        and not set(name.lower()) & set(NOT_IN.get(lang, ""))
+    )

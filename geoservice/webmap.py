@@ -212,7 +212,7 @@ STYLES: dict[str, dict[str, Any]] = {
         "label": "Held by Azerbaijan (Nagorno-Karabakh and the districts)",
         "rules": [
             {
-                "when": {"held_by": "Republic of Artsakh (de facto)"},
+                "when": {"held_by": "ART"},
                 "style": {"fillColor": "#f3c270"},
                 "label": "Held by the de facto authorities (Artsakh)",
             }

@@ -21,7 +21,7 @@ from geoservice.validate import check_control_coverage, coverage_report
 ON_BOTH_STORES = True
 
 D = dt.date
-ARTSAKH = "Republic of Artsakh (de facto)"
+ARTSAKH = "ART"
 
 
 def valid(catalog, layer, day, **props):

@@ -81,13 +81,59 @@ def karabakh_owner(catalog, view: str, day: str) -> set:
 
 def test_karabakh_belongs_to_a_state_in_each_view(catalog):
     for day in ("2000-01-01", "2021-01-01", "2023-01-01"):
-        assert karabakh_owner(catalog, "on_the_ground", day) == {"Republic of Artsakh (de facto)"}
+        assert karabakh_owner(catalog, "on_the_ground", day) == {"ART"}
         for view in ("un", "AZE", "GEO", "MDA", "UKR"):
             assert karabakh_owner(catalog, view, day) == {"AZE"}, (view, day)
         assert karabakh_owner(catalog, "ARM", day) == {"undetermined"}
         assert karabakh_owner(catalog, "RUS", day) == {"undetermined"}  # NE FCLASS_RU
     for view in VIEWS:
         assert karabakh_owner(catalog, view, "2024-01-01") == set(), view
+
+
+@pytest.mark.parametrize("day", ["2000-01-01", "2015-01-01"])
+def test_armenias_border_along_the_held_districts_is_the_entitys_on_the_ground(catalog, day):
+    """Kalbajar, Lachin, Kubatly and Zangilan (held 1992/93-2020) border Armenia: on the ground
+    that stretch is Armenia's border with the de facto authorities (ARM-ART); in every other
+    view it stays Armenia-Azerbaijan, held by ART. Likewise Iran's border on the Araks along
+    Jabrayil and Zangilan."""
+    whole = km(catalog, ["ARM", "AZE"], day, "un")
+    ground = {
+        pair: km(catalog, pair.split("-"), day, "on_the_ground") for pair in ("ARM-AZE", "ARM-ART")
+    }
+    assert abs(sum(ground.values()) - whole) < 0.1, ground  # the stretches tile the pair
+    assert 300 < ground["ARM-ART"] < 450, ground
+    for view in VIEWS[1:]:
+        assert abs(km(catalog, ["ARM", "AZE"], day, view) - whole) < 0.1, view
+        assert km(catalog, ["ARM", "ART"], day, view) == 0, view
+    iran = km(catalog, ["AZE", "IRN"], day, "un")
+    assert 90 < km(catalog, ["ART", "IRN"], day, "on_the_ground") < 150
+    assert km(catalog, ["AZE", "IRN"], day, "on_the_ground") == pytest.approx(
+        iran - km(catalog, ["ART", "IRN"], day, "on_the_ground"), abs=0.1
+    )
+
+
+def test_the_held_stretch_of_armenias_border_follows_the_districts_dates(catalog):
+    """Each district's stretch changes hands on its own day (record/karabakh.toml): Lachin
+    taken 1992-05-18, Kalbajar 1993-04-03; Zangilan retaken 2020-10-20, Kalbajar handed over
+    2020-11-25, Lachin 2020-12-01, the corridor 2022-08-26."""
+    ground = {
+        day: km(catalog, ["ARM", "ART"], day, "on_the_ground")
+        for day in (
+            "1992-05-17", "1992-05-18", "1993-04-03", "2015-01-01", "2020-10-20",
+            "2020-11-25", "2020-12-01", "2022-08-25", "2022-08-26",
+        )
+    }  # fmt: skip
+    assert ground["1992-05-17"] == 0
+    assert 0 < ground["1992-05-18"] < ground["1993-04-03"] < ground["2015-01-01"], ground
+    assert ground["2015-01-01"] > ground["2020-10-20"] > ground["2020-11-25"], ground
+    assert ground["2020-11-25"] > ground["2020-12-01"] > 0, ground  # the corridor remains
+    assert ground["2022-08-25"] == ground["2020-12-01"] and ground["2022-08-26"] == 0, ground
+    held_by = {
+        f["properties"]["held_by"]
+        for f in catalog["borders"].features
+        if f["properties"]["countries"] == ["ARM", "AZE"] and f["properties"].get("held_by")
+    }
+    assert held_by == {"ART"}
 
 
 def test_the_2020_line_of_contact_is_not_drawn_in_russias_view(catalog):
