@@ -324,8 +324,12 @@ def features(countries: dict, derive) -> dict[str, list[dict]]:
                 add = d.polygons_only(cell_geometry(cells[cid]).intersection(filled))
                 geom = d.polygons_only(shapely.union_all([geom, add]))
                 used.append(cells[cid])
-            accuracy = "approximate" if used else "derived"
+            # a state may name itself, say how far it can be trusted and carry a note of the
+            # record's [breakaway] (the Donbas areas after 24 February 2022: front_lines)
+            accuracy = state.get("accuracy") or ("approximate" if used else "derived")
             cell_note = "".join(f" Cell '{c['name']}': {c['notes']}" for c in used)
+            if state.get("note"):
+                cell_note += " " + spec[f"{state['note']}_note"]
             start, end = state["valid_from"], state.get("valid_to", "")
             HELD.append((entry, start, end, d.polygons_only(geom.intersection(host)), classes))
             sources = d.cite(entry["sources"]) + d.cite(["ne_v5_areas"]) + [d.DATASET["citation"]]
@@ -335,7 +339,7 @@ def features(countries: dict, derive) -> dict[str, list[dict]]:
                     d.feature(
                         d.polygons_only(geom.intersection(host)),
                         id=f"{entry['id']}-{a}-{tag}",
-                        name=entry["name"],
+                        name=state.get("name", entry["name"]),
                         names=names,
                         names_sources=names_sources,
                         valid_from=a or None,
@@ -588,6 +592,8 @@ def split_host_borders(borders: list[dict], extra: list[tuple] = ()) -> list[dic
                     state = owner if owner in PARTY_NAMES else entry["host"]
                     by_pair.setdefault((x, y, *sorted([state, neighbour])), []).extend(views)
                 for (x, y, *pair), views in by_pair.items():
+                    if pair[0] == pair[1]:
+                        continue  # the view gives the area to the neighbour: no border there
                     tag = "-".join(c.lower() for c in pair)
                     out.append(
                         d.feature(

@@ -253,11 +253,13 @@ def format_changes(result: dict) -> str:
     """A plain-text report of :func:`changes`."""
     lines = [f"Changes from {result['from']} to {result['to']} ({result['view']})", ""]
     lines.append("Area changing hands (km², geodesic):")
-    for t in result["areas"]["transfers"] or [{"from": "-", "to": "-", "area_km2": 0}]:
-        lines.append(f"  {t['from']} -> {t['to']}: {t['area_km2']:,.1f}")
+    lines += [
+        f"  {t['from']} -> {t['to']}: {t['area_km2']:,.1f}" for t in result["areas"]["transfers"]
+    ] or ["  none"]
     lines.append("Border km changing status:")
-    for label, km in result["borders"]["km_by_change"].items() or [("none", 0)]:
-        lines.append(f"  {label}: {km:,.1f} km")
+    lines += [
+        f"  {label}: {km:,.1f} km" for label, km in result["borders"]["km_by_change"].items()
+    ] or ["  none"]
     feats = result["features"]
     for key in ("began", "ended", "came_and_went"):
         lines.append(f"Features that {key.replace('_', ' ')}: {len(feats[key])}")

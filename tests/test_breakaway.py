@@ -87,6 +87,11 @@ STATEMENTS = [
     ("Luhansk", "LNR", D(2019, 1, 1), True),
     ("Luhansk", "DNR", D(2019, 1, 1), False),
     ("Donetsk", "DNR", D(2014, 1, 1), False),
+    # after 24 February 2022 the data keeps what was held before (none of it retaken)
+    ("Donetsk", "DNR", D(2023, 1, 1), True),
+    ("Horlivka", "DNR", D(2024, 1, 1), True),
+    ("Luhansk", "LNR", D(2023, 1, 1), True),
+    ("Kramatorsk", "DNR", D(2024, 1, 1), False),  # never taken
 ]
 
 
@@ -192,3 +197,31 @@ def test_de_facto_lines_meet_the_host_borders_and_measure_close_to_references(ca
     # Natural Earth's own lines measure 122.3 km (Abkhazia) and 308.5 km (South Ossetia).
     assert 115 < km["GEO-abkhazia-line-2008-08-26-de-facto"] < 130
     assert 290 < km["GEO-south-ossetia-line-2008-08-26-de-facto"] < 330
+
+
+def test_the_donbas_areas_are_not_handed_back_when_the_data_stops(catalog):
+    """No front line after 24 February 2022 is in the data; the Donbas areas keep what was held
+    before (schematic, as the least held) instead of ending, so no change of hands is
+    reported that did not happen; Russia's view gives them to Russia from 2022-09-30."""
+    from geoservice.changes import changes
+
+    moved = changes(catalog, "2022-02-01", "2022-03-01")["areas"]["transfers"]
+    assert not [t for t in moved if "UKR" in (t["from"], t["to"])], moved
+    layer = catalog["disputed_areas"]
+    after = [
+        f["properties"]
+        for i, f in enumerate(layer.features)
+        if layer.valid(D(2024, 1, 1))[i] and f["properties"].get("held_by") in ("DNR", "LNR")
+    ]
+    assert after and all(p["accuracy"] == "schematic" for p in after)
+    assert all("24 February 2022" in p["name"] for p in after)
+    rus = changes(catalog, "2022-09-01", "2022-10-15", view="RUS")["areas"]["transfers"]
+    assert {(t["from"], t["to"]) for t in rus} == {("DNR", "RUS"), ("LNR", "RUS")}
+    lines = catalog["borders"]
+    assert not [
+        f["id"]
+        for i, f in enumerate(lines.features)
+        if lines.valid(D(2024, 1, 1))[i]
+        and set(f["properties"]["countries"]) & {"DNR", "LNR"}
+        and f["properties"]["kind"] == "de_facto"
+    ]

@@ -343,6 +343,28 @@ def test_summary_counts_every_area_held_against_its_country(page, catalog, day):
     assert shown == pytest.approx(karabakh + others, abs=1)
 
 
+def test_summary_says_where_the_data_only_sketches_the_held_areas(page, catalog):
+    """After 24 February 2022 the Donbas areas are what was held before that day (no front
+    line is in the data): the heading says so; it counts the de facto lines of the day."""
+    for day, sketched in (("2021-06-01", False), ("2024-01-01", True)):
+        page.open(f"?date={day}")
+        page.wait_drawn(day)
+        text = page.page.inner_text("#gs-summary")
+        assert ("sketched, not surveyed" in text) is sketched, text
+        if sketched:
+            assert "'DNR' before 24 February 2022" in text and "'LNR'" in text, text
+        layer = catalog["borders"]
+        on = dt.date.fromisoformat(day)
+        de_facto = sum(
+            1
+            for i in layer.valid(on).nonzero()[0]
+            if layer.features[i]["properties"]["kind"] == "de_facto"
+            and "on_the_ground"
+            in (layer.features[i]["properties"].get("views") or ["on_the_ground"])
+        )
+        assert f"{de_facto} de facto line" in text, text
+
+
 @pytest.mark.parametrize("day", ["2021-06-01", "2022-09-01", "2025-06-01"])
 def test_readout_follows_the_view_and_a_clicked_pair(page, catalog, day):
     page.open(f"?date={day}#9/39.9/70.6")  # the Fergana valley's southern rim

@@ -599,13 +599,14 @@
     $("gs-heading-date").textContent = "Borders and disputes on " + longDate(date);
     $("gs-view").value = cfg.view;  // the heading's selector shows the view drawn
     var borders = counts.borders || [];
-    var disputedKm = 0, disputed = 0, contact = 0;
+    var disputedKm = 0, disputed = 0, contact = 0, deFacto = 0;
     borders.forEach(function (f) {
       var p = f.properties;
       if (p.status === "disputed" && (p.kind || cfg.defaultKind) === "international") {
         disputed += 1; disputedKm += p.length_km || 0;
       }
       if (p.kind === "line_of_contact") { contact += 1; }
+      if (p.kind === "de_facto") { deFacto += 1; }
     });
     // km² held by someone other than the country they lie in (`countries`): the day's
     // control cells where the data has them (Karabakh, town by town), the held areas elsewhere
@@ -626,12 +627,18 @@
     });
     missions = Object.keys(missions).length;
     var events = (counts.events || []).map(function (f) { return f.properties.name; });
+    // held areas the data can only sketch on this date (the Donbas after 24 February 2022)
+    var sketched = (counts.disputed_areas || []).filter(function (f) {
+      return f.properties.area_kind === "held_area" && f.properties.accuracy === "schematic";
+    }).map(function (f) { return f.properties.label || f.properties.name; });
     var parts = [
       fmt(disputedKm, 0) + " km of international border disputed (" + disputed + " stretches)",
       contact ? contact + " line" + (contact > 1 ? "s" : "") + " of contact" : "no line of contact",
+      deFacto + " de facto line" + (deFacto === 1 ? "" : "s"),
       fmt(heldKm2, 0) + " km² outside the recognised government's control",
       missions + " peacekeeping or monitoring mission" + (missions === 1 ? "" : "s"),
     ];
+    if (sketched.length) { parts.push("sketched, not surveyed: " + sketched.join("; ")); }
     if (events.length) { parts.push("on this date: " + events.join("; ")); }
     $("gs-summary").textContent = parts.join(" · ") + ".";
   }
