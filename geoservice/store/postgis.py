@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import select
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,6 +29,7 @@ import orjson
 import psycopg
 import shapely
 from psycopg import sql
+from psycopg.pq import TransactionStatus
 from psycopg.types.json import Jsonb
 
 from .. import geodesy
@@ -156,11 +158,22 @@ END $$;
 
 
 def connect(dsn: str, **kw) -> psycopg.Connection:
-    """A connection to ``dsn``, or :class:`StoreUnavailable` with one readable line."""
+    """A connection to ``dsn`` within the settings' ``db_connect_timeout`` (seconds), or
+    :class:`StoreUnavailable` with one readable line."""
     try:
-        return psycopg.connect(dsn, connect_timeout=10, **kw)
+        return psycopg.connect(dsn, connect_timeout=settings().db_connect_timeout, **kw)
     except (psycopg.Error, psycopg.ProgrammingError) as exc:
         raise StoreUnavailable(f"cannot connect to the database {redacted(dsn)}: {oneline(exc)}")
+
+
+def dropped(conn: psycopg.Connection) -> bool:
+    """Whether the server ended this idle connection: it has something to read though nothing
+    was asked (the server's last message or the end of the stream; one poll, no wait)."""
+    if conn.info.transaction_status != TransactionStatus.IDLE:
+        return False  # a transaction under way (an outer block's): its own errors tell
+    poller = select.poll()
+    poller.register(conn.fileno(), select.POLLIN)
+    return bool(poller.poll(0))
 
 
 def oneline(exc: Exception) -> str:
@@ -360,9 +373,12 @@ class PostgisStore(PostgisEdits):
 
     @contextmanager
     def connection(self) -> Iterator[psycopg.Connection]:
-        """This thread's connection (autocommit; a new one after a fork or a broken link)."""
+        """This thread's connection (autocommit; a new one after a fork, a broken link, or
+        when the server ended it while it was idle, e.g. a database restart)."""
         conn = getattr(self._local, "conn", None)
-        if conn is None or conn.closed or self._local.pid != os.getpid():
+        if conn is None or conn.closed or self._local.pid != os.getpid() or dropped(conn):
+            if conn is not None and self._local.pid == os.getpid():
+                conn.close()
             conn = connect(self.dsn, autocommit=True)
             self._local.conn, self._local.pid = conn, os.getpid()
         try:
