@@ -21,6 +21,7 @@ import time
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import orjson
 import psycopg
@@ -239,35 +240,66 @@ def test_a_stopped_database_is_503_and_served_again_without_a_restart(pg, servic
     assert not service.logged_traceback()
 
 
-def test_a_database_that_does_not_answer_is_503_after_the_connect_timeout(pg, monkeypatch):
-    """The postmaster frozen (SIGSTOP: connections are accepted by the kernel, never answered):
-    a request that needs a new connection is 503 once the settings' ``db_connect_timeout``
-    (2 s here) has passed, not a hung worker; thawed, 200."""
-    from geoservice.app import create_app
-
-    monkeypatch.setenv("GEOSERVICE_DB_CONNECT_TIMEOUT", "2")
-    settings.cache_clear()
+@contextmanager
+def frozen(pids: list[int]):
+    """The processes stopped (SIGSTOP) for the block: the kernel still accepts connections and
+    data, nobody answers."""
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
     try:
-        client = create_app({"STORE": pg.dsn}).test_client()
+        yield
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+
+
+def test_a_database_that_does_not_answer_is_503_after_the_timeouts(pg, monkeypatch):
+    """Both timeouts 2 s. The postmaster frozen: a request that needs a new connection is 503
+    after ``db_connect_timeout``. Every server process frozen: a write on an open connection is
+    503 after ``db_answer_timeout`` (the connection closed), the next read after the connect
+    timeout: no hung worker. Thawed: 200, and the write is absent."""
+    monkeypatch.setenv("GEOSERVICE_DB_CONNECT_TIMEOUT", "2")
+    monkeypatch.setenv("GEOSERVICE_DB_ANSWER_TIMEOUT", "2")
+    settings.cache_clear()
+    with tempfile.TemporaryFile(mode="w+") as log:
+        service = Served("in-process", pg.dsn, log)
+    try:
+        etag = service.ask("GET", f"{FEATURE}?f=json")[2]["ETag"]  # its thread's connection
         postmaster = int((pg.data / "postmaster.pid").read_text().split()[0])
-        os.kill(postmaster, signal.SIGSTOP)
-        try:
-            with ThreadPoolExecutor(max_workers=1) as fresh:  # a new thread: a new connection
-                started = time.monotonic()
-                response = fresh.submit(client.get, READS[0]).result(timeout=BOUND)
-                seconds = time.monotonic() - started
-        finally:
-            os.kill(postmaster, signal.SIGCONT)
+        with psycopg.connect(pg.dsn) as conn:
+            backends = conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid()"
+            ).fetchall()
+        with frozen([postmaster]), ThreadPoolExecutor(max_workers=1) as fresh:
+            started = time.monotonic()  # a new thread: a new connection
+            response = fresh.submit(service.client.get, READS[0]).result(timeout=BOUND)
+            seconds = time.monotonic() - started
         text = response.get_data(as_text=True)
         answer = (response.status_code, response.mimetype, response.headers, text, seconds)
-        assert_unavailable(answer, "a frozen database")
-        assert "timeout" in orjson.loads(text)["detail"]
-        print(f"\nfrozen postmaster: 503 after {seconds:.2f} s (connect timeout 2 s)")
-        assert seconds < 2 + 3
-        with ThreadPoolExecutor(max_workers=1) as fresh:
-            assert fresh.submit(client.get, READS[0]).result(timeout=BOUND).status_code == 200
+        assert_unavailable(answer, "a frozen postmaster")
+        assert "timeout" in orjson.loads(text)["detail"] and seconds < 2 + 3
+        print(f"\nfrozen postmaster: a new connection 503 after {seconds:.2f} s")
+
+        patch = {"properties": {"notes": "written while frozen"}, "source": "test: frozen"}
+        with frozen([postmaster, *(pid for (pid,) in backends)]):
+            write = service.ask("PATCH", FEATURE, patch, write_headers(etag))
+            read = service.ask("GET", READS[0])  # its connection closed by the write's timeout
+        assert_unavailable(write, "write")
+        assert "no answer within 2 s" in orjson.loads(write[3])["detail"]
+        assert_unavailable(read, "read")
+        assert "connection timeout" in orjson.loads(read[3])["detail"]
+        assert read[4] < 2 + 3 and write[4] < 2 + 3
+        print(f"frozen cluster: a write 503 after {write[4]:.2f} s, then a read {read[4]:.2f} s")
+        assert service.ask("GET", READS[0])[0] == 200
+        history = orjson.loads(service.ask("GET", f"{FEATURE}/history")[3])["revisions"]
+        assert "written while frozen" not in [r["after"]["properties"]["notes"] for r in history]
+        assert "written while frozen" != orjson.loads(service.ask("GET", FEATURE)[3])[
+            "properties"
+        ].get("notes")
     finally:
+        service.close()
         monkeypatch.delenv("GEOSERVICE_DB_CONNECT_TIMEOUT")
+        monkeypatch.delenv("GEOSERVICE_DB_ANSWER_TIMEOUT")
         settings.cache_clear()
 
 

@@ -11,7 +11,10 @@ process.
 
 bbox (``&&`` + ``ST_Intersects``; a box crossing the antimeridian as two), dates, views, property
 filters, CQL2 (:mod:`.sqlfilter`, parameterised), ``sortby``, paging and the matched count are
-SQL. Connections: one per thread and process (safe under gunicorn's ``--preload`` fork).
+SQL. Connections: one per thread and process (safe under gunicorn's ``--preload`` fork), made
+within the settings' ``db_connect_timeout``, each statement answered within
+``db_answer_timeout`` (else :class:`StoreUnavailable`, a 503), replaced when the server ended
+them (a restart) or they failed.
 """
 
 from __future__ import annotations
@@ -157,11 +160,27 @@ END $$;
 {revisions_ddl(SCHEMA)}"""
 
 
-def connect(dsn: str, **kw) -> psycopg.Connection:
-    """A connection to ``dsn`` within the settings' ``db_connect_timeout`` (seconds), or
-    :class:`StoreUnavailable` with one readable line."""
+class AnsweringConnection(psycopg.Connection):
+    """A connection whose every wait for the server ends after the settings'
+    ``db_answer_timeout`` (seconds): then it is closed and the wait raises
+    :class:`psycopg.OperationalError` (a frozen or cut-off database never hangs a worker)."""
+
+    def wait(self, gen, interval: float = 0.1, timeout: float | None = None):
+        limit = settings().db_answer_timeout if timeout is None else timeout
+        try:
+            return super().wait(gen, interval, limit)
+        except psycopg.errors._WaitTimeout:  # the only way psycopg says so
+            self.close()  # mid-statement: unusable (a transaction is rolled back by the server)
+            raise psycopg.OperationalError(
+                f"no answer within {limit:g} s (GEOSERVICE_DB_ANSWER_TIMEOUT)"
+            ) from None
+
+
+def connect(dsn: str, connection_class: type = psycopg.Connection, **kw) -> psycopg.Connection:
+    """A connection (``connection_class``) to ``dsn`` within the settings'
+    ``db_connect_timeout`` (seconds), or :class:`StoreUnavailable` with one readable line."""
     try:
-        return psycopg.connect(dsn, connect_timeout=settings().db_connect_timeout, **kw)
+        return connection_class.connect(dsn, connect_timeout=settings().db_connect_timeout, **kw)
     except (psycopg.Error, psycopg.ProgrammingError) as exc:
         raise StoreUnavailable(f"cannot connect to the database {redacted(dsn)}: {oneline(exc)}")
 
@@ -379,7 +398,7 @@ class PostgisStore(PostgisEdits):
         if conn is None or conn.closed or self._local.pid != os.getpid() or dropped(conn):
             if conn is not None and self._local.pid == os.getpid():
                 conn.close()
-            conn = connect(self.dsn, autocommit=True)
+            conn = connect(self.dsn, AnsweringConnection, autocommit=True)
             self._local.conn, self._local.pid = conn, os.getpid()
         try:
             yield conn
