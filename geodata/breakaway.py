@@ -367,6 +367,7 @@ def features(countries: dict, derive) -> dict[str, list[dict]]:
                         id=f"{entry['id']}-line-{a}-{cls.replace('_', '-')}",
                         name=entry["line_name"],
                         names=entry.get("line_names", {}),
+                        compose_names=entry.get("line_names_composed", []),
                         valid_from=a or None,
                         valid_to=b or None,
                         sources=line_sources + [d.DATASET["citation"]],

@@ -84,6 +84,8 @@ READ_BBOX = (19.0, 25.0, 88.5, 62.0)
 PRECISION = 1e-5
 #: Key of the split lakes beside the countries in :func:`cleaned_countries`.
 LAKES = "_lakes"
+#: Largest stray part (square degrees, about 1,000 km² here) :func:`hand_back_strays` moves.
+STRAY_MAX_DEG2 = 0.1
 
 
 # --- the boundary data set --------------------------------------------------------------------
@@ -157,6 +159,29 @@ def cleaned_countries() -> dict[str, shapely.Geometry]:
     countries[LAKES] = lakes
     cache.write_text(json.dumps({k: shapely.to_wkb(v).hex() for k, v in countries.items()}))
     return countries
+
+
+def hand_back_strays(countries: dict, strays: list[dict]) -> dict[str, shapely.Geometry]:
+    """Each stray part (``[[stray_part]]`` in the record) moved whole to the country it is in.
+
+    The part of ``part_of``'s polygon that covers ``at`` (lon, lat) must be one of its smaller
+    parts (under ``STRAY_MAX_DEG2``); it is removed from ``part_of`` and joined to ``to``, on the
+    coverage's grid, so the two keep identical shared edges and lose the ring between them.
+    """
+    out = dict(countries)
+    for stray in strays:
+        where = Point(stray["at"])
+        parts = list(shapely.get_parts(out[stray["part_of"]]))
+        hit = [p for p in parts if p.covers(where)]
+        if len(hit) != 1 or hit[0].area > STRAY_MAX_DEG2:
+            raise SystemExit(
+                f"[[stray_part]] {stray['id']}: no small part of {stray['part_of']} at {stray['at']}"
+            )
+        out[stray["part_of"]] = shapely.MultiPolygon([p for p in parts if p is not hit[0]])
+        out[stray["to"]] = polygons_only(
+            shapely.union(out[stray["to"]], hit[0], grid_size=PRECISION)
+        )
+    return out
 
 
 def clip_to_region(codes: list[str], geoms) -> np.ndarray:
@@ -804,6 +829,7 @@ def write(layer: str, features: list[dict]) -> None:
 def main() -> None:
     cleaned = cleaned_countries()
     lakes = cleaned.pop(LAKES)
+    cleaned = hand_back_strays(cleaned, RECORD.get("stray_part", []))
     base = country_features(cleaned)
     # Everything else is cut from the polygons exactly as written, so the files agree.
     countries = {f["id"]: shapely.geometry.shape(f["geometry"]) for f in base}

@@ -56,6 +56,11 @@ def party_names(
     return names, sources
 
 
+#: ``names_sources`` of a line's name composed from its two parties' names where no source
+#: names the line in that language (the record's ``line_names_composed``).
+COMPOSED = "composed (editors): the two parties' names"
+
+
 def complete(
     layers: dict[str, list[dict]],
     parties: dict[str, dict[str, str]],
@@ -65,8 +70,9 @@ def complete(
 
     Countries (and ``csto_members``) take :func:`party_names`' names and sources; a border named
     "<A>-<B> border" is labelled "<A> – <B>" in each language both sides have a name in (the
-    source: both sides' sources); every other name came with the feature (the record, Natural
-    Earth) and keeps the source it says, else "record".
+    source: both sides' sources), and so is a feature in the languages its ``compose_names``
+    lists (popped; the source :data:`COMPOSED`); every other name came with the feature (the
+    record, Natural Earth) and keeps the source it says, else "record".
     """
     for layer, features in layers.items():
         for f in features:
@@ -87,6 +93,9 @@ def complete(
                     if a.get(lang) and b.get(lang) and lang not in names:
                         names[lang] = f"{a[lang]} – {b[lang]}"
                         sources[lang] = "; ".join(dict.fromkeys((sa[lang], sb[lang])))
+            for lang in p.pop("compose_names", None) or []:  # no source names it in ``lang``
+                names[lang] = f"{a[lang]} – {b[lang]}"
+                sources[lang] = COMPOSED
             names["en"] = p["name"]
             sources["en"] = sources.get("en", "record")
             kept = [lang for lang in LANGUAGES if names.get(lang)]

