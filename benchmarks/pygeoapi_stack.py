@@ -102,6 +102,43 @@ class Cluster:
         """libpq URL of the cluster's database (loopback, trust authentication)."""
         return f"postgresql://postgres@{HOST}:{self.port}/{DB}"
 
+    @property
+    def data(self) -> Path:
+        """The cluster's data directory."""
+        return self.directory / "data"
+
+    def start(self) -> None:
+        """Start the server (``pg_ctl start``, waiting until it accepts connections)."""
+        opts = (
+            f"-c listen_addresses={HOST} -c port={self.port} "
+            f"-c unix_socket_directories={self.directory} "
+            "-c fsync=off -c shared_buffers=256MB -c max_connections=200"
+        )
+        self._as_owner(
+            [
+                str(PG_BIN / "pg_ctl"),
+                "-D",
+                str(self.data),
+                "-o",
+                opts,
+                "-l",
+                str(self.directory / "log"),
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+
+    def stop(self, mode: str = "fast") -> None:
+        """Stop the server (``pg_ctl stop -m fast``; ``immediate``: as a crash, no checkpoint,
+        every backend killed)."""
+        self._as_owner(
+            [str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop"],
+            stdout=subprocess.DEVNULL,
+        )
+
     def _as_owner(self, cmd: list[str], **kw) -> subprocess.CompletedProcess:
         if self.user:
             cmd = ["runuser", "-u", self.user, "--", *cmd]
@@ -136,7 +173,6 @@ def cluster(keep: bool = False):
     """initdb + start a cluster in a temp dir; stop and remove it when the block ends."""
     user = "postgres" if os.geteuid() == 0 else None
     top = Path(tempfile.mkdtemp(prefix="geoservice-pg-"))
-    data = top / "data"
     port = free_port()
     if user:
         pw = pwd.getpwnam(user)
@@ -146,7 +182,7 @@ def cluster(keep: bool = False):
         [
             str(PG_BIN / "initdb"),
             "-D",
-            str(data),
+            str(c.data),
             "-A",
             "trust",
             "-U",
@@ -157,36 +193,14 @@ def cluster(keep: bool = False):
         ],
         stdout=subprocess.DEVNULL,
     )
-    opts = (
-        f"-c listen_addresses={HOST} -c port={port} -c unix_socket_directories={top} "
-        "-c fsync=off -c shared_buffers=256MB -c max_connections=200"
-    )
-    c._as_owner(
-        [
-            str(PG_BIN / "pg_ctl"),
-            "-D",
-            str(data),
-            "-o",
-            opts,
-            "-l",
-            str(top / "log"),
-            "-w",
-            "-t",
-            "60",
-            "start",
-        ],
-        stdout=subprocess.DEVNULL,
-    )
+    c.start()
     try:
         c.psql(f"CREATE DATABASE {DB}", db="postgres")
         c.psql("CREATE EXTENSION postgis")
         yield c
     finally:
         try:
-            c._as_owner(
-                [str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
-                stdout=subprocess.DEVNULL,
-            )
+            c.stop()
         finally:
             if not keep:
                 shutil.rmtree(top, ignore_errors=True)

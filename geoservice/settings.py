@@ -45,6 +45,20 @@ class Settings:
         200_000,
         1,
     )
+    db_connect_timeout: int = _limit(
+        "Longest wait for a new connection to the database (PostGIS store), seconds (libpq's "
+        "least is 2); an unreachable database then answers 503.",
+        10,
+        2,
+        600,
+    )
+    db_answer_timeout: float = _limit(
+        "Longest wait for the database's answer to one statement of the service (PostGIS "
+        "store), seconds; a database that stops answering (frozen, cut off) then answers 503.",
+        30.0,
+        1,
+        3600,
+    )
     # User geometry (POST /api/overlaps, the command line, Python).
     max_body_bytes: int = _limit("Largest HTTP request body, bytes (else 413).", 2 * 1024**2, 1)
     max_geojson_bytes: int = _limit(

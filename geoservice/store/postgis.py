@@ -11,13 +11,17 @@ process.
 
 bbox (``&&`` + ``ST_Intersects``; a box crossing the antimeridian as two), dates, views, property
 filters, CQL2 (:mod:`.sqlfilter`, parameterised), ``sortby``, paging and the matched count are
-SQL. Connections: one per thread and process (safe under gunicorn's ``--preload`` fork).
+SQL. Connections: one per thread and process (safe under gunicorn's ``--preload`` fork), made
+within the settings' ``db_connect_timeout``, each statement answered within
+``db_answer_timeout`` (else :class:`StoreUnavailable`, a 503), replaced when the server ended
+them (a restart) or they failed.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+import select
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,6 +32,7 @@ import orjson
 import psycopg
 import shapely
 from psycopg import sql
+from psycopg.pq import TransactionStatus
 from psycopg.types.json import Jsonb
 
 from .. import geodesy
@@ -155,12 +160,39 @@ END $$;
 {revisions_ddl(SCHEMA)}"""
 
 
-def connect(dsn: str, **kw) -> psycopg.Connection:
-    """A connection to ``dsn``, or :class:`StoreUnavailable` with one readable line."""
+class AnsweringConnection(psycopg.Connection):
+    """A connection whose every wait for the server ends after the settings'
+    ``db_answer_timeout`` (seconds): then it is closed and the wait raises
+    :class:`psycopg.OperationalError` (a frozen or cut-off database never hangs a worker)."""
+
+    def wait(self, gen, interval: float = 0.1, timeout: float | None = None):
+        limit = settings().db_answer_timeout if timeout is None else timeout
+        try:
+            return super().wait(gen, interval, limit)
+        except psycopg.errors._WaitTimeout:  # the only way psycopg says so
+            self.close()  # mid-statement: unusable (a transaction is rolled back by the server)
+            raise psycopg.OperationalError(
+                f"no answer within {limit:g} s (GEOSERVICE_DB_ANSWER_TIMEOUT)"
+            ) from None
+
+
+def connect(dsn: str, connection_class: type = psycopg.Connection, **kw) -> psycopg.Connection:
+    """A connection (``connection_class``) to ``dsn`` within the settings'
+    ``db_connect_timeout`` (seconds), or :class:`StoreUnavailable` with one readable line."""
     try:
-        return psycopg.connect(dsn, connect_timeout=10, **kw)
+        return connection_class.connect(dsn, connect_timeout=settings().db_connect_timeout, **kw)
     except (psycopg.Error, psycopg.ProgrammingError) as exc:
         raise StoreUnavailable(f"cannot connect to the database {redacted(dsn)}: {oneline(exc)}")
+
+
+def dropped(conn: psycopg.Connection) -> bool:
+    """Whether the server ended this idle connection: it has something to read though nothing
+    was asked (the server's last message or the end of the stream; one poll, no wait)."""
+    if conn.info.transaction_status != TransactionStatus.IDLE:
+        return False  # a transaction under way (an outer block's): its own errors tell
+    poller = select.poll()
+    poller.register(conn.fileno(), select.POLLIN)
+    return bool(poller.poll(0))
 
 
 def oneline(exc: Exception) -> str:
@@ -360,10 +392,13 @@ class PostgisStore(PostgisEdits):
 
     @contextmanager
     def connection(self) -> Iterator[psycopg.Connection]:
-        """This thread's connection (autocommit; a new one after a fork or a broken link)."""
+        """This thread's connection (autocommit; a new one after a fork, a broken link, or
+        when the server ended it while it was idle, e.g. a database restart)."""
         conn = getattr(self._local, "conn", None)
-        if conn is None or conn.closed or self._local.pid != os.getpid():
-            conn = connect(self.dsn, autocommit=True)
+        if conn is None or conn.closed or self._local.pid != os.getpid() or dropped(conn):
+            if conn is not None and self._local.pid == os.getpid():
+                conn.close()
+            conn = connect(self.dsn, AnsweringConnection, autocommit=True)
             self._local.conn, self._local.pid = conn, os.getpid()
         try:
             yield conn
