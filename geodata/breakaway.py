@@ -40,6 +40,11 @@ HELD: list[tuple[dict, str, str, shapely.Geometry, dict]] = []
 #: layer is the host; the tolerance covers hosts read from the raw data set).
 ALONG_DEG = 5e-5
 
+#: Gaps shorter than this (km) in a border's run along one held area, where the area's edge
+#: (Natural Earth's 1:10m polygon) leaves the host's border for a few hundred metres, belong to
+#: the stretch along the area, not to the host's border between two pieces of it.
+GAP_KM = 1.0
+
 
 def _derive():
     """The derive module that called :func:`features` (its helpers and the record)."""
@@ -512,6 +517,23 @@ def control_held(entity: dict, control: list[dict]) -> list[tuple]:
     ]
 
 
+def _close_gaps(d, line: shapely.Geometry, zone: shapely.Geometry) -> shapely.Geometry:
+    """``zone`` (polygon, EPSG:4326) with the pieces of ``line`` outside it that are shorter
+    than :data:`GAP_KM` and touch the line's run inside it at both ends."""
+    outside, inside = d.split_by_area(line, zone)
+    gaps = [
+        g
+        for g in shapely.get_parts(outside)
+        if geodesy.length_km(g) < GAP_KM
+        and all(
+            shapely.distance(shapely.Point(xy), inside) < 1e-9 for xy in (g.coords[0], g.coords[-1])
+        )
+    ]
+    if not gaps:
+        return zone
+    return shapely.union_all([zone, *(shapely.buffer(g, ALONG_DEG, quad_segs=2) for g in gaps)])
+
+
 def split_host_borders(borders: list[dict], extra: list[tuple] = ()) -> list[dict]:
     """The host's international borders cut where they run along a held area (Georgia-Russia
     along Abkhazia and South Ossetia, Moldova-Ukraine along Transnistria, Russia-Ukraine along
@@ -543,7 +565,7 @@ def split_host_borders(borders: list[dict], extra: list[tuple] = ()) -> list[dic
             if line.intersects(h[3]) and line.distance(h[3]) < ALONG_DEG
         ]
         along = [
-            (h, zone)
+            (h, _close_gaps(d, line, zone))
             for h, zone in along
             if geodesy.length_km(d.split_by_area(line, zone)[1]) >= 0.05
         ]

@@ -177,3 +177,28 @@ def test_changes_in_a_view_over_http_and_on_the_command_line(catalog):
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
     assert "(GEO)" in out.stdout and "GEO -> ABK" not in out.stdout
+
+
+def test_no_scraps_of_the_hosts_border_are_left_along_a_held_area(catalog):
+    """Where Natural Earth's 1:10m edge leaves the host's border for a few hundred metres, the
+    gap belongs to the stretch along the held area: on the ground in 2015 no piece of
+    Russia-Ukraine, Georgia-Russia or Moldova-Ukraine shorter than 1 km is left between them."""
+    import shapely
+
+    from geoservice import geodesy
+
+    layer = catalog["borders"]
+    day = "2015-01-01"
+    mask = layer.valid(day)
+    for pair in (["RUS", "UKR"], ["GEO", "RUS"], ["MDA", "UKR"], ["DNR", "RUS"], ["LNR", "RUS"]):
+        rows = [
+            i
+            for i, f in enumerate(layer.features)
+            if mask[i]
+            and f["properties"]["countries"] == pair
+            and f["properties"]["kind"] == "international"
+            and in_view(f["properties"], "on_the_ground")
+        ]
+        merged = shapely.line_merge(shapely.union_all(layer.frame.geometry.values[rows]))
+        scraps = [g for g in shapely.get_parts(merged) if geodesy.length_km(g) < 1.0]
+        assert not scraps, (pair, [round(geodesy.length_km(g), 2) for g in scraps])
