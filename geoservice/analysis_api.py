@@ -69,6 +69,7 @@ def lengths() -> Response:
         bbox=args["bbox"],
         view=args["view"],
         segments=args["segments"],
+        lang=args["lang"],
     )
     return json_response(result)
 
@@ -133,14 +134,14 @@ def overlaps_get() -> Response:
     answered with an ETag (:mod:`geoservice.cost`)."""
     args = check_params("overlaps_get")
     require_json()
-    a, b, as_of, view = args["a"], args["b"], args["as_of"], args["view"]
+    a, b, as_of, view, lang = args["a"], args["b"], args["as_of"], args["view"], args["lang"]
     include_geometry = args["include_geometry"]
     key = _overlap_key(a, b, as_of)
     etag = f"{key}-{int(include_geometry)}" if key else ""
     if etag and request.if_none_match.contains_weak(etag):
         return _with_cache_headers(Response(status=304), etag)
-    results = _answers.get(etag) if etag else None
-    if results is None:
+    tail = _answers.get(etag) if etag else None
+    if tail is None:
         # One computation (with geometry) gives both answers: with and without geometry. Its
         # cost is bounded by the data, not by the request, and paid once per set of valid
         # features: no work budget, the layer-pair deadline alone.
@@ -153,13 +154,19 @@ def overlaps_get() -> Response:
             include_geometry=True,
             view=view,
             max_work=None,
+            lang=lang,
         )
         full = result["results"]
-        variants = {1: orjson.dumps(full), 0: orjson.dumps([_without_geometry(h) for h in full])}
+        # The answer's tail: the results, and with a language the labels of the codes.
+        labels = b',"labels":' + orjson.dumps(result["labels"]) if "labels" in result else b""
+        variants = {
+            flag: b'"results":' + orjson.dumps(hits) + labels
+            for flag, hits in ((1, full), (0, [_without_geometry(h) for h in full]))
+        }
         if key:
             for flag, value in variants.items():
                 _answers.put(f"{key}-{flag}", value)
-        results = variants[int(include_geometry)]
+        tail = variants[int(include_geometry)]
     head = {
         "as_of": measure._as_of(as_of).isoformat(),
         "view": view,
@@ -167,8 +174,8 @@ def overlaps_get() -> Response:
         "a": a,
         "b": b,
     }
-    count = results.count(b'"relation":')
-    body = orjson.dumps(head)[:-1] + b',"results":' + results + f',"count":{count}}}'.encode()
+    count = tail.count(b'"relation":')
+    body = orjson.dumps(head)[:-1] + b"," + tail + f',"count":{count}}}'.encode()
     return _with_cache_headers(json_response(body), etag)
 
 
@@ -280,6 +287,7 @@ def overlaps_post() -> Response:
         as_of=as_of,
         include_geometry=args["include_geometry"],
         view=args["view"],
+        lang=args["lang"],
     )
     return json_response(result)
 

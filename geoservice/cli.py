@@ -153,8 +153,9 @@ def view_tables(dates, pairs) -> None:
 )
 @click.option("--as-of", "as_of", help="Date YYYY-MM-DD (default: today).")
 @click.option("--view", help=VIEW_HELP)
+@click.option("--lang", help=LANG_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def length(countries, status, kind, as_of, view, as_json) -> None:
+def length(countries, status, kind, as_of, view, lang, as_json) -> None:
     """Border lengths in km on the WGS84 ellipsoid, by status and country pair."""
     from . import measure
 
@@ -166,6 +167,7 @@ def length(countries, status, kind, as_of, view, as_json) -> None:
             kind=None if kind == "all" else kind,
             as_of=as_of,
             view=view,
+            lang=lang,
         )
     except measure.QueryError as exc:
         raise UserError(str(exc)) from None
@@ -256,8 +258,9 @@ def _read_geojson(path: str) -> bytes:
 @click.option("--as-of", "as_of", help="Date YYYY-MM-DD (default: today).")
 @click.option("--include-geometry", is_flag=True, help="Add the intersections as GeoJSON (--json).")
 @click.option("--view", help=VIEW_HELP)
+@click.option("--lang", help=LANG_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def overlap(layer_ids, geometry_path, layers, as_of, include_geometry, view, as_json) -> None:
+def overlap(layer_ids, geometry_path, layers, as_of, include_geometry, view, lang, as_json) -> None:
     """Overlaps of layers A and B, or of a GeoJSON file with layers, as of a date."""
     from . import measure
 
@@ -280,6 +283,7 @@ def overlap(layer_ids, geometry_path, layers, as_of, include_geometry, view, as_
             as_of=as_of,
             include_geometry=include_geometry,
             view=view,
+            lang=lang,
         )
     except measure.QueryError as exc:
         raise UserError(str(exc)) from None

@@ -31,7 +31,7 @@ from .catalog import boxes
 from .layers import ALIASES, LAYERS
 from .settings import settings
 from .userinput import shown
-from .vocabulary import DEFAULT_VIEW, KINDS, PARTY_NAMES, STATUSES
+from .vocabulary import DEFAULT_LANGUAGE, DEFAULT_VIEW, KINDS, PARTY_NAMES, STATUSES
 
 #: Results smaller than these are touching boundaries, not overlaps: 1 m of length, 100 m² of area.
 MIN_LENGTH_KM = 1e-3
@@ -95,6 +95,13 @@ def _view(view: str | None) -> str:
         raise QueryError(str(exc)) from None
 
 
+def _lang(lang: str | None) -> str:
+    try:
+        return views.parse_lang(lang)
+    except views.ViewError as exc:
+        raise QueryError(str(exc)) from None
+
+
 def _choice(value: str | None, allowed: tuple[str, ...], what: str) -> str | None:
     if value is None:
         return None
@@ -131,6 +138,7 @@ def _border_table(borders) -> dict:
         cache["_measure_table"] = {
             "ids": [p["id"] for p in props],
             "names": [p.get("name") for p in props],
+            "local_names": [p.get("names") or {} for p in props],
             "pairs": pairs,
             "pair_keys": np.array(["-".join(pair) for pair in pairs], dtype=object),
             "status": np.array([p.get("status") for p in props], dtype=object),
@@ -209,10 +217,10 @@ def _lengths_in_box(geoms: np.ndarray, lengths: np.ndarray, bbox) -> np.ndarray:
     return lengths
 
 
-def _segments_in_sql(store, codes, status, kind, day, view, bbox):
+def _segments_in_sql(store, codes, status, kind, day, view, bbox, lang=DEFAULT_LANGUAGE):
     """:func:`_segments_in_memory` from a database store's SQL (``border_segments``): the same
-    columns for the selected segments only, their stored geodesic lengths (WGS84), those
-    crossing the bbox clipped here as the engine clips them."""
+    columns for the selected segments only (their names in ``lang`` alone), their stored
+    geodesic lengths (WGS84), those crossing the bbox clipped here as the engine clips them."""
     from .store import Query
 
     filters = {
@@ -221,7 +229,7 @@ def _segments_in_sql(store, codes, status, kind, day, view, bbox):
     if codes is not None and len(codes) <= 2:
         filters["countries"] = list(codes)
     query = Query(bbox=bbox, interval=(day, day), filters=filters, view=view)
-    found = store.border_segments(query, codes)
+    found = store.border_segments(query, codes, lang)
     n = len(found)
     keys = [r[2] for r in found]
     split = {key: tuple(key.split("-")) if key else () for key in set(keys)}
@@ -229,6 +237,7 @@ def _segments_in_sql(store, codes, status, kind, day, view, bbox):
     table = {
         "ids": [r[0] for r in found],
         "names": [r[1] for r in found],
+        "local_names": [{lang: r[8]} if r[8] else {} for r in found],
         "pairs": pairs,
         "pair_keys": np.array(keys, dtype=object),
         "status": np.array([r[3] for r in found], dtype=object),
@@ -255,6 +264,7 @@ def border_lengths(
     bbox: tuple[float, float, float, float] | None = None,
     view: str | None = None,
     segments: bool = True,
+    lang: str | None = None,
 ) -> dict:
     """Lengths in km on the WGS84 ellipsoid of the border segments valid on ``as_of``, as
     seen in ``view`` (default on the ground; see :mod:`geoservice.views`).
@@ -269,12 +279,16 @@ def border_lengths(
     exactly one pair was asked for, and the segments themselves (``segments=False``: the
     lengths alone, without the lists of segments; on a database store without ``bbox`` they
     are sums of its table of length changes, without reading the segments).
+
+    ``lang`` (other than English): each pair and segment gets ``label``, its name in that
+    language, and ``labels`` names every code the answer names (:func:`views.party_labels`).
     """
     codes = _countries(countries)
     status = _choice(status, STATUSES, "status")
     kind = _choice(kind, KINDS, "kind")
     day = _as_of(as_of)
     view = _view(view)
+    lang = _lang(lang)
     statuses = (status,) if status else STATUSES
     head = {
         "as_of": day.isoformat(),
@@ -288,13 +302,13 @@ def border_lengths(
     in_memory = getattr(catalog, "in_memory", True)
     if not segments and not in_memory and bbox is None:
         groups = catalog.length_totals(day, view, status, kind)
-        return _totals_result(head, groups, codes, statuses)
+        return _with_labels(_totals_result(head, groups, codes, statuses), catalog, lang)
     if in_memory:
         table, rows, lengths = _segments_in_memory(
             catalog["borders"], codes, status, kind, day, view, bbox
         )
     else:  # a database store: the segments selected in SQL, the layer never read whole
-        table, rows, lengths = _segments_in_sql(catalog, codes, status, kind, day, view, bbox)
+        table, rows, lengths = _segments_in_sql(catalog, codes, status, kind, day, view, bbox, lang)
 
     result = {
         **head,
@@ -315,11 +329,13 @@ def border_lengths(
             )
         result["pairs"] = pairs
     if not segments:
-        return _without_segments(result)
+        return _with_labels(_without_segments(result), catalog, lang)
+    local = lang != DEFAULT_LANGUAGE
     result["segments"] = [
         {
             "id": table["ids"][i],
             "name": table["names"][i],
+            **({"label": table["local_names"][i].get(lang) or table["names"][i]} if local else {}),
             "countries": list(table["pairs"][i]),
             "status": table["status"][i],
             "kind": table["kind"][i],
@@ -328,6 +344,23 @@ def border_lengths(
         }
         for i in rows
     ]
+    return _with_labels(result, catalog, lang)
+
+
+def _with_labels(result: dict, catalog, lang: str) -> dict:
+    """A lengths answer in ``lang``: each pair's ``label`` and ``labels``, the name of every
+    code it names; the English answer as it is."""
+    if lang == DEFAULT_LANGUAGE:
+        return result
+    labels = views.party_labels(catalog, lang)
+    pairs = result.get("pairs")
+    if pairs is not None:
+        result["pairs"] = [
+            {"countries": p["countries"], "label": views.pair_label(p["countries"], labels), **p}
+            for p in pairs
+        ]
+    named = views.named_codes([result, *(pairs or ()), *result.get("segments", ())])
+    result["labels"] = {code: labels[code] for code in named}
     return result
 
 
@@ -560,10 +593,13 @@ def _layer_columns(layer) -> dict:
     return cache["_measure_columns"]
 
 
-def _feature_ref(layer, row: int) -> dict:
-    """How a result names a feature: layer, id, name, dates, its queryables and its measure."""
+def _feature_ref(layer, row: int, lang: str = DEFAULT_LANGUAGE) -> dict:
+    """How a result names a feature: layer, id, name (and ``label``, its name in ``lang``,
+    unless English), dates, its queryables and its measure."""
     props = layer.features[row]["properties"]
     ref = {"layer": layer.id, "id": props.get("id"), "name": props.get("name")}
+    if lang != DEFAULT_LANGUAGE:
+        ref["label"] = views.label(props, lang)
     for key in layer.layer.queryables:
         if key != "accuracy" and key in props:
             ref[key] = props[key]
@@ -645,6 +681,7 @@ def overlaps(
     max_work: int | None = None,
     deadline: cost.Deadline | None = None,
     view: str | None = None,
+    lang: str | None = None,
 ) -> dict:
     """Overlaps between two layers, or between a user geometry and layers, on ``as_of``, in
     ``view`` (default on the ground; see :mod:`geoservice.views`).
@@ -660,13 +697,16 @@ def overlaps(
     side's area; ``line_line``: crossing ``points`` [lon, lat] and any shared ``length_km``;
     with points: the ``points`` inside or on the other feature. Lengths/areas are geodesic
     on WGS84 (see the module docstring for the error of the planar intersection step).
-    ``include_geometry`` adds each intersection as GeoJSON.
+    ``include_geometry`` adds each intersection as GeoJSON. ``lang`` (other than English): each
+    feature gets ``label``, its name in that language, and ``labels`` names every country and
+    entity code the features name (their ``countries``, ``held_by``, ...).
 
     ``max_work``: refuse (:class:`cost.BudgetError`) a query estimated over that many vertex
     operations before doing it; ``deadline``: stop (:class:`cost.DeadlineError`) once it passes.
     """
     day = _as_of(as_of)
     view = _view(view)
+    lang = _lang(lang)
     check = deadline.check if deadline is not None else overlay.no_deadline
     a_ids = _layer_ids([a] if a else [])
     b_ids = _layer_ids([b] if b else [])
@@ -680,7 +720,7 @@ def overlaps(
             raise QueryError("give two layers, or a geometry to overlap with layers")
         result.update(a=a_ids[0], b=b_ids[0])
         result["results"] = _layer_pairs(
-            catalog, a_ids[0], b_ids[0], day, include_geometry, max_work, check, view
+            catalog, a_ids[0], b_ids[0], day, include_geometry, max_work, check, view, lang
         )
     else:
         if b_ids:
@@ -699,11 +739,20 @@ def overlaps(
             hit
             for lid in targets
             for hit in _geometry_layer(
-                catalog[lid], geometry, user, day, include_geometry, check, view
+                catalog[lid], geometry, user, day, include_geometry, check, view, lang
             )
         ]
+    if lang != DEFAULT_LANGUAGE:
+        result["labels"] = overlap_labels(catalog, result["results"], lang)
     result["count"] = len(result["results"])
     return result
+
+
+def overlap_labels(catalog, results: list[dict], lang: str) -> dict[str, str]:
+    """Code -> its name in ``lang``, for every code the features of ``results`` name."""
+    labels = views.party_labels(catalog, lang)
+    named = views.named_codes(ref for hit in results for ref in (hit["a"], hit["b"]))
+    return {code: labels[code] for code in named}
 
 
 def check_budget(catalog, geometry, layers=None, as_of=None, max_work: int | None = None):
@@ -761,6 +810,7 @@ def _layer_pairs(
     max_work: int | None = None,
     check=overlay.no_deadline,
     view: str = DEFAULT_VIEW,
+    lang: str = DEFAULT_LANGUAGE,
 ) -> list:
     la, lb = catalog[a_id], catalog[b_id]
     ca, cb = _layer_columns(la), _layer_columns(lb)
@@ -786,8 +836,8 @@ def _layer_pairs(
         if inter is None or inter.is_empty:
             continue
         hit_ = _measure(
-            _feature_ref(la, i),
-            _feature_ref(lb, j),
+            _feature_ref(la, i, lang),
+            _feature_ref(lb, j, lang),
             int(ca["dims"][i]),
             int(cb["dims"][j]),
             inter,
@@ -806,6 +856,7 @@ def _geometry_layer(
     include_geometry: bool,
     check,
     view: str = DEFAULT_VIEW,
+    lang: str = DEFAULT_LANGUAGE,
 ) -> list:
     cols = _layer_columns(layer)
     rows = np.unique(layer.tree.query(shapely.box(*overlay.part_boxes(geometry).T))[1])
@@ -821,7 +872,7 @@ def _geometry_layer(
             continue
         hit = _measure(
             user,
-            _feature_ref(layer, row),
+            _feature_ref(layer, row, lang),
             dim_user,
             int(cols["dims"][row]),
             inter,
@@ -860,23 +911,37 @@ def format_lengths(result: dict) -> str:
         summaries = [result]
     elif len(summaries) != 1:
         summaries = summaries + [{**result, "countries": ["all"]}]
-    rows = [["pair", *statuses, "total"]]
+    labels = result.get("labels")  # a language was asked for: a column of names in it
+
+    def named(codes: list[str]) -> list[str]:
+        return [views.pair_label(codes, labels) if codes != ["all"] else ""] if labels else []
+
+    rows = [["pair", *(["name"] if labels else []), *statuses, "total"]]
     for pair in summaries:
         rows.append(
             [
                 "-".join(pair["countries"]),
+                *named(pair["countries"]),
                 *(f"{pair['by_status'][s]['length_km']:.1f}" for s in statuses),
                 f"{pair['total_km']:.1f}",
             ]
         )
-    lines.append(_table(rows, right=set(range(1, len(statuses) + 2))))
+    first = 2 if labels else 1
+    lines.append(_table(rows, right=set(range(first, first + len(statuses) + 1))))
     if result["segments"]:
-        rows = [["segment", "pair", "status", "kind", "km"]]
+        rows = [["segment", *(["name"] if labels else []), "pair", "status", "kind", "km"]]
         rows += [
-            [s["id"], "-".join(s["countries"]), s["status"], s["kind"], f"{s['length_km']:.1f}"]
+            [
+                s["id"],
+                *([s["label"]] if labels else []),
+                "-".join(s["countries"]),
+                s["status"],
+                s["kind"],
+                f"{s['length_km']:.1f}",
+            ]
             for s in result["segments"]
         ]
-        lines += ["", _table(rows, right={4})]
+        lines += ["", _table(rows, right={len(rows[0]) - 1})]
     else:
         lines += ["", "no border segments match"]
     return "\n".join(lines)
@@ -909,7 +974,10 @@ def format_overlaps(result: dict) -> str:
         return "\n".join(lines + ["no overlaps"])
 
     def name(ref: dict) -> str:
-        return f"{ref['layer']}/{ref['id']}" if ref["layer"] else "geometry"
+        if not ref["layer"]:
+            return "geometry"
+        label = f" ({ref['label']})" if "label" in ref else ""  # the name in the language asked
+        return f"{ref['layer']}/{ref['id']}{label}"
 
     def pct(value: float | None) -> str:
         return "-" if value is None else f"{100 * value:.1f}%"

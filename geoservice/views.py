@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .vocabulary import DEFAULT_VIEW, LANGUAGES, VIEWS
+from .vocabulary import COUNTRY_NAMES, DEFAULT_VIEW, LANGUAGES, PARTY_NAMES, VIEWS
 
 
 class ViewError(ValueError):
@@ -71,6 +71,58 @@ def label(props: dict, lang: str) -> str:
     """The feature's name in ``lang`` where it has one, else its English ``name``."""
     names = props.get("names") or {}
     return names.get(lang) or props.get("name") or ""
+
+
+#: Properties whose values are country or de facto entity codes (:data:`PARTY_NAMES`).
+CODE_FIELDS: tuple[str, ...] = ("countries", "parties", "held_by", "belongs_to", "country", "iso3")
+
+
+def party_names(catalog) -> dict[str, dict[str, str]]:
+    """Every country and de facto entity code -> its names by language, from the data: a
+    country's from the countries layer, an entity's from the areas it holds (``held_by`` in
+    disputed_areas: Аҧсны, Хуссар Ирыстон); English from :data:`PARTY_NAMES`. Built once per
+    loaded countries and disputed_areas layers (an edit loads them anew)."""
+    countries = catalog["countries"]
+    areas = catalog["disputed_areas"]
+    hit = vars(countries).get("_party_names")
+    if hit is not None and hit[0] is areas:
+        return hit[1]
+    names: dict[str, dict[str, str]] = {code: {} for code in PARTY_NAMES}
+    for f in countries.features:
+        props = f["properties"]
+        names.setdefault(props.get("iso3") or props["id"], {}).update(props.get("names") or {})
+    for f in areas.features:
+        props = f["properties"]
+        code = props.get("held_by")
+        if code in names and code not in COUNTRY_NAMES and props.get("area_kind") == "held_area":
+            for lang, name in (props.get("names") or {}).items():
+                names[code].setdefault(lang, name)
+    for code, english in PARTY_NAMES.items():
+        names[code]["en"] = english
+    vars(countries)["_party_names"] = (areas, names)
+    return names
+
+
+def party_labels(catalog, lang: str) -> dict[str, str]:
+    """Code -> its name in ``lang`` (English where the data has none), for every code of
+    :func:`party_names`."""
+    return {code: names.get(lang) or names["en"] for code, names in party_names(catalog).items()}
+
+
+def pair_label(codes, labels: dict[str, str]) -> str:
+    """A pair's (or any list of codes') label: the parties' labels joined by an en dash, as the
+    data names a border in a language its source lacks (Россия – Южная Осетия)."""
+    return " – ".join(labels.get(code, code) for code in codes)
+
+
+def named_codes(rows, fields: tuple[str, ...] = CODE_FIELDS) -> list[str]:
+    """The codes (:data:`PARTY_NAMES`) that ``rows`` (dicts) name in ``fields``, sorted."""
+    found: set[str] = set()
+    for row in rows:
+        for name in fields:
+            value = row.get(name)
+            found.update([value] if isinstance(value, str) else value or ())
+    return sorted(found & PARTY_NAMES.keys())
 
 
 def pair_lengths(catalog, view: str, day) -> dict[str, dict[str, float]]:

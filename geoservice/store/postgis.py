@@ -675,9 +675,12 @@ class PostgisStore(PostgisEdits):
             rows = conn.execute(statement, params).fetchall()
         return [(*r[:-1], float(r[-1])) for r in rows if abs(r[-1]) > 1e-9]
 
-    def border_segments(self, query: Query, codes: list[str] | None) -> list[tuple]:
+    def border_segments(
+        self, query: Query, codes: list[str] | None, lang: str = "en"
+    ) -> list[tuple]:
         """The borders a lengths query counts, in layer order: (id, name, sorted pair as
-        ``A-B``, status, kind, accuracy, length_km, WKB or None). ``query``: the date, view,
+        ``A-B``, status, kind, accuracy, length_km, WKB or None, name in ``lang`` or None).
+        ``query``: the date, view,
         status, kind and bbox; ``codes``: one country (its borders) or more (those between any
         two of them). The WKB is given only with a bbox, for the segments not wholly in it."""
         layer = self.layer("borders")
@@ -704,8 +707,10 @@ class PostgisStore(PostgisEdits):
         statement = sql.SQL(
             "SELECT id, props ->> 'name', array_to_string(ARRAY(SELECT c FROM "
             "jsonb_array_elements_text(props -> 'countries') AS c ORDER BY c COLLATE \"C\"), '-'), "
-            "status, kind, accuracy, length_km, {} FROM {} WHERE {} ORDER BY seq"
+            "status, kind, accuracy, length_km, {}, props -> 'names' ->> %(lang)s "
+            "FROM {} WHERE {} ORDER BY seq"
         ).format(inside, table("borders"), where)
+        params["lang"] = lang
         with self.connection() as conn:
             return conn.execute(statement, params).fetchall()
 
