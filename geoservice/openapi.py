@@ -114,6 +114,16 @@ _NAMES = {
 }
 
 
+#: ``labels`` of a lengths or overlaps answer in a language (``lang=``, not en).
+_CODE_LABELS = {
+    "description": "With lang (not en): code -> its name in that language (English where the "
+    "data has none), for every country and entity code the answer names.",
+    "type": "object",
+    "additionalProperties": {"type": "string"},
+}
+_LABEL = {"description": "With lang (not en): the name in that language.", "type": "string"}
+
+
 def properties_schema(layer: Layer) -> dict:
     """JSON schema of a feature's properties on ``layer`` (as served, with measures)."""
     props = {
@@ -566,6 +576,7 @@ def _components() -> dict:
                                 "type": "array",
                                 "items": {"type": "string", "enum": sorted(PARTY_NAMES)},
                             },
+                            "label": _LABEL,
                             "total_km": {"type": "number", "minimum": 0},
                             "by_status": {
                                 "type": "object",
@@ -582,10 +593,12 @@ def _components() -> dict:
                         "required": ["id", "length_km"],
                         "properties": {
                             "id": {"type": "string"},
+                            "label": _LABEL,
                             "length_km": {"type": "number", "minimum": 0},
                         },
                     },
                 },
+                "labels": _CODE_LABELS,
             },
         },
         "OverlapResult": {
@@ -612,6 +625,7 @@ def _components() -> dict:
             "properties": {
                 "as_of": {"type": "string", "format": "date"},
                 "results": {"type": "array", "items": _ref("OverlapResult")},
+                "labels": _CODE_LABELS,
                 "count": {"type": "integer", "minimum": 0},
             },
         },

@@ -49,6 +49,68 @@ def assert_problem(response, status):
 # --- lengths -----------------------------------------------------------------------------------
 
 
+def held_area_names(catalog, code: str) -> dict:
+    """The names of the first area ``code`` holds, as the data has them."""
+    for f in catalog["disputed_areas"].features:
+        if f["properties"].get("held_by") == code and f["properties"]["area_kind"] == "held_area":
+            return f["properties"]["names"]
+    raise AssertionError(code)
+
+
+def test_lengths_label_countries_entities_pairs_and_segments_in_lang(client, catalog):
+    url = "/api/lengths?countries=GEO,RUS&as_of=2015-01-01"
+    english = ok_json(client.get(url))
+    russian = ok_json(client.get(url + "&lang=ru"))
+    assert russian["labels"] == {"GEO": "Грузия", "RUS": "Россия"}
+    segment_names = {f["id"]: f["properties"]["names"] for f in catalog["borders"].features}
+    assert russian["segments"] and all(
+        s["label"] == segment_names[s["id"]].get("ru", s["name"]) for s in russian["segments"]
+    )
+    # the same answer besides the labels; without lang none at all
+    assert "labels" not in english and all("label" not in s for s in english["segments"])
+    rest = {k: v for k, v in russian.items() if k not in ("labels", "segments")}
+    assert rest == {k: v for k, v in english.items() if k != "segments"}
+    assert [{k: v for k, v in s.items() if k != "label"} for s in russian["segments"]] == (
+        english["segments"]
+    )
+    # a de facto entity is named from the areas it holds; a pair from its two sides
+    for lang in ("ab", "ru"):
+        got = ok_json(client.get(f"/api/lengths?countries=ABK&kind=all&lang={lang}"))
+        name = held_area_names(catalog, "ABK")[lang]
+        assert got["labels"]["ABK"] == name and name != "Abkhazia"
+        pair = next(p for p in got["pairs"] if p["countries"] == ["ABK", "GEO"])
+        assert pair["label"] == f"{name} – {got['labels']['GEO']}"
+    # English where the data has no name in the language (no Ossetian name of Transnistria)
+    os_ = ok_json(client.get("/api/lengths?kind=all&segments=false&lang=os"))
+    assert os_["labels"]["PMR"] == "Transnistria (Pridnestrovian Moldavian Republic)"
+    assert os_["labels"]["SOS"] == held_area_names(catalog, "SOS")["os"]
+
+
+def test_lengths_and_overlaps_refuse_an_unknown_lang(client):
+    assert_problem(client.get("/api/lengths?countries=GEO,RUS&lang=xx"), 400)
+    assert_problem(client.get("/api/overlaps?a=borders&b=disputed_areas&lang=xx"), 400)
+    assert_problem(client.post("/api/overlaps?lang=xx", json=LACHIN_BOX), 400)
+
+
+def test_overlaps_label_features_and_codes_in_lang(client, catalog):
+    url = "/api/overlaps?a=disputed_areas&b=borders&as_of=2015-01-01"
+    english = client.get(url)
+    russian = client.get(url + "&lang=ru")
+    assert russian.headers["ETag"] != english.headers["ETag"]
+    plain, labelled = ok_json(english), ok_json(russian)
+    assert "labels" not in plain and all("label" not in h["a"] for h in plain["results"])
+    assert labelled["count"] == plain["count"] > 0
+    names = {f["id"]: f["properties"]["names"] for f in catalog["disputed_areas"].features}
+    for hit in labelled["results"]:
+        assert hit["a"]["label"] == names[hit["a"]["id"]].get("ru", hit["a"]["name"])
+    assert labelled["labels"]["ABK"] == "Абхазия" and labelled["labels"]["GEO"] == "Грузия"
+    again = ok_json(client.get(url + "&lang=ru"))  # from the answer cache, labels and all
+    assert again == labelled
+    body = ok_json(client.post("/api/overlaps?layers=disputed_areas&lang=hy", json=LACHIN_BOX))
+    assert body["labels"]["AZE"] == "Ադրբեջան"
+    assert all(h["b"]["label"] for h in body["results"])
+
+
 def test_lengths_are_the_engines(client, catalog):
     got = ok_json(client.get("/api/lengths?countries=KGZ,TJK&as_of=2022-09-01"))
     assert got == measure.border_lengths(catalog, countries=["KGZ", "TJK"], as_of="2022-09-01")

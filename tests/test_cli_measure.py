@@ -148,6 +148,8 @@ BAD = [
     (["overlap", "--geometry", "{bowtie}"], "polygon is not valid: Self-intersection"),
     (["overlap", "--geometry", "{area}", "corridor_routes", "borders"], "not both"),
     (["overlap", "--geometry", "{area}", "--layers", "roads"], "unknown layer 'roads'"),
+    (["length", "--lang", "xx"], "unknown lang 'xx'"),
+    (["overlap", "corridor_routes", "mission_areas", "--lang", "klingon"], "unknown lang"),
 ]
 
 
@@ -182,3 +184,31 @@ def test_missing_data_directory_is_one_line_too(tmp_path):
     assert done.returncode != 0
     missing = tmp_path / "nowhere"
     assert done.stderr.splitlines() == [f"geoservice: error: {missing}: no such data directory"]
+
+
+def test_length_and_overlap_print_labels_in_the_language_asked_for(catalog):
+    done = run("length", "--countries", "GEO,RUS", "--lang", "ru", "--json")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result == measure.border_lengths(catalog, ["GEO", "RUS"], lang="ru")
+    assert result["labels"] == {"GEO": "Грузия", "RUS": "Россия"}
+    table = run("length", "--countries", "ABK", "--kind", "all", "--lang", "ab").stdout
+    assert "Аҧсны" in table.splitlines()[3]  # the pair row names the entity (its areas' name)
+    english = run("length", "--countries", "GEO,RUS").stdout
+    assert "Грузия" not in english and "name" not in english.splitlines()[2]
+    args = ("overlap", "disputed_areas", "borders", "--as-of", "2015-01-01", "--lang", "ru")
+    hits = run(*args)
+    assert hits.returncode == 0, hits.stderr
+    assert "disputed_areas/GEO-abkhazia-2008-08-26-held (Абхазия)" in hits.stdout
+    for hit in json.loads(run(*args, "--json").stdout)["results"]:
+        assert f"{hit['b']['layer']}/{hit['b']['id']} ({hit['b']['label']})" in hits.stdout
+
+
+def test_lang_as_a_subprocess():
+    done = run_subprocess("length", "--countries", "GEO,RUS", "--lang", "ru")
+    assert done.returncode == 0, done.stderr
+    assert "Грузия – Россия" in done.stdout
+    bad = run_subprocess("overlap", "corridor_routes", "mission_areas", "--lang", "xx")
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    lines = bad.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("geoservice: error: unknown lang 'xx'; one of")
