@@ -527,6 +527,35 @@ def split_by_area(
     )
 
 
+def enclave_ring(pair_line: shapely.Geometry, place: list[float]) -> LineString:
+    """The closed ring of a pair's line (an enclave's boundary) nearest ``place`` (lon, lat)."""
+    rings = [p for p in shapely.get_parts(pair_line) if p.is_closed]
+    return min(rings, key=lambda p: p.distance(Point(place)))
+
+
+def stretch_geometry(pair_line: shapely.Geometry, s: dict, taken_km: float) -> shapely.Geometry:
+    """One recorded stretch of a pair's line (``taken_km``: the pair's stretches cut so far)."""
+    if "enclave" in s:  # the ring around one enclave, alone
+        return enclave_ring(pair_line, s["enclave"])
+    anchor = s.get("from") or s.get("around")
+    open_lines = [p for p in shapely.get_parts(pair_line) if not p.is_closed]  # not enclave rings
+    line = main_part(shapely.MultiLineString(open_lines), near=tuple(anchor))
+    a = line.project(Point(anchor))
+    if "to" in s:
+        b = line.project(Point(s["to"]))
+    elif "around" in s:
+        half = s["length_km"] / 2
+        a = along_km(line, a, -half)  # clamped at the line's start: keep the full length
+        b = along_km(line, a, s["length_km"])
+    else:  # run toward `toward` until the disputed stretches reach disputed_total_km
+        km = s["disputed_total_km"] - taken_km
+        sign = 1 if line.project(Point(s["toward"])) > a else -1
+        b = along_km(line, a, sign * km)
+    geom = cut(line, a, b, km=s.get("length_km"))
+    rings = [enclave_ring(pair_line, p) for p in s.get("with_enclaves", [])]
+    return shapely.MultiLineString([geom, *rings]) if rings else geom
+
+
 def stretch_geometries(
     pair_line: shapely.Geometry, stretches: list[dict]
 ) -> dict[str, shapely.Geometry]:
@@ -534,30 +563,9 @@ def stretch_geometries(
     out: dict[str, shapely.Geometry] = {}
     taken_km = 0.0
     for s in stretches:
-        if s.get("rest"):
-            continue
-        anchor = s.get("from") or s.get("around")
-        open_lines = [
-            p for p in shapely.get_parts(pair_line) if not p.is_closed
-        ]  # not enclave rings
-        line = main_part(shapely.MultiLineString(open_lines), near=tuple(anchor))
-        a = line.project(Point(anchor))
-        if "to" in s:
-            b = line.project(Point(s["to"]))
-        elif "around" in s:
-            half = s["length_km"] / 2
-            a = along_km(line, a, -half)  # clamped at the line's start: keep the full length
-            b = along_km(line, a, s["length_km"])
-        else:  # run toward `toward` until the disputed stretches reach disputed_total_km
-            km = s["disputed_total_km"] - taken_km
-            sign = 1 if line.project(Point(s["toward"])) > a else -1
-            b = along_km(line, a, sign * km)
-        geom = cut(line, a, b, km=s.get("length_km"))
-        rings = [main_part(pair_line, near=tuple(p)) for p in s.get("with_enclaves", [])]
-        if rings:
-            geom = shapely.MultiLineString([geom, *rings])
-        out[s["id"]] = geom
-        taken_km += geodesy.length_km(geom)
+        if not s.get("rest"):
+            out[s["id"]] = stretch_geometry(pair_line, s, taken_km)
+            taken_km += geodesy.length_km(out[s["id"]])
     rest = [s for s in stretches if s.get("rest")]
     if rest:
         used = shapely.union_all(list(out.values())) if out else shapely.LineString()

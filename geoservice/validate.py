@@ -3,7 +3,9 @@
 Each problem is one readable line, ``<file>: <feature id>: <what is wrong>``. The topology check
 takes every pair's international segments valid on each date where anything about that pair
 changes, and requires that they do not overlap and together equal the common boundary of the two
-country polygons, both within :data:`TOPOLOGY_TOLERANCE_M` metres.
+country polygons, both within :data:`TOPOLOGY_TOLERANCE_M` metres; the line of a stretch that
+ended (no state valid after its last ``valid_to``: the ring of an enclave that ceased to exist)
+is no border from then on, though the undated country polygons still draw it.
 """
 
 from __future__ import annotations
@@ -341,12 +343,29 @@ def _change_days(segments) -> list[dt.date]:
     return probes + days
 
 
+def _ended_lines(segments, day: dt.date) -> list[shapely.Geometry]:
+    """Lines of the stretches that ended on or before ``day``: every state has a ``valid_to``,
+    the last of them on or before ``day``."""
+    by_stretch: dict[str, list[tuple[dict, shapely.Geometry]]] = {}
+    for p, g in segments:
+        by_stretch.setdefault(p.get("stretch") or p["id"], []).append((p, g))
+    out = []
+    for states in by_stretch.values():
+        ends = [p.get("valid_to") for p, _ in states]
+        if all(ends) and max(dt.date.fromisoformat(e) for e in ends) <= day:
+            out += [g for _, g in states]
+    return out
+
+
 def _tiling_problems(segments, common: shapely.Geometry, day: dt.date) -> list[str]:
     valid = [
         (p, g) for p, g in segments if is_valid_on(p.get("valid_from"), p.get("valid_to"), day)
     ]
     if not valid:
         return []  # a pair may have no segment before its record starts
+    gone = _ended_lines(segments, day)
+    if gone:  # no border any more, though the undated country polygons still draw it
+        common = shapely.difference(common, shapely.buffer(shapely.union_all(gone), _TOLERANCE_DEG))
     geoms = [g for _, g in valid]
     union = shapely.union_all(geoms)
     problems = []

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import shapely
-from shapely.geometry import Point
+from shapely.geometry import Point, Polygon
 
 from geoservice import geodesy, measure, views
 from geoservice.vocabulary import COUNTRY_NAMES, STATUSES
@@ -231,16 +231,19 @@ def test_enclaves_from_the_data_set_sit_inside_their_host(
 
 
 @pytest.mark.parametrize(
-    ("feature_id", "lon", "lat"),
+    ("feature_id", "lon", "lat", "accuracy"),
     [
-        ("TJK-enclave-western-qalacha", 69.55, 40.07),
-        ("AZE-enclave-karki", 44.99, 39.79),
-        ("AZE-enclave-sofulu", 45.24, 40.98),
+        # a circle around the record's point, not the enclave's outline: a sketch
+        ("TJK-enclave-western-qalacha", 69.55, 40.07, "schematic"),
+        ("AZE-enclave-karki", 44.99, 39.79, "approximate"),
+        ("AZE-enclave-sofulu", 45.24, 40.98, "approximate"),
     ],
 )
-def test_enclaves_missing_from_the_data_set_are_approximate_markers(catalog, feature_id, lon, lat):
+def test_enclaves_missing_from_the_data_set_are_sketched_markers(
+    catalog, feature_id, lon, lat, accuracy
+):
     row = catalog["disputed_areas"].frame.set_index("id").loc[feature_id]
-    assert row["accuracy"] == "approximate" and "has no polygon" in row["notes"]
+    assert row["accuracy"] == accuracy and "has no polygon" in row["notes"]
     assert row.geometry.contains(Point(lon, lat))
     assert geodesy.area_km2(row.geometry) < 5
 
@@ -263,3 +266,68 @@ def test_russia_ukraine_border_stays_on_the_mainland(catalog):
     line = shapely.union_all(frame.geometry.values[rows])
     assert line.bounds[1] > 47.0, line.bounds
     assert 1990 < float(lengths[rows].sum()) < 2010
+
+
+def enclaves_at(catalog, day: dt.date, lon: float, lat: float) -> list[str]:
+    """Ids of the enclaves valid on ``day`` that contain the place (lon, lat)."""
+    areas = catalog["disputed_areas"]
+    frame = areas.frame[areas.valid(day)]
+    frame = frame[frame["area_kind"] == "enclave"]
+    return [i for i, g in zip(frame["id"], frame.geometry) if g.contains(Point(lon, lat))]
+
+
+BARAK = (72.7665, 40.6685)  # inside the Barak enclave, near Khodjaabad (Uzbekistan)
+
+
+def barak_ring(catalog, day: dt.date) -> list[shapely.Geometry]:
+    """The KGZ-UZB border segments valid on ``day`` that run more than 2 km along the boundary of
+    the Barak enclave (within about 10 m of it)."""
+    frame, _ = international(catalog, day)
+    rows = frame[["-".join(c) == "KGZ-UZB" for c in frame["countries"]]]
+    enclave = catalog["disputed_areas"].frame.set_index("id").geometry["KGZ-enclave-barak"]
+    near = enclave.boundary.buffer(1e-4)
+    return [g for g in rows.geometry if geodesy.length_km(g.intersection(near)) > 2]
+
+
+def test_barak_enclave_and_its_ring_end_when_the_2022_treaty_takes_effect(catalog):
+    """Barak's territory went to Uzbekistan under the treaty signed 3 November 2022, in force
+    27 January 2023: before, a Kyrgyz enclave with a state border around it; since, neither."""
+    for day in (D(1995, 1, 1), D(2020, 1, 1), D(2023, 1, 26)):
+        assert enclaves_at(catalog, day, *BARAK) == ["KGZ-enclave-barak"], day
+        frame, _ = international(catalog, day)
+        ring = frame[frame["stretch"] == "KGZ-UZB-barak-1"]
+        assert len(ring) == 1, day
+        assert ring.iloc[0]["status"] == ("disputed" if day.year < 2017 else "settled")
+        geom = ring.iloc[0].geometry
+        (line,) = shapely.get_parts(geom)  # one closed ring around the place
+        assert line.is_closed and Polygon(line.coords).contains(Point(BARAK))
+        assert barak_ring(catalog, day) == [geom]  # the ring alone, not also in the rest
+    for day in (D(2023, 1, 27), TODAY):
+        assert enclaves_at(catalog, day, *BARAK) == [], day
+        frame, _ = international(catalog, day)
+        assert "KGZ-UZB-barak-1" not in set(frame["stretch"]), day
+        assert barak_ring(catalog, day) == [], day
+
+
+def test_kyrgyz_uzbek_length_loses_barak_ring_in_2023(catalog):
+    """Today's KGZ-UZB km (geodesic) = the 2020 km minus the ring around Barak."""
+    frame, lengths = international(catalog, D(2020, 1, 1))
+    ring_km = float(lengths[(frame["stretch"] == "KGZ-UZB-barak-1").to_numpy()].sum())
+    assert 2 < ring_km < 15, ring_km  # a ring around about 2 km² of land
+
+    def km(day):
+        return measure.border_lengths(catalog, ["KGZ", "UZB"], as_of=day)["total_km"]
+
+    assert abs(km(TODAY) - (km(D(2020, 1, 1)) - ring_km)) < 0.01
+    assert abs(km(D(2023, 1, 26)) - km(D(2023, 1, 27)) - ring_km) < 0.01
+
+
+def test_western_qalacha_ends_with_the_kyrgyz_tajik_treaty(catalog):
+    """Transferred to Kyrgyzstan under the state border treaty signed 13 March 2025."""
+    qalacha = (69.55, 40.07)
+    for day in (D(1995, 1, 1), D(2024, 1, 1), D(2025, 3, 12)):
+        assert enclaves_at(catalog, day, *qalacha) == ["TJK-enclave-western-qalacha"], day
+    for day in (D(2025, 3, 13), TODAY):
+        assert enclaves_at(catalog, day, *qalacha) == [], day
+    row = catalog["disputed_areas"].frame.set_index("id").loc["TJK-enclave-western-qalacha"]
+    assert row["accuracy"] == "schematic"
