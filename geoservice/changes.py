@@ -237,7 +237,7 @@ def changes(catalog, start, end, view: str | None = None, lang: str | None = Non
         view, lang = views.parse_view(view), views.parse_lang(lang)
     except views.ViewError as exc:
         raise QueryError(str(exc)) from None
-    return {
+    result = {
         "from": day1.isoformat(),
         "to": day2.isoformat(),
         "view": view,
@@ -247,14 +247,27 @@ def changes(catalog, start, end, view: str | None = None, lang: str | None = Non
         "borders": border_status_changes(catalog, day1, day2, view, lang),
         "events": events_between(catalog, day1, day2, lang),
     }
+    if lang != DEFAULT_LANGUAGE:  # the codes of the transfers and sides, named in ``lang``
+        areas = result["areas"]
+        codes = views.named_codes(areas["transfers"], ("from", "to"))
+        codes += views.named_codes([{"side": side} for side in areas["by_side"]], ("side",))
+        labels = views.party_labels(catalog, lang)
+        result["labels"] = {code: labels[code] for code in sorted(set(codes))}
+    return result
 
 
 def format_changes(result: dict) -> str:
     """A plain-text report of :func:`changes`."""
     lines = [f"Changes from {result['from']} to {result['to']} ({result['view']})", ""]
     lines.append("Area changing hands (km², geodesic):")
+    named = result.get("labels", {})
+
+    def side(code: str) -> str:
+        return f"{code} ({named[code]})" if code in named else code
+
     lines += [
-        f"  {t['from']} -> {t['to']}: {t['area_km2']:,.1f}" for t in result["areas"]["transfers"]
+        f"  {side(t['from'])} -> {side(t['to'])}: {t['area_km2']:,.1f}"
+        for t in result["areas"]["transfers"]
     ] or ["  none"]
     lines.append("Border km changing status:")
     lines += [

@@ -106,3 +106,18 @@ def test_changes_on_the_command_line():
         timeout=120,
     )
     assert bad.returncode != 0 and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_changes_name_the_sides_in_the_language_asked(client):
+    """With ``lang`` the codes of the transfers and sides are named from the data (Russia's view
+    of 2008: Georgia to Abkhazia and South Ossetia); without it the answer has no labels."""
+    url = "/api/changes?from=2008-01-01&to=2009-01-01&view=RUS"
+    english = client.get(url).get_json()
+    assert "labels" not in english
+    russian = client.get(url + "&lang=ru").get_json()
+    assert russian["labels"]["GEO"] == "Грузия"
+    assert russian["labels"]["ABK"] == "Абхазия" and "SOS" in russian["labels"]
+    coded = {t["from"] for t in russian["areas"]["transfers"]}
+    coded |= {t["to"] for t in russian["areas"]["transfers"]} | set(russian["areas"]["by_side"])
+    assert set(russian["labels"]) == coded
+    assert russian["areas"] == english["areas"]  # the same figures, only named
