@@ -249,10 +249,10 @@ def changes(catalog, start, end, view: str | None = None, lang: str | None = Non
     }
     if lang != DEFAULT_LANGUAGE:  # the codes of the transfers and sides, named in ``lang``
         areas = result["areas"]
-        codes = views.named_codes(areas["transfers"], ("from", "to"))
-        codes += views.named_codes([{"side": side} for side in areas["by_side"]], ("side",))
-        labels = views.party_labels(catalog, lang)
-        result["labels"] = {code: labels[code] for code in sorted(set(codes))}
+        rows = [*areas["transfers"], *({"from": side} for side in areas["by_side"])]
+        result["labels"] = views.code_labels(
+            views.party_labels(catalog, lang), rows, ("from", "to")
+        )
     return result
 
 

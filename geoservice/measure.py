@@ -359,8 +359,8 @@ def _with_labels(result: dict, catalog, lang: str) -> dict:
             {"countries": p["countries"], "label": views.pair_label(p["countries"], labels), **p}
             for p in pairs
         ]
-    named = views.named_codes([result, *(pairs or ()), *result.get("segments", ())])
-    result["labels"] = {code: labels[code] for code in named}
+    rows = [result, *(pairs or ()), *result.get("segments", ())]
+    result["labels"] = views.code_labels(labels, rows)
     return result
 
 
@@ -750,9 +750,8 @@ def overlaps(
 
 def overlap_labels(catalog, results: list[dict], lang: str) -> dict[str, str]:
     """Code -> its name in ``lang``, for every code the features of ``results`` name."""
-    labels = views.party_labels(catalog, lang)
-    named = views.named_codes(ref for hit in results for ref in (hit["a"], hit["b"]))
-    return {code: labels[code] for code in named}
+    refs = [ref for hit in results for ref in (hit["a"], hit["b"])]
+    return views.code_labels(views.party_labels(catalog, lang), refs)
 
 
 def check_budget(catalog, geometry, layers=None, as_of=None, max_work: int | None = None):

@@ -115,6 +115,14 @@ def pair_label(codes, labels: dict[str, str]) -> str:
     return " – ".join(labels.get(code, code) for code in codes)
 
 
+def code_labels(
+    labels: dict[str, str], rows, fields: tuple[str, ...] = CODE_FIELDS
+) -> dict[str, str]:
+    """An answer's ``labels``: ``labels`` (:func:`party_labels`) of the codes ``rows`` (dicts)
+    name in ``fields`` (:func:`named_codes`)."""
+    return {code: labels[code] for code in named_codes(rows, fields)}
+
+
 def named_codes(rows, fields: tuple[str, ...] = CODE_FIELDS) -> list[str]:
     """The codes (:data:`PARTY_NAMES`) that ``rows`` (dicts) name in ``fields``, sorted."""
     found: set[str] = set()
