@@ -517,10 +517,10 @@ def control_held(entity: dict, control: list[dict]) -> list[tuple]:
     ]
 
 
-def _close_gaps(d, line: shapely.Geometry, zone: shapely.Geometry) -> shapely.Geometry:
-    """``zone`` (polygon, EPSG:4326) with the pieces of ``line`` outside it that are shorter
-    than :data:`GAP_KM` and touch the line's run inside it at both ends."""
-    outside, inside = d.split_by_area(line, zone)
+def _close_gaps(zone: shapely.Geometry, outside, inside) -> shapely.Geometry:
+    """``zone`` (polygon, EPSG:4326) with the pieces of a line ``outside`` it (as split by
+    ``split_by_area``) that are shorter than :data:`GAP_KM` and touch the line's run
+    ``inside`` it at both ends."""
     gaps = [
         g
         for g in shapely.get_parts(outside)
@@ -564,10 +564,11 @@ def split_host_borders(borders: list[dict], extra: list[tuple] = ()) -> list[dic
             for h in host_sides
             if line.intersects(h[3]) and line.distance(h[3]) < ALONG_DEG
         ]
+        split = [(h, zone, *d.split_by_area(line, zone)) for h, zone in along]
         along = [
-            (h, _close_gaps(d, line, zone))
-            for h, zone in along
-            if geodesy.length_km(d.split_by_area(line, zone)[1]) >= 0.05
+            (h, _close_gaps(zone, outside, inside))
+            for h, zone, outside, inside in split
+            if geodesy.length_km(inside) >= 0.05
         ]
         if not along:
             out.append(f)
